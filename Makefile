@@ -1,0 +1,57 @@
+# qwen3-eas: every command a user or CI runs. Needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+STACKS := dev staging prod
+
+.PHONY: help venv plan plans test lint typecheck unit bench schema golden lock clean
+
+help:
+	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name>"
+	@echo "make test                lint, type check and tests (what CI runs)"
+	@echo "make bench               offline-plan timings against a bare-resource baseline"
+	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
+	@echo "make golden              refresh tests/golden from the example stacks"
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-input -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+plan: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make plan STACK=<name>  (stacks: $(STACKS))" >&2; exit 2; }
+	$(BIN)/python -m components.plan $(STACK) --out build/$(STACK)
+
+plans: $(STAMP)
+	@for s in $(STACKS); do $(BIN)/python -m components.plan $$s --out build/$$s || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.plan_bench
+
+schema: $(STAMP)
+	$(BIN)/python -m components.schema --out schema/stack-config.schema.json
+
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden_update
+
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements.in
+	@{ echo "# Generated from requirements.in by 'make lock'; every package pinned."; \
+	   $(BIN)/python -m pip freeze --all | grep -vE '^(pip|setuptools|wheel)=='; } > requirements.txt
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,249 @@
+"""Engine knowledge: default images, version from image tag, and which flag spells each feature.
+
+Every decision about the start command is made here, in Python, so the templates only lay
+flags out. Flag spellings change across engine releases; each rule below names the release
+where it changed (sources: ``shared/reference/eas-and-engines.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Literal, Optional
+
+from .catalog import NATIVE_CONTEXT
+
+EngineName = Literal["sglang", "vllm", "bladellm"]
+
+PORT = 8000
+"""The port every engine listens on; EAS reserves 8080 and 9090."""
+
+MODEL_DIR = "/model_dir"
+"""Where the weights are mounted read-only from OSS."""
+
+NO_THINKING_TEMPLATE = "/tmp/qwen3-no-thinking.jinja"
+"""The chat template written at start when ``thinking: false``."""
+
+Version = tuple[int, ...]
+
+# SGLang renamed its Qwen tool parser from qwen25 to qwen in this release.
+SGLANG_QWEN_TOOL_PARSER_RENAMED: Version = (0, 5, 0)
+# SGLang's qwen3 reasoning parser first shipped here; before it deepseek-r1 did the job.
+SGLANG_QWEN3_REASONING_PARSER: Version = (0, 4, 7)
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """What we know of one engine as EAS ships it."""
+
+    name: EngineName
+    image_repo: str
+    """Repository under ``pai-eas`` in the region's EAS registry."""
+    default_tag: str
+    min_version: Version
+    """The first release that serves Qwen3."""
+
+
+PROFILES: dict[str, EngineProfile] = {
+    "vllm": EngineProfile("vllm", "vllm", "0.11.2-mows0.5.1", (0, 8, 5)),
+    "sglang": EngineProfile("sglang", "sglang", "v0.5.17", (0, 4, 6)),
+    "bladellm": EngineProfile("bladellm", "pai-blade-llm", "0.11.0", (0, 10, 0)),
+}
+
+
+def default_image(engine: str, region: str) -> str:
+    """The engine's EAS image in ``region``'s registry (the VPC endpoint EAS pulls from)."""
+    profile = PROFILES[engine]
+    return f"eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/{profile.image_repo}:{profile.default_tag}"
+
+
+_TAG_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_version(text: str) -> Optional[Version]:
+    """``(0, 11, 2)`` from ``0.11.2``, ``v0.11.2`` or an image tag like ``0.11.2-mows0.5.1``."""
+    match = _TAG_VERSION.match(text)
+    if not match:
+        return None
+    return tuple(int(part) for part in match.groups(default="0"))
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference (what follows the last ``:`` after the last ``/``)."""
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
+
+
+def image_region(image: str) -> Optional[str]:
+    """The region of an EAS/ACR registry host (``...registry-vpc.<region>.cr.aliyuncs.com``)."""
+    match = re.match(r"^[a-z0-9\-]*registry(?:-vpc)?\.([a-z0-9\-]+)\.cr\.aliyuncs\.com/", image)
+    return match.group(1) if match else None
+
+
+def format_version(version: Version) -> str:
+    return ".".join(str(part) for part in version)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the user asked the engine to do."""
+
+    max_model_len: int
+    tool_calling: bool
+    reasoning: bool
+    thinking: bool
+    served_model_name: str
+    tensor_parallel: int
+    memory_fraction: float
+    enforce_eager: bool = False
+    kv_cache_fp8: bool = False
+    expert_parallel: bool = False
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Every value a start-command template lays out, already decided.
+
+    ``None`` means "leave the flag out"; templates never choose a value.
+    """
+
+    engine: EngineName
+    model_dir: str
+    port: int
+    served_model_name: str
+    tensor_parallel: int
+    max_model_len: int
+    memory_fraction: float
+    rope_scaling_json: Optional[str] = None
+    rope_flag: Optional[str] = None
+    tool_parser: Optional[str] = None
+    reasoning_parser: Optional[str] = None
+    enable_reasoning_flag: bool = False
+    chat_template: Optional[str] = None
+    enforce_eager: bool = False
+    kv_cache_dtype: Optional[str] = None
+    expert_parallel: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+
+class UnsupportedFeatureError(ValueError):
+    """A feature the chosen engine (or engine version) cannot provide; the message says why."""
+
+    def __init__(self, field_name: str, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.fix = fix
+
+
+def yarn_rope_scaling(max_model_len: int) -> Optional[dict[str, object]]:
+    """YaRN settings for ``max_model_len``; ``None`` within the native 32768 tokens.
+
+    YaRN is static in these engines and costs quality on short prompts, so it is only turned
+    on when needed, with the smallest factor that reaches the requested length.
+    """
+    if max_model_len <= NATIVE_CONTEXT:
+        return None
+    return {
+        "rope_type": "yarn",
+        "factor": max_model_len / NATIVE_CONTEXT,
+        "original_max_position_embeddings": NATIVE_CONTEXT,
+    }
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def decide_launch(engine: str, version: Version, features: Features) -> Launch:
+    """Turn features into the flags ``engine`` at ``version`` accepts.
+
+    Raises ``UnsupportedFeatureError`` for a feature that engine cannot serve.
+    """
+    profile = PROFILES[engine]
+    if version < profile.min_version:
+        raise UnsupportedFeatureError(
+            "engineVersion",
+            f"{engine} {format_version(version)} predates Qwen3 support "
+            f"(needs {format_version(profile.min_version)} or later)",
+            f"use an image of {engine} {format_version(profile.min_version)} or later",
+        )
+    rope = yarn_rope_scaling(features.max_model_len)
+    base = Launch(
+        engine=profile.name,
+        model_dir=MODEL_DIR,
+        port=PORT,
+        served_model_name=features.served_model_name,
+        tensor_parallel=features.tensor_parallel,
+        max_model_len=features.max_model_len,
+        memory_fraction=features.memory_fraction,
+        chat_template=None if features.thinking else NO_THINKING_TEMPLATE,
+        enforce_eager=features.enforce_eager,
+        kv_cache_dtype="fp8" if features.kv_cache_fp8 else None,
+        expert_parallel=features.expert_parallel,
+    )
+    if engine == "vllm":
+        new_rope = version >= (0, 11, 1)  # 0.11.1 removed --rope-scaling for --hf-overrides
+        return replace(
+            base,
+            rope_flag=None if rope is None else ("--hf-overrides" if new_rope else "--rope-scaling"),
+            rope_scaling_json=None if rope is None else _json({"rope_scaling": rope} if new_rope else rope),
+            tool_parser="hermes" if features.tool_calling else None,
+            reasoning_parser="qwen3" if features.reasoning else None,
+            # --enable-reasoning was deprecated in 0.9.0 and is rejected from 0.10.0.
+            enable_reasoning_flag=features.reasoning and version < (0, 10, 0),
+        )
+    if engine == "sglang":
+        return replace(
+            base,
+            rope_flag=None if rope is None else "--json-model-override-args",
+            rope_scaling_json=None if rope is None else _json({"rope_scaling": rope}),
+            tool_parser=None if not features.tool_calling else (
+                "qwen" if version >= SGLANG_QWEN_TOOL_PARSER_RENAMED else "qwen25"
+            ),
+            reasoning_parser=None if not features.reasoning else (
+                "qwen3" if version >= SGLANG_QWEN3_REASONING_PARSER else "deepseek-r1"
+            ),
+        )
+    # BladeLLM: no public flags for tool parsing, reasoning parsing or RoPE scaling.
+    for wanted, name, what in (
+        (features.tool_calling, "toolCalling", "tool-call parsing"),
+        (features.reasoning, "reasoning", "reasoning parsing"),
+        (rope is not None, "maxModelLen", "YaRN long context"),
+        (features.expert_parallel, "engine", "expert parallelism"),
+    ):
+        if wanted:
+            raise UnsupportedFeatureError(
+                name,
+                f"BladeLLM has no documented flag for {what}",
+                "use engine: vllm or engine: sglang" + (", or maxModelLen <= 32768" if name == "maxModelLen" else ""),
+            )
+    return base
+
+
+def explain(launch: Launch, version: Version) -> list[str]:
+    """Why each non-obvious flag is in the start command, in words for the plan."""
+    ver = f"{launch.engine} {format_version(version)}"
+    notes = [
+        f"tensor parallel size {launch.tensor_parallel}: one rank per GPU of a replica",
+        f"max length {launch.max_model_len} tokens (input + output); engine memory share {launch.memory_fraction:g}",
+    ]
+    if launch.rope_flag is not None:
+        notes.append(f"`{launch.rope_flag}` carries YaRN ({launch.rope_scaling_json}) as {ver} expects it")
+    if launch.tool_parser is not None:
+        notes.append(f"tool calls parsed by the `{launch.tool_parser}` parser ({ver} spelling)")
+    if launch.reasoning_parser is not None:
+        how = " with --enable-reasoning (needed before vLLM 0.10)" if launch.enable_reasoning_flag else ""
+        notes.append(f"reasoning returned apart from the answer by the `{launch.reasoning_parser}` parser{how}")
+    if launch.chat_template is not None:
+        notes.append(
+            "thinking off for every request: at start the model's own chat template is copied to "
+            f"{launch.chat_template} with enable_thinking pinned to false"
+        )
+    if launch.kv_cache_dtype is not None:
+        notes.append(f"KV cache stored as {launch.kv_cache_dtype} (half the memory of BF16)")
+    if launch.expert_parallel:
+        notes.append("expert parallelism on: FP8 expert shards must divide into 128-wide blocks")
+    if launch.enforce_eager:
+        notes.append("CUDA graphs off (eager mode) to leave their memory to the KV cache")
+    return notes

@@ -1,0 +1,35 @@
+"""Errors for people: each names the stack, the service, the field, what is wrong and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack file."""
+
+    field: str
+    """Dotted camelCase path inside the service spec (or the config key at stack level)."""
+    message: str
+    fix: str
+    service: Optional[str] = None
+
+    def describe(self, stack: str) -> str:
+        where = f"stack {stack!r}"
+        if self.service is not None:
+            where += f", service {self.service!r}"
+        return f"{where}, field {self.field!r}: {self.message}. Fix: {self.fix}."
+
+
+class StackConfigError(ValueError):
+    """A stack file that cannot be deployed. Raised before any resource is registered."""
+
+    def __init__(self, stack: str, problems: Sequence[Problem]) -> None:
+        self.stack = stack
+        self.problems = tuple(problems)
+        lines = [p.describe(stack) for p in self.problems]
+        head = f"stack {stack!r} has {len(lines)} problem{'s' if len(lines) != 1 else ''}:"
+        super().__init__(lines[0] if len(lines) == 1 else "\n".join([head, *("- " + line for line in lines)]))

@@ -1,0 +1,225 @@
+"""Offline plan: run the real ``__main__.py`` on Pulumi's mock runtime and write what it would send.
+
+    python -m components.plan <stack name | path/to/Pulumi.<name>.yaml> --out build/<name>
+
+No Pulumi CLI, no credentials, no network. Writes ``<key>.json`` (the service_config passed to
+``alicloud.pai.Service``), ``plan.json`` and ``plan.md``. An invalid stack prints one message
+per problem, writes nothing and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import runpy
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from . import report
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+SERVICE_TYPE = "alicloud:pai/service:Service"
+COMPONENT_TYPE = "qwen3-eas:eas:Qwen3EasService"
+PROJECT = "qwen3-eas"
+
+
+class PlanError(Exception):
+    """A plan that cannot be made; the message is for the person who ran it."""
+
+
+@dataclass
+class Recorded:
+    """What the program registered, as the mock runtime saw it."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Service key -> plan summary, from the components the program built."""
+    parents: dict[str, str] = field(default_factory=dict)
+    """URN -> parent URN of every registered resource."""
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """The program's ``pulumi.export`` values."""
+        for urn, outputs in self.component_outputs.items():
+            if urn.split("::")[2] == "pulumi:pulumi:Stack" and outputs:
+                return outputs
+        return {}
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_]
+
+
+def resolve_stack(arg: str) -> tuple[str, Path]:
+    """(stack name, stack file) from a name (``dev``) or a path (``stacks/Pulumi.dev.yaml``)."""
+    path = Path(arg)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise PlanError(f"stack file {arg} does not exist")
+        # Pulumi.<stack>.yaml names its stack; any other file is named by its stem.
+        parts = path.name.split(".")
+        name = ".".join(parts[1:-1]) if parts[0] == "Pulumi" and len(parts) >= 3 else path.stem
+        return name, path
+    path = ROOT / "stacks" / f"Pulumi.{arg}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist (stacks: {', '.join(known)})")
+    return arg, path
+
+
+def read_stack_config(path: Path) -> dict[str, str]:
+    """The stack file's ``config:`` as Pulumi hands it to a program: object values as JSON text."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise PlanError(f"{path}: expected a mapping with a 'config:' key")
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise PlanError(f"{path}: 'config:' must be a mapping")
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        key = str(key)
+        if ":" not in key:
+            key = f"{PROJECT}:{key}"  # Pulumi's rule: bare keys belong to the project
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            flat[key] = "[secret]"
+        elif isinstance(value, (dict, list)):
+            flat[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            flat[key] = "true" if value else "false"
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def _warnings_logger() -> logging.Logger:
+    """Program warnings go to stderr as ``warning: ...``; they are in plan.md as well."""
+    logger = logging.getLogger("qwen3-eas.plan")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    return logger
+
+
+def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM) -> Recorded:
+    """Run ``program`` on the mock runtime with ``config``; return what it registered."""
+    import pulumi
+    from pulumi.runtime import mocks, rpc
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    recorded = Recorded()
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+            recorded.resources.append(
+                {"type": args.typ, "name": args.name, "inputs": dict(args.inputs), "provider": args.provider or ""}
+            )
+            state = dict(args.inputs)
+            if args.typ == SERVICE_TYPE:
+                state.setdefault("status", "Running")
+            return f"{args.name}-id", state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+            return {}, None
+
+    class Monitor(mocks.MockMonitor):
+        def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+            response = super().RegisterResource(request)
+            recorded.parents[response.urn] = request.parent
+            return response
+
+        def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
+            outputs = rpc.deserialize_properties(request.outputs)
+            recorded.component_outputs[request.urn] = outputs
+            return super().RegisterResourceOutputs(request)
+
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    pulumi.runtime.set_mocks(Mocks(), project=PROJECT, stack=stack, preview=False,
+                             monitor=Monitor(Mocks()), logger=_warnings_logger())
+
+    def body() -> None:
+        namespace = runpy.run_path(str(program), run_name="__main__")
+        for key, component in (namespace.get("services") or {}).items():
+            recorded.summaries[key] = component.plan.summary()
+        # The mock runtime registers the root stack before the program runs; register it again
+        # so the program's exports are recorded as `pulumi up` would record them.
+        root = pulumi.runtime.get_root_resource()
+        if root is not None:
+            root.register_outputs(dict(getattr(root, "outputs", {})))
+
+    cwd = os.getcwd()
+    os.chdir(program.parent)
+    try:
+        _sync_await(run_pulumi_func(body))
+    except pulumi.RunError as exc:
+        raise PlanError(str(exc)) from None
+    finally:
+        os.chdir(cwd)
+    return recorded
+
+
+def plan_files(stack: str, recorded: Recorded) -> dict[str, str]:
+    """File name -> contents of the plan, from what the program registered."""
+    summaries = recorded.summaries
+    configs: dict[str, str] = {}
+    for res in recorded.of_type(SERVICE_TYPE):
+        key = res["name"].removesuffix("-service")
+        configs[key] = res["inputs"]["serviceConfig"]
+    files = {f"{key}.json": report.service_json_file(text) for key, text in sorted(configs.items())}
+    files["plan.json"] = report.plan_json(summaries)
+    files["plan.md"] = report.plan_markdown(stack, summaries)
+    return files
+
+
+def write_atomically(out: Path, files: dict[str, str]) -> None:
+    """Replace ``out`` with exactly ``files`` (no stale files of removed services survive)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    for name, text in files.items():
+        (staging / name).write_text(text, encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+
+
+def make_plan(stack_arg: str) -> tuple[str, dict[str, str]]:
+    """Plan a stack: (stack name, files)."""
+    stack, path = resolve_stack(stack_arg)
+    recorded = run_program(stack, read_stack_config(path))
+    return stack, plan_files(stack, recorded)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
+    parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
+    args = parser.parse_args(argv)
+    try:
+        stack, files = make_plan(args.stack)
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or ROOT / "build" / stack
+    write_atomically(out, files)
+    print(f"planned {len(files) - 2} service(s) of stack {stack!r} into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

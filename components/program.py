@@ -1,0 +1,63 @@
+"""The Pulumi program: read the stack's config, plan every service, register components.
+
+``__main__.py`` calls ``main()``; the offline plan runs the same ``__main__.py`` on Pulumi's
+mock runtime, so what ``make plan`` shows is what ``pulumi up`` sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from . import planning, stack_config
+from .errors import StackConfigError
+from .providers import RegionalProviders
+from .service import Qwen3EasService, Qwen3EasServiceArgs
+
+
+def _all_config() -> dict[str, Any]:
+    """Every config key of the stack (Pulumi's public API reads keys one by one only)."""
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged
+
+
+def main() -> dict[str, Qwen3EasService]:
+    """Register one ``Qwen3EasService`` per configured service and export their facts."""
+    stack = pulumi.get_stack()
+    try:
+        loaded = stack_config.load(stack, _all_config())
+        plans = planning.plan_stack(loaded)
+    except StackConfigError as exc:
+        # RunError ends the program with the message alone: no traceback for a user mistake.
+        raise pulumi.RunError(str(exc)) from None
+
+    providers = RegionalProviders()
+    services: dict[str, Qwen3EasService] = {}
+    for key, plan in plans.items():
+        for warning in plan.warnings:
+            pulumi.log.warn(f"{key}: {warning}")
+        services[key] = Qwen3EasService(
+            key,
+            Qwen3EasServiceArgs(
+                plan=plan,
+                provider=providers.for_region(plan.region),
+                workspace_id=loaded.config.workspace_id,
+            ),
+        )
+    pulumi.export(
+        "services",
+        {
+            key: {
+                "serviceName": svc.name_output,
+                "region": svc.region,
+                "servedModelName": svc.served_model_name,
+                "instanceTypes": list(svc.plan.placement.instance_types),
+                "status": svc.service.status,
+            }
+            for key, svc in services.items()
+        },
+    )
+    return services

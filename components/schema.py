@@ -1,0 +1,67 @@
+"""JSON Schema of a stack file's config, so editors complete and check ``stacks/Pulumi.*.yaml``.
+
+    python -m components.schema --out schema/stack-config.schema.json   (make schema)
+
+Stack files point at it with ``# yaml-language-server: $schema=../schema/stack-config.schema.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from .spec import PROJECT, StackConfig
+
+
+def stack_file_schema() -> dict[str, Any]:
+    """The schema of a whole ``Pulumi.<stack>.yaml`` (our keys strict, other namespaces open)."""
+    inner = StackConfig.model_json_schema(by_alias=True, mode="validation")
+    defs = inner.pop("$defs", {})
+    ours = inner["properties"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "qwen3-eas stack file",
+        "type": "object",
+        "properties": {
+            "config": {
+                "type": "object",
+                "properties": {
+                    f"{PROJECT}:services": ours["services"],
+                    f"{PROJECT}:workspaceId": ours["workspaceId"],
+                    "alicloud:region": {
+                        "type": "string",
+                        "description": "Default region of the stack's services.",
+                        "examples": ["cn-hangzhou"],
+                    },
+                },
+                "required": [f"{PROJECT}:services"],
+                # Unknown keys of our namespace are errors; other namespaces (alicloud:*) are free.
+                "patternProperties": {f"^{PROJECT}:(?!services$|workspaceId$)": False},
+            },
+            "encryptionsalt": {"type": "string"},
+            "secretsprovider": {"type": "string"},
+            "encryptedkey": {"type": "string"},
+        },
+        "required": ["config"],
+        "$defs": defs,
+    }
+
+
+def render() -> str:
+    return json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.schema", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

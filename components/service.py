@@ -1,0 +1,68 @@
+"""``Qwen3EasService``: one Qwen3 model as a PAI-EAS service, a thin Pulumi wrapper over a plan.
+
+Every decision is already in the ``ServicePlan`` (``components.planning``); this component
+only registers resources. Nothing is created inside ``apply``: previews would stop matching
+what ``up`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+from .planning import ServicePlan
+
+TYPE_TOKEN = "qwen3-eas:eas:Qwen3EasService"
+
+# Image pulls of 20+ GB and loading 235B weights take far longer than the provider's default.
+TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="30m")
+
+
+@dataclass(frozen=True)
+class Qwen3EasServiceArgs:
+    """What the component needs: the plan, and the provider of the plan's region."""
+
+    plan: ServicePlan
+    provider: alicloud.Provider
+    workspace_id: Optional[str] = None
+
+
+class Qwen3EasService(pulumi.ComponentResource):
+    """A Qwen3 EAS service: the ``alicloud.pai.Service`` plus the facts a reader needs."""
+
+    service: alicloud.pai.Service
+    name_output: pulumi.Output[str]
+    region: pulumi.Output[str]
+    served_model_name: pulumi.Output[str]
+    plan: ServicePlan
+    """Every decision behind this service (the offline plan reads it from here)."""
+
+    def __init__(self, name: str, args: Qwen3EasServiceArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        plan = self.plan = args.plan
+        self.service = alicloud.pai.Service(
+            f"{name}-service",
+            service_config=plan.service_config_json,
+            workspace_id=args.workspace_id,
+            tags=plan.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                custom_timeouts=TIMEOUTS,
+            ),
+        )
+        self.name_output = pulumi.Output.from_input(plan.name)
+        self.region = pulumi.Output.from_input(plan.region)
+        self.served_model_name = pulumi.Output.from_input(plan.served_model_name)
+        self.register_outputs(
+            {
+                "serviceName": self.name_output,
+                "region": self.region,
+                "servedModelName": self.served_model_name,
+                "status": self.service.status,
+            }
+        )

@@ -1,0 +1,206 @@
+"""The stack file's ``qwen3-eas:*`` config as typed, validated models (pydantic v2).
+
+Keys are camelCase, as Pulumi config usually is. Unknown keys, wrong types and impossible
+values are errors; cross-field rules live in ``model_validator`` methods whose messages name
+the field to fix. Nothing here imports Pulumi or touches the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import core_schema
+
+from .catalog import MAX_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
+
+PROJECT = "qwen3-eas"
+
+
+class Strict(BaseModel):
+    """Base for every config model: camelCase keys, no unknown keys, no type coercion."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=False,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Constraint for ``Annotated[str, Pattern(...)]``: must match ``regex``.
+
+    The error names what the value should be, with an example; the JSON Schema carries the
+    pattern so editors flag a bad value while it is typed.
+    """
+
+    regex: str
+    what: str
+    example: str
+
+    def check(self, value: str) -> str:
+        if not re.fullmatch(self.regex, value):
+            raise ValueError(f"{value!r} is not a valid {self.what} (expected e.g. {self.example!r})")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^(?:{self.regex})$", "examples": [self.example]}
+
+
+RegionId = Annotated[str, Pattern(r"[a-z]{2}(-[a-z]+)+(-\d+)?", "region ID", "cn-hangzhou")]
+InstanceTypeName = Annotated[str, Pattern(r"(ml|ecs)\.[a-z0-9][a-z0-9.\-]*", "instance type", "ml.gu7i.c16m60.1-gu30")]
+OssUri = Annotated[str, Pattern(r"oss://[a-z0-9][a-z0-9.\-]{1,254}/[^\s'\"]*", "OSS URI", "oss://my-bucket/models/qwen3/")]
+ResourceGroupId = Annotated[str, Pattern(r"eas-r-[a-z0-9]+", "resource group ID", "eas-r-4gt8twzwllfo")]
+QuotaId = Annotated[str, Pattern(r"quota[a-z0-9]+", "quota ID", "quota12345")]
+GpuType = Annotated[str, Pattern(r"[A-Za-z0-9]+", "GPU type", "GU120")]
+ServiceKey = Annotated[str, Pattern(r"[a-z][a-z0-9_-]{0,39}", "service key (lowercase letter first, then a-z 0-9 _ -)", "chat")]
+# Served model names reach the engine command line; the shell filter quotes them anyway, but a
+# name clients must type is kept to a sane alphabet.
+ServedName = Annotated[str, Pattern(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", "served model name", "qwen3-8b")]
+Image = Annotated[
+    str, Pattern(r"[a-z0-9][a-z0-9.\-]*(:\d+)?/[a-z0-9._/\-]+:[A-Za-z0-9._\-]+", "image", "registry/ns/vllm:0.11.2")
+]
+Version = Annotated[str, Pattern(r"\d+\.\d+(\.\d+)?", "engine version", "0.11.2")]
+
+Engine = Literal["sglang", "vllm", "bladellm"]
+ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
+
+
+class InstanceFacts(Strict):
+    """Figures for an instance type whose name does not tell us its GPUs."""
+
+    gpus: int = Field(ge=1, le=16, description="GPUs in one instance of this type.")
+    gpu_type: Optional[GpuType] = Field(None, description="EAS GPU code, e.g. GU60.")
+    gpu_memory_gi_b: Optional[int] = Field(
+        None, ge=1, alias="gpuMemoryGiB", description="Memory of one GPU, GB."
+    )
+
+    @model_validator(mode="after")
+    def _memory_known(self) -> InstanceFacts:
+        if self.gpu_type is None and self.gpu_memory_gi_b is None:
+            raise ValueError("state gpuType (e.g. GU60) or gpuMemoryGiB")
+        return self
+
+
+class _Instances(Strict):
+    instance_types: Optional[list[InstanceTypeName]] = Field(
+        None,
+        min_length=1,
+        description="Ordered instance types; EAS uses the first one with stock. "
+        "Leave out to let sizing choose.",
+    )
+    instance_type_facts: dict[InstanceTypeName, InstanceFacts] = Field(
+        default_factory=dict,
+        description="GPU figures for types we cannot read from their names.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_types(self) -> _Instances:
+        types = self.instance_types or []
+        dupes = sorted({t for t in types if types.count(t) > 1})
+        if dupes:
+            raise ValueError(f"instanceTypes lists {', '.join(dupes)} more than once")
+        return self
+
+
+class PublicResource(_Instances):
+    """Pay-as-you-go public resources."""
+
+    kind: Literal["public"]
+
+
+class SpotResource(_Instances):
+    """Preemptible (spot) instances, bid at ``bidPrice`` per instance-hour."""
+
+    kind: Literal["spot"]
+    bid_price: float = Field(
+        gt=0, description="Maximum price per instance-hour; becomes spot_price_limit."
+    )
+    spot_protection: bool = Field(
+        True, description="Keep the one-hour protection from preemption (costs more)."
+    )
+    on_demand_fallback: bool = Field(
+        False, description="Append the same types without a bid as a last resort."
+    )
+
+
+class _PerReplica(Strict):
+    gpus: int = Field(ge=1, le=16, description="GPUs one replica gets.")
+    gpu_type: GpuType = Field(description="EAS GPU code of those GPUs, e.g. GU120.")
+    cpu: int = Field(ge=1, le=1024, description="vCPUs one replica gets.")
+    memory_gi_b: int = Field(ge=1, le=8192, alias="memoryGiB", description="RAM one replica gets, GiB.")
+    gpu_memory_gi_b: Optional[int] = Field(
+        None, ge=1, alias="gpuMemoryGiB", description="Per-GPU memory, when gpuType is not one we know."
+    )
+
+
+class ResourceGroupResource(_PerReplica):
+    """An EAS dedicated resource group (prepaid machines)."""
+
+    kind: Literal["resourceGroup"]
+    resource_group_id: ResourceGroupId = Field(description="The group's ID, eas-r-...")
+
+
+class QuotaResource(_PerReplica):
+    """A Lingjun resource quota."""
+
+    kind: Literal["quota"]
+    quota_id: QuotaId = Field(description="The quota's ID (metadata.quota_id).")
+
+
+Resource = Annotated[
+    Union[PublicResource, SpotResource, ResourceGroupResource, QuotaResource],
+    Field(discriminator="kind"),
+]
+
+
+class ServiceSpec(Strict):
+    """One Qwen3 service as written under ``qwen3-eas:services.<key>``."""
+
+    model: ModelName = Field(description="Catalog name, e.g. Qwen3-8B.")  # type: ignore[valid-type]
+    engine: Engine = Field(description="Inference engine: sglang, vllm or bladellm.")
+    replicas: int = Field(1, ge=1, le=1000, description="Instances (metadata.instance).")
+    max_model_len: int = Field(
+        NATIVE_CONTEXT,
+        ge=1024,
+        le=MAX_CONTEXT,
+        description="Tokens per sequence (input + output); above 32768 turns on YaRN.",
+    )
+    tool_calling: bool = Field(False, description="Parse tool calls into structured tool_calls.")
+    reasoning: bool = Field(False, description="Return reasoning separately from the answer.")
+    thinking: bool = Field(True, description="False serves a chat template that never thinks.")
+    served_model_name: Optional[ServedName] = Field(None, description="Name clients send; default the model name.")
+    image: Optional[Image] = Field(None, description="Engine image; default the EAS image of the engine.")
+    engine_version: Optional[Version] = Field(None, description="Overrides the version read from the image tag.")
+    model_path: Optional[OssUri] = Field(None, description="oss:// directory of the weights (e.g. fine-tuned).")
+    resource: Resource
+    regions: Optional[list[RegionId]] = Field(
+        None, min_length=1, description="Ordered region IDs; default the stack's alicloud:region."
+    )
+
+    @model_validator(mode="after")
+    def _regions_unique(self) -> ServiceSpec:
+        regions = self.regions or []
+        if len(set(regions)) != len(regions):
+            raise ValueError("regions lists a region more than once")
+        return self
+
+
+class StackConfig(Strict):
+    """Everything under the ``qwen3-eas:`` namespace of a stack file."""
+
+    services: dict[ServiceKey, ServiceSpec] = Field(
+        min_length=1, description="Service key -> service spec."
+    )
+    workspace_id: Optional[Annotated[str, Pattern(r"\d+", "workspace ID", "123456")]] = Field(
+        None, description="PAI workspace the services belong to."
+    )

@@ -1,0 +1,104 @@
+"""``make plan``: the offline plan's files, their stability, and its refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components import plan
+from components.plan import main as plan_main
+
+from .golden_update import GOLDEN, STACKS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_example_stacks_plan_to_their_golden_files(stack, tmp_path):
+    assert plan_main([stack, "--out", str(tmp_path / stack)]) == 0
+    produced = {p.name: p.read_text() for p in (tmp_path / stack).iterdir()}
+    golden = {p.name: p.read_text() for p in (GOLDEN / stack).iterdir()}
+    assert produced.keys() == golden.keys()
+    for name in golden:
+        assert produced[name] == golden[name], f"{stack}/{name} changed: run `make golden` and review the diff"
+
+
+def test_two_plans_of_a_stack_are_byte_identical(tmp_path):
+    for run in ("a", "b"):
+        assert plan_main(["prod", "--out", str(tmp_path / run)]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_service_file_parses_to_exactly_the_passed_string(tmp_path):
+    _, files = plan.make_plan("dev")
+    recorded = plan.run_program("dev", plan.read_stack_config(ROOT / "stacks" / "Pulumi.dev.yaml"))
+    (service,) = recorded.of_type(plan.SERVICE_TYPE)
+    assert json.loads(files["chat.json"]) == json.loads(service["inputs"]["serviceConfig"])
+
+
+def test_plan_json_has_the_promised_fields():
+    _, files = plan.make_plan("prod")
+    entry = json.loads(files["plan.json"])["flagship"]
+    for field in ("name", "model", "engine", "region", "resourceKind", "instanceTypes", "gpusPerReplica",
+                  "gpuMemoryGiB", "maxModelLen", "warnings"):
+        assert field in entry
+    assert entry["name"] == "flagship_prod" and entry["resourceKind"] == "spot"
+    assert isinstance(entry["gpusPerReplica"], int)
+
+
+def test_plan_md_is_a_table_per_stack_with_each_service(tmp_path):
+    _, files = plan.make_plan("staging")
+    md = files["plan.md"]
+    assert md.startswith("## qwen3-eas plan: stack `staging`")
+    assert "| `reasoner` | `reasoner_staging` | Qwen3-32B | sglang" in md
+    assert "### `long-context`" in md and "YaRN" in md
+
+
+def test_a_stack_file_path_works_as_well_as_a_name(write_stack, tmp_path):
+    path = write_stack({"alicloud:region": "cn-beijing",
+                        "qwen3-eas:services": {"x": {"model": "Qwen3-0.6B", "engine": "sglang",
+                                                     "resource": {"kind": "public",
+                                                                  "instanceTypes": ["ml.gu7i.c16m60.1-gu30"]}}}},
+                       name="adhoc")
+    assert plan_main([str(path), "--out", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "plan.json").read_text())["x"]["name"] == "x_adhoc"
+
+
+def test_stale_files_of_removed_services_do_not_survive(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gone.json").write_text("{}")
+    assert plan_main(["dev", "--out", str(out)]) == 0
+    assert not (out / "gone.json").exists()
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "components.plan", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_invalid_stack_exits_non_zero_with_one_message_and_writes_nothing(write_stack, tmp_path):
+    path = write_stack({"alicloud:region": "cn-hangzhou",
+                        "qwen3-eas:services": {"chat": {"model": "Qwen3-9B", "engine": "vllm", "replicas": 0,
+                                                        "resource": {"kind": "public",
+                                                                     "instanceTypes": ["ml.gu7i.c16m60.1-gu30"]}}}},
+                       name="broken")
+    out = tmp_path / "out"
+    result = _run_cli(str(path), "--out", str(out))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert "stack 'broken', service 'chat', field 'model'" in result.stderr
+    assert "stack 'broken', service 'chat', field 'replicas'" in result.stderr
+    assert not out.exists()
+
+
+def test_unknown_stack_name_lists_the_stacks(tmp_path):
+    assert plan_main(["nosuch", "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()

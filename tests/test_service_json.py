@@ -1,0 +1,85 @@
+"""The EAS service JSON for every resource kind, as EAS's parameter page spells it."""
+
+from __future__ import annotations
+
+import json
+
+from components.planning import official_model_path
+
+from .conftest import A10, plan_one
+
+
+def config(**overrides):
+    plan = plan_one(stack="dev", **overrides)
+    parsed = json.loads(plan.service_config_json)
+    assert parsed == plan.service_config
+    return parsed
+
+
+def test_public_lists_types_in_order_and_no_spot_fields():
+    c = config(resource={"kind": "public", "instanceTypes": [A10, "ml.gu7i.c32m188.1-gu30"]})
+    assert c["cloud"]["computing"] == {"instances": [{"type": A10}, {"type": "ml.gu7i.c32m188.1-gu30"}]}
+    assert "resource" not in c["metadata"] and "quota_id" not in c["metadata"]
+
+
+def test_spot_bids_on_every_type_and_keeps_protection_by_default():
+    c = config(resource={"kind": "spot", "bidPrice": 2.5, "instanceTypes": [A10, "ml.gu7i.c32m188.1-gu30"]})
+    assert c["cloud"]["computing"] == {
+        "instances": [{"type": A10, "spot_price_limit": 2.5}, {"type": "ml.gu7i.c32m188.1-gu30", "spot_price_limit": 2.5}],
+        "disable_spot_protection_period": False,
+    }
+
+
+def test_spot_without_protection_and_with_on_demand_fallback():
+    c = config(resource={"kind": "spot", "bidPrice": 1, "spotProtection": False, "onDemandFallback": True,
+                         "instanceTypes": [A10]})
+    assert c["cloud"]["computing"] == {
+        "instances": [{"type": A10, "spot_price_limit": 1}, {"type": A10}],
+        "disable_spot_protection_period": True,
+    }
+
+
+def test_resource_group_binds_the_group_and_sizes_each_replica():
+    c = config(resource={"kind": "resourceGroup", "resourceGroupId": "eas-r-abc123", "gpus": 1, "gpuType": "GU30",
+                         "cpu": 8, "memoryGiB": 30})
+    assert "cloud" not in c
+    assert {k: c["metadata"][k] for k in ("resource", "gpu", "cpu", "memory")} == {
+        "resource": "eas-r-abc123", "gpu": 1, "cpu": 8, "memory": 30 * 1024}
+
+
+def test_quota_sets_quota_id_and_per_replica_resources():
+    c = config(model="Qwen3-32B", resource={"kind": "quota", "quotaId": "quota12ab", "gpus": 1, "gpuType": "GU120",
+                                            "cpu": 16, "memoryGiB": 128})
+    assert c["metadata"]["quota_id"] == "quota12ab" and "resource" not in c["metadata"]
+    assert (c["metadata"]["gpu"], c["metadata"]["cpu"], c["metadata"]["memory"]) == (1, 16, 128 * 1024)
+
+
+def test_metadata_container_and_model_mount():
+    c = config(replicas=3)
+    assert c["metadata"]["name"] == "svc_dev" and c["metadata"]["instance"] == 3
+    (container,) = c["containers"]
+    assert container["port"] == 8000
+    assert container["image"] == "eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:0.11.2-mows0.5.1"
+    assert container["script"].startswith("set -eu\n")
+    (mount,) = c["storage"]
+    assert mount["mount_path"] == "/model_dir" and mount["oss"] == {
+        "path": official_model_path("Qwen3-8B", "cn-hangzhou"), "readOnly": True}
+
+
+def test_model_path_overrides_the_official_files():
+    c = config(modelPath="oss://my-bucket/ft/qwen3-8b-sft/")
+    assert c["storage"][0]["oss"]["path"] == "oss://my-bucket/ft/qwen3-8b-sft/"
+
+
+def test_workspace_id_lands_in_metadata():
+    from components import planning, stack_config
+
+    from .conftest import raw_config, service
+    loaded = stack_config.load("dev", raw_config({"chat": service()}, workspaceId="4242"))
+    assert planning.plan_stack(loaded)["chat"].service_config["metadata"]["workspace_id"] == "4242"
+
+
+def test_serialisation_is_sorted_and_stable():
+    a, b = plan_one().service_config_json, plan_one().service_config_json
+    assert a == b
+    assert a == json.dumps(json.loads(a), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

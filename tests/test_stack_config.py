@@ -1,0 +1,178 @@
+"""Bad stack files fail with one message naming stack, service, field and fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components import planning, stack_config
+from components.errors import StackConfigError
+
+from .conftest import raw_config, service
+
+
+def problems(services=None, **extra) -> list[str]:
+    raw = raw_config(services if services is not None else {"chat": service()}, **extra)
+    with pytest.raises(StackConfigError) as err:
+        planning.plan_stack(stack_config.load("dev", raw))
+    assert err.value.stack == "dev"
+    return [p.describe("dev") for p in err.value.problems]
+
+
+def only(services=None, **extra) -> str:
+    found = problems(services, **extra)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_unknown_model_names_the_field_and_suggests_the_spelling():
+    msg = only({"chat": service(model="Qwen3-8b")})
+    assert "stack 'dev', service 'chat', field 'model'" in msg
+    assert "'Qwen3-8b' is not a Qwen3 model" in msg and "did you mean Qwen3-8B" in msg
+
+
+def test_unknown_key_in_a_service_is_an_error_with_a_spelling_hint():
+    msg = only({"chat": service(maxModelLength=65536)})
+    assert "field 'maxModelLength': unknown key" in msg and "'maxModelLen'" in msg
+
+
+def test_unknown_key_in_the_namespace_is_an_error():
+    msg = only(workspaceID="1")
+    assert "field 'qwen3-eas:workspaceID': unknown config key" in msg and "qwen3-eas:workspaceId" in msg
+
+
+def test_replicas_zero():
+    msg = only({"chat": service(replicas=0)})
+    assert "field 'replicas'" in msg and "greater than or equal to 1" in msg and "Fix: set replicas to 1 or more" in msg
+
+
+@pytest.mark.parametrize("bid", [0, -1, -0.5])
+def test_bid_price_must_be_positive(bid):
+    msg = only({"chat": service(resource={"kind": "spot", "bidPrice": bid, "instanceTypes": ["ml.gu7i.c16m60.1-gu30"]})})
+    assert "field 'resource.bidPrice'" in msg and "greater than 0" in msg and "per instance-hour" in msg
+
+
+def test_max_model_len_above_131072():
+    msg = only({"chat": service(maxModelLen=262144)})
+    assert "field 'maxModelLen'" in msg and "131072" in msg and "YaRN" in msg
+
+
+def test_resource_group_without_an_id():
+    msg = only({"chat": service(resource={"kind": "resourceGroup", "gpus": 1, "gpuType": "GU30", "cpu": 8,
+                                          "memoryGiB": 30})})
+    assert "field 'resource.resourceGroupId': is required but missing" in msg and "eas-r-" in msg
+
+
+@pytest.mark.parametrize("name", ["qwen;rm -rf /", "a b", "$(id)", "`x`", "q'uote", "a|b", "a&&b"])
+def test_shell_metacharacters_in_served_model_name_are_refused(name):
+    msg = only({"chat": service(servedModelName=name)})
+    assert "field 'servedModelName'" in msg and "not a valid served model name" in msg
+
+
+def test_wrong_types_are_not_coerced():
+    msg = only({"chat": service(toolCalling="yes")})
+    assert "field 'toolCalling'" in msg and "valid boolean" in msg
+
+
+def test_unknown_resource_kind_lists_the_kinds():
+    msg = only({"chat": service(resource={"kind": "cheap"})})
+    assert "field 'resource.kind'" in msg and "public, spot, resourceGroup, quota" in msg
+
+
+def test_every_problem_of_every_service_is_reported_at_once():
+    found = problems({"a": service(replicas=0), "b": service(model="Qwen4")})
+    assert len(found) == 2
+    assert any("service 'a'" in p for p in found) and any("service 'b'" in p for p in found)
+
+
+def test_no_region_anywhere_is_an_error():
+    msg = only(region=None)
+    assert "field 'regions': no region" in msg and "alicloud:region" in msg
+
+
+def test_missing_services():
+    with pytest.raises(StackConfigError, match="no services are configured"):
+        stack_config.load("dev", {"alicloud:region": "cn-hangzhou"})
+
+
+def test_unknown_instance_type_asks_for_its_figures():
+    msg = only({"chat": service(resource={"kind": "public", "instanceTypes": ["ml.mystery.big"]})})
+    assert "resource.instanceTypes[0]" in msg and "instanceTypeFacts" in msg
+
+
+def test_instance_type_facts_make_an_unknown_type_usable():
+    raw = raw_config({"chat": service(resource={
+        "kind": "public", "instanceTypes": ["ml.mystery.big"],
+        "instanceTypeFacts": {"ml.mystery.big": {"gpus": 2, "gpuType": "GU60"}}})})
+    plan = planning.plan_stack(stack_config.load("dev", raw))["chat"]
+    assert (plan.gpus_per_replica, plan.gpu_memory_gb) == (2, 48)
+
+
+def test_types_with_different_gpu_counts_cannot_share_one_start_command():
+    msg = only({"chat": service(resource={"kind": "public",
+                                          "instanceTypes": ["ml.gu7i.c16m60.1-gu30", "ml.gu7i.c64m256.2-gu30"]})})
+    assert "different GPU counts" in msg
+
+
+def test_lingjun_types_are_spot_only():
+    msg = only({"chat": service(model="Qwen3-235B-A22B-FP8",
+                                resource={"kind": "public", "instanceTypes": ["ml.gu7xf.8xlarge-gu108"]})})
+    assert "field 'resource.kind'" in msg and "kind: spot" in msg
+
+
+def test_image_from_another_regions_registry_is_refused():
+    msg = only({"chat": service(image="eas-registry-vpc.cn-shanghai.cr.aliyuncs.com/pai-eas/vllm:0.11.2")})
+    assert "field 'image'" in msg and "cn-shanghai" in msg and "cn-hangzhou" in msg
+
+
+def test_unreadable_image_tag_asks_for_engine_version():
+    msg = only({"chat": service(image="eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/me/vllm:latest")})
+    assert "field 'engineVersion'" in msg
+
+
+def test_duplicate_eas_names_are_caught():
+    msg = only({"chat-a": service(), "chat_a": service()})
+    assert "same EAS name" in msg
+
+
+def test_json_text_and_objects_are_read_alike():
+    as_text = stack_config.load("dev", raw_config({"chat": service()}))
+    as_object = stack_config.load("dev", {"qwen3-eas:services": {"chat": service()}, "alicloud:region": "cn-hangzhou"})
+    assert as_text == as_object
+
+
+# -- property: the loader answers every input with a config or a StackConfigError -------------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 300000), st.floats(allow_nan=False, width=32),
+                     st.sampled_from(["Qwen3-8B", "vllm", "spot", "public", "ml.gu7i.c16m60.1-gu30", "eas-r-abc", ""]),
+                     st.text(max_size=8))
+_keys = st.sampled_from(["model", "engine", "replicas", "maxModelLen", "toolCalling", "reasoning", "thinking",
+                         "servedModelName", "image", "engineVersion", "modelPath", "resource", "regions", "kind",
+                         "instanceTypes", "bidPrice", "gpus", "gpuType", "cpu", "memoryGiB", "resourceGroupId", "x"])
+_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(_keys, inner, max_size=6)), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=st.dictionaries(_keys, _values, max_size=8), key=st.text(min_size=0, max_size=6))
+def test_any_input_gives_a_plan_or_a_clear_error(spec, key):
+    raw = {"qwen3-eas:services": json.dumps({key: spec}), "alicloud:region": "cn-hangzhou"}
+    try:
+        plans = planning.plan_stack(stack_config.load("prop", raw))
+    except StackConfigError as err:
+        assert err.problems and all(p.describe("prop").startswith("stack 'prop'") for p in err.problems)
+    else:
+        assert set(plans) == {key}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["Qwen3-0.6B", "Qwen3-4B", "Qwen3-8B-FP8", "Qwen3-1.7B-Base"]),
+       st.sampled_from(["vllm", "sglang"]), st.booleans(), st.booleans(), st.booleans(), st.integers(1024, 131072))
+def test_valid_specs_always_plan(model, engine, tools, reasoning, thinking, length):
+    raw = raw_config({"chat": service(model=model, engine=engine, toolCalling=tools, reasoning=reasoning,
+                                      thinking=thinking, maxModelLen=length)})
+    plan = planning.plan_stack(stack_config.load("prop", raw))["chat"]
+    assert plan.max_model_len == length
