@@ -160,7 +160,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM) -> 
         # The mock runtime registers the root stack before the program runs; register it again
         # so the program's exports are recorded as `pulumi up` would record them.
         root = pulumi.runtime.get_root_resource()
-        if root is not None:
+        if isinstance(root, pulumi.ComponentResource):
             root.register_outputs(dict(getattr(root, "outputs", {})))
 
     cwd = os.getcwd()
