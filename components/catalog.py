@@ -31,6 +31,8 @@ class Architecture:
     params_b: float
     """Total parameters, in billions."""
     active_params_b: float
+    intermediate_size: int
+    """Width of the dense MLP (for MoE models: of each expert, see expert_intermediate_size)."""
     experts: int = 0
     """Routed experts per MoE layer (0 for dense models)."""
     experts_per_token: int = 0
@@ -69,15 +71,15 @@ class Model:
 
 
 _ARCHITECTURES = (
-    Architecture("0.6B", 28, 1024, 16, 8, 0.60, 0.60, tied_embeddings=True),
-    Architecture("1.7B", 28, 2048, 16, 8, 1.72, 1.72, tied_embeddings=True),
-    Architecture("4B", 36, 2560, 32, 8, 4.02, 4.02, tied_embeddings=True),
-    Architecture("8B", 36, 4096, 32, 8, 8.19, 8.19),
-    Architecture("14B", 40, 5120, 40, 8, 14.77, 14.77),
-    Architecture("32B", 64, 5120, 64, 8, 32.76, 32.76),
-    Architecture("30B-A3B", 48, 2048, 32, 4, 30.53, 3.34, experts=128,
+    Architecture("0.6B", 28, 1024, 16, 8, 0.60, 0.60, 3072, tied_embeddings=True),
+    Architecture("1.7B", 28, 2048, 16, 8, 1.72, 1.72, 6144, tied_embeddings=True),
+    Architecture("4B", 36, 2560, 32, 8, 4.02, 4.02, 9728, tied_embeddings=True),
+    Architecture("8B", 36, 4096, 32, 8, 8.19, 8.19, 12288),
+    Architecture("14B", 40, 5120, 40, 8, 14.77, 14.77, 17408),
+    Architecture("32B", 64, 5120, 64, 8, 32.76, 32.76, 25600),
+    Architecture("30B-A3B", 48, 2048, 32, 4, 30.53, 3.34, 6144, experts=128,
                  experts_per_token=8, expert_intermediate_size=768),
-    Architecture("235B-A22B", 94, 4096, 64, 4, 235.09, 22.2, experts=128,
+    Architecture("235B-A22B", 94, 4096, 64, 4, 235.09, 22.2, 12288, experts=128,
                  experts_per_token=8, expert_intermediate_size=1536),
 )
 

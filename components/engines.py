@@ -48,13 +48,16 @@ class EngineProfile:
 PROFILES: dict[str, EngineProfile] = {
     "vllm": EngineProfile("vllm", "vllm", "0.11.2-mows0.5.1", (0, 8, 5)),
     "sglang": EngineProfile("sglang", "sglang", "v0.5.17", (0, 4, 6)),
-    "bladellm": EngineProfile("bladellm", "pai-blade-llm", "0.11.0", (0, 10, 0)),
 }
+# BladeLLM is offered by Model Gallery, but its EAS image name is not published where we
+# could check it: a BladeLLM service must name its image.
 
 
-def default_image(engine: str, region: str) -> str:
+def default_image(engine: str, region: str) -> Optional[str]:
     """The engine's EAS image in ``region``'s registry (the VPC endpoint EAS pulls from)."""
-    profile = PROFILES[engine]
+    profile = PROFILES.get(engine)
+    if profile is None:
+        return None
     return f"eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/{profile.image_repo}:{profile.default_tag}"
 
 
@@ -99,6 +102,8 @@ class Features:
     enforce_eager: bool = False
     kv_cache_fp8: bool = False
     expert_parallel: bool = False
+    explicit_served_name: bool = False
+    """The stack set servedModelName (an engine without that flag must refuse it)."""
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,8 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
 
     Raises ``UnsupportedFeatureError`` for a feature that engine cannot serve.
     """
-    profile = PROFILES[engine]
-    if version < profile.min_version:
+    profile = PROFILES.get(engine)
+    if profile is not None and version < profile.min_version:
         raise UnsupportedFeatureError(
             "engineVersion",
             f"{engine} {format_version(version)} predates Qwen3 support "
@@ -170,7 +175,7 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
         )
     rope = yarn_rope_scaling(features.max_model_len)
     base = Launch(
-        engine=profile.name,
+        engine=engine,  # type: ignore[arg-type]
         model_dir=MODEL_DIR,
         port=PORT,
         served_model_name=features.served_model_name,
@@ -205,12 +210,16 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
                 "qwen3" if version >= SGLANG_QWEN3_REASONING_PARSER else "deepseek-r1"
             ),
         )
-    # BladeLLM: no public flags for tool parsing, reasoning parsing or RoPE scaling.
+    # BladeLLM: its documented flags cover parallelism, memory share, chat template and CUDA
+    # graphs; nothing public for tool or reasoning parsing, RoPE scaling, a served name, a length
+    # limit or the KV cache format, so those features are refused rather than guessed.
     for wanted, name, what in (
         (features.tool_calling, "toolCalling", "tool-call parsing"),
         (features.reasoning, "reasoning", "reasoning parsing"),
         (rope is not None, "maxModelLen", "YaRN long context"),
         (features.expert_parallel, "engine", "expert parallelism"),
+        (features.kv_cache_fp8, "kvCacheDtype", "an FP8 KV cache"),
+        (features.explicit_served_name, "servedModelName", "a served model name"),
     ):
         if wanted:
             raise UnsupportedFeatureError(
@@ -218,15 +227,22 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
                 f"BladeLLM has no documented flag for {what}",
                 "use engine: vllm or engine: sglang" + (", or maxModelLen <= 32768" if name == "maxModelLen" else ""),
             )
-    return base
+    return replace(base, kv_cache_dtype=None)
 
 
 def explain(launch: Launch, version: Version) -> list[str]:
     """Why each non-obvious flag is in the start command, in words for the plan."""
     ver = f"{launch.engine} {format_version(version)}"
+    memory = (
+        f"--mem-fraction-static {launch.memory_fraction:g}: share of each GPU for weights and KV cache, "
+        "the rest left to activations and graphs"
+        if launch.engine == "sglang"
+        else f"memory share {launch.memory_fraction:g} of each GPU for weights, KV cache and runtime"
+    )
     notes = [
         f"tensor parallel size {launch.tensor_parallel}: one rank per GPU of a replica",
-        f"max length {launch.max_model_len} tokens (input + output); engine memory share {launch.memory_fraction:g}",
+        f"max length {launch.max_model_len} tokens (input + output)",
+        memory,
     ]
     if launch.rope_flag is not None:
         notes.append(f"`{launch.rope_flag}` carries YaRN ({launch.rope_scaling_json}) as {ver} expects it")

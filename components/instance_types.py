@@ -11,18 +11,15 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
-# Per-GPU memory (GB, as EAS and the source document state them) by EAS GPU code.
-# GU30/GU60/GU120: the source document. The others: EAS instance-type documentation.
+# Per-GPU memory (GB, as EAS and the source document state them) by EAS GPU code. Only
+# sourced figures: the source document pairs GU30 with the 24 GB A10, GU60 with 48 GB
+# (GPU "L") and GU120 with 96 GB (GPU "H"). Other codes are unknown until the EAS API
+# (a capacity snapshot) or the stack file says.
 GPU_MEMORY_GB: dict[str, int] = {
-    "GU30": 24,   # NVIDIA A10
-    "GU50": 48,   # NVIDIA L20 class
-    "GU60": 48,   # GPU "L"
-    "GU100": 80,  # Lingjun, 80 GB class
-    "GU108": 80,  # Lingjun, 80 GB class
-    "GU120": 96,  # GPU "H"
-    "T4": 16,
+    "GU30": 24,
     "A10": 24,
-    "V100": 16,
+    "GU60": 48,
+    "GU120": 96,
 }
 
 
@@ -36,7 +33,6 @@ class InstanceType:
     gpu_memory_gb: int
     vcpus: Optional[int] = None
     memory_gb: Optional[int] = None
-    lingjun: bool = False
     source: str = "name"
     """Where the figures came from: ``name`` (parsed), ``table``, ``user`` or ``api``."""
 
@@ -49,24 +45,26 @@ _ML_PATTERN = re.compile(
     r"^ml\.(?P<family>[a-z0-9]+)\.c(?P<cpu>\d+)m(?P<mem>\d+)\.(?P<gpus>\d+)-(?P<code>gu\d+)$"
 )
 
-# Types whose names don't carry their GPU figures.
+# Types whose names don't carry their GPU figures, with where each figure comes from.
 _KNOWN: dict[str, InstanceType] = {
     t.name: t
     for t in (
-        InstanceType("ecs.gn7i-c8g1.2xlarge", 1, "A10", 24, 8, 30, source="table"),
+        # eas-and-engines.md: "ECS names also work (ecs.gn7i-c16g1.4xlarge = 1 x A10)".
         InstanceType("ecs.gn7i-c16g1.4xlarge", 1, "A10", 24, 16, 60, source="table"),
-        InstanceType("ecs.gn7i-c32g1.8xlarge", 1, "A10", 24, 32, 188, source="table"),
-        InstanceType("ecs.gn7i-2x.8xlarge", 2, "A10", 24, 32, 128, source="table"),
-        InstanceType("ecs.gn7i-4x.16xlarge", 4, "A10", 24, 64, 256, source="table"),
-        InstanceType("ecs.gn6i-c4g1.xlarge", 1, "T4", 16, 4, 15, source="table"),
-        InstanceType("ecs.gn6i-c8g1.2xlarge", 1, "T4", 16, 8, 31, source="table"),
-        # Lingjun types named by the source document; open to spot bids in cn-wulanchabu.
-        InstanceType("ml.gu7ef.8xlarge-gu100", 8, "GU100", 80, lingjun=True, source="table"),
-        InstanceType("ml.gu7xf.8xlarge-gu108", 8, "GU108", 80, lingjun=True, source="table"),
-        InstanceType("ml.gu8xf.8xlarge-gu108", 8, "GU108", 80, lingjun=True, source="table"),
-        InstanceType("ml.gu8tf.8.40xlarge", 8, "GU120", 96, lingjun=True, source="table"),
     )
 }
+
+# Lingjun types the source document names for spot in cn-wulanchabu. Their GPU figures are
+# not published where we could check them: the API or the stack file must supply them.
+LINGJUN_TYPES = frozenset({
+    "ml.gu7ef.8xlarge-gu100",
+    "ml.gu7xf.8xlarge-gu108",
+    "ml.gu8xf.8xlarge-gu108",
+    "ml.gu8tf.8.40xlarge",
+})
+
+# Types the automatic choice may pick without a capacity snapshot: names we can source.
+BUILT_IN_CANDIDATES = ("ml.gu7i.c16m60.1-gu30", "ml.gu7i.c32m188.1-gu30", "ecs.gn7i-c16g1.4xlarge")
 
 LINGJUN_SPOT_REGION = "cn-wulanchabu"
 """The one region where the source document says Lingjun spot types need no whitelist."""
@@ -79,6 +77,8 @@ def lookup(name: str, gpu_memory: Optional[dict[str, int]] = None) -> Optional[I
     """
     if name in _KNOWN:
         return _KNOWN[name]
+    if name in LINGJUN_TYPES:
+        return None
     match = _ML_PATTERN.match(name)
     if not match:
         return None
@@ -97,9 +97,8 @@ def lookup(name: str, gpu_memory: Optional[dict[str, int]] = None) -> Optional[I
 
 
 def is_lingjun(name: str) -> bool:
-    """True for Lingjun (intelligent computing) types, the ones sold as spot in cn-wulanchabu."""
-    known = _KNOWN.get(name)
-    return bool(known and known.lingjun) or bool(re.match(r"^ml\.gu\d+[a-z]*f\.", name))
+    """True for Lingjun types (the source's list, and the ``ml.gu<n><x>f.`` families it shows)."""
+    return name in LINGJUN_TYPES or bool(re.match(r"^ml\.gu\d+[a-z]*f\.", name))
 
 
 def with_override(base: Optional[InstanceType], name: str, gpus: int, gpu_type: Optional[str],

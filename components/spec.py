@@ -72,6 +72,7 @@ Image = Annotated[
 Version = Annotated[str, Pattern(r"\d+\.\d+(\.\d+)?", "engine version", "0.11.2")]
 
 Engine = Literal["sglang", "vllm", "bladellm"]
+KvCacheDtype = Literal["auto", "fp8"]
 ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
 
 
@@ -157,6 +158,12 @@ class QuotaResource(_PerReplica):
     quota_id: QuotaId = Field(description="The quota's ID (metadata.quota_id).")
 
 
+class SizingOptions(Strict):
+    """How hard the memory estimate is enforced (the minimum-config table always is)."""
+
+    strict: bool = Field(True, description="False turns memory-estimate errors into warnings.")
+
+
 Resource = Annotated[
     Union[PublicResource, SpotResource, ResourceGroupResource, QuotaResource],
     Field(discriminator="kind"),
@@ -182,6 +189,10 @@ class ServiceSpec(Strict):
     image: Optional[Image] = Field(None, description="Engine image; default the EAS image of the engine.")
     engine_version: Optional[Version] = Field(None, description="Overrides the version read from the image tag.")
     model_path: Optional[OssUri] = Field(None, description="oss:// directory of the weights (e.g. fine-tuned).")
+    kv_cache_dtype: KvCacheDtype = Field(
+        "auto", description="auto: the model's dtype (BF16); fp8 halves the KV cache for longer contexts."
+    )
+    sizing: SizingOptions = Field(default_factory=SizingOptions, description="Sizing enforcement.")
     resource: Resource
     regions: Optional[list[RegionId]] = Field(
         None, min_length=1, description="Ordered region IDs; default the stack's alicloud:region."

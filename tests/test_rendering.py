@@ -57,7 +57,6 @@ def test_every_engine_listens_on_8000_with_the_mounted_model(engine):
 @pytest.mark.parametrize(("engine", "tp_flag", "len_flag", "mem_flag", "name_flag"), [
     ("vllm", "--tensor-parallel-size", "--max-model-len", "--gpu-memory-utilization", "--served-model-name"),
     ("sglang", "--tp", "--context-length", "--mem-fraction-static", "--served-model-name"),
-    ("bladellm", "--tensor_parallel_size", "--max_model_len", "--max_gpu_memory_utilization", "--served_model_name"),
 ])
 def test_parallelism_length_memory_and_name_use_each_engines_spelling(engine, tp_flag, len_flag, mem_flag, name_flag):
     argv = render(engine, tensor_parallel=4, max_model_len=16384, memory_fraction=0.88, served_model_name="my-qwen")
@@ -133,9 +132,21 @@ def test_thinking_on_adds_no_template(engine):
     assert "chat-template" not in script and "chat_template" not in script
 
 
+def test_bladellm_lays_out_only_its_documented_flags():
+    argv = render("bladellm", tensor_parallel=2, memory_fraction=0.95, enforce_eager=True)
+    assert flag_value(argv, "--tensor_parallel_size") == "2"
+    assert flag_value(argv, "--max_gpu_memory_utilization") == "0.95"
+    assert "--disable_cuda_graph" in argv
+    assert {w for w in argv if w.startswith("--")} <= {
+        "--model", "--host", "--port", "--tensor_parallel_size", "--max_gpu_memory_utilization",
+        "--chat_template", "--disable_cuda_graph"}
+
+
 @pytest.mark.parametrize(("feature", "field"), [({"tool_calling": True}, "toolCalling"),
                                                 ({"reasoning": True}, "reasoning"),
-                                                ({"max_model_len": 65536}, "maxModelLen")])
+                                                ({"max_model_len": 65536}, "maxModelLen"),
+                                                ({"kv_cache_fp8": True}, "kvCacheDtype"),
+                                                ({"explicit_served_name": True}, "servedModelName")])
 def test_bladellm_refuses_features_it_has_no_flag_for(feature, field):
     with pytest.raises(UnsupportedFeatureError) as err:
         decide_launch("bladellm", NEW["bladellm"], features(**feature))
