@@ -271,7 +271,7 @@ def _auto_choose(spec: ServiceSpec, model: Model, out: _Collector) -> list[Insta
         t = instance_types.lookup(name)
         if t and not sizing.check(model, t.gpus, t.gpu_memory_gb, spec.max_model_len, spec.engine, kv_fp8=kv_fp8).errors:
             passing.append(t)
-    passing.sort(key=lambda t: (t.total_gpu_memory_gb, t.gpus, t.vcpus or 0, t.name))
+    passing.sort(key=lambda t: (t.total_gpu_memory_gb, t.gpus, t.vcpus or 0, not t.name.startswith("ml."), t.name))
     if not passing:
         smallest = sizing.smallest_fitting(model, spec.max_model_len, spec.engine, kv_fp8=kv_fp8)
         need = f"{smallest[0]} x {smallest[1]} GB GPUs" if smallest else "more GPU memory than any known configuration"
@@ -401,10 +401,14 @@ def _engine_memory_flag(engine: str, verdict: sizing.Verdict, gpu_memory_gb: int
     weights and KV cache only, so the runtime overhead is taken out of it.
     """
     fraction = verdict.settings.memory_fraction
-    if engine != "sglang" or verdict.estimate is None:
+    e = verdict.estimate
+    if engine != "sglang" or e is None:
         return fraction
-    static = fraction - verdict.estimate.overhead_gib / sizing.usable_gib(gpu_memory_gb)
-    return math.floor(static * 100) / 100
+    usable = sizing.usable_gib(gpu_memory_gb)
+    room_for_overhead = math.floor((fraction - e.overhead_gib / usable) * 100) / 100
+    needed_for_weights_and_kv = math.ceil((e.weights_gib + e.kv_cache_gib) / usable * 100) / 100
+    # Rounding to the flag's two decimals must never cut the KV cache below one full sequence.
+    return max(room_for_overhead, needed_for_weights_and_kv)
 
 
 def _sizing_words(verdict: sizing.Verdict) -> str:
