@@ -33,3 +33,16 @@ class StackConfigError(ValueError):
         lines = [p.describe(stack) for p in self.problems]
         head = f"stack {stack!r} has {len(lines)} problem{'s' if len(lines) != 1 else ''}:"
         super().__init__(lines[0] if len(lines) == 1 else "\n".join([head, *("- " + line for line in lines)]))
+
+
+class Findings:
+    """What planning found about one service: problems (stop it), warnings, explanations."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self.explain: list[str] = []
+
+    def problem(self, field: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(field, message, fix, self.service))

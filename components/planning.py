@@ -7,13 +7,14 @@ services are collected and raised together, before anything is registered.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import engines, instance_types, naming, service_json, sizing
+from . import engines, naming, placement, resources, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .engines import Features, UnsupportedFeatureError
-from .errors import Problem, StackConfigError
+from .errors import Findings, Problem, StackConfigError
 from .instance_types import InstanceType
 from .rendering import render_script
 from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
@@ -49,7 +50,7 @@ class ServicePlan:
     image: str
     region: str
     candidate_regions: tuple[str, ...]
-    placement: service_json.Placement
+    json_placement: service_json.Placement
     instance_facts: tuple[InstanceType, ...]
     gpus_per_replica: int
     gpu_memory_gb: int
@@ -62,6 +63,7 @@ class ServicePlan:
     warnings: tuple[str, ...] = field(default=())
     explanation: tuple[str, ...] = field(default=())
     verdict: Optional[sizing.Verdict] = None
+    choice: Optional[placement.Choice] = None
 
     @property
     def service_config_json(self) -> str:
@@ -87,8 +89,8 @@ class ServicePlan:
             "engineVersion": engines.format_version(self.engine_version),
             "image": self.image,
             "region": self.region,
-            "resourceKind": self.placement.kind,
-            "instanceTypes": list(self.placement.instance_types),
+            "resourceKind": self.json_placement.kind,
+            "instanceTypes": list(self.json_placement.instance_types),
             "gpusPerReplica": self.gpus_per_replica,
             "gpuMemoryGiB": self.gpu_memory_gb,
             "replicas": self.replicas,
@@ -97,98 +99,11 @@ class ServicePlan:
             "warnings": list(self.warnings),
             "explanation": list(self.explanation),
             "sizing": self.verdict.as_dict() if self.verdict else None,
+            "placement": self.choice.as_dict() if self.choice else None,
         }
 
 
-class _Collector:
-    """Problems and warnings of one service, in the order they are found."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.problems: list[Problem] = []
-        self.warnings: list[str] = []
-        self.explain: list[str] = []
-
-    def problem(self, field_name: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(field_name, message, fix, self.key))
-
-
-def _resolve_types(spec: ServiceSpec, out: _Collector) -> list[InstanceType]:
-    resource = spec.resource
-    assert not isinstance(resource, (ResourceGroupResource, QuotaResource))
-    resolved: list[InstanceType] = []
-    for index, type_name in enumerate(resource.instance_types or []):
-        facts = resource.instance_type_facts.get(type_name)
-        known = instance_types.lookup(type_name)
-        if facts is not None:
-            try:
-                known = instance_types.with_override(known, type_name, facts.gpus, facts.gpu_type, facts.gpu_memory_gi_b)
-            except ValueError as exc:
-                out.problem(f"resource.instanceTypeFacts.{type_name}", str(exc), "add gpuMemoryGiB for this type")
-                continue
-        if known is None:
-            out.problem(
-                f"resource.instanceTypes[{index}]",
-                f"the GPUs of {type_name!r} are unknown (its name does not follow "
-                "ml.<family>.c<vCPU>m<GB>.<n>-<gpu code> and it is not in our table)",
-                f"state them: resource.instanceTypeFacts: {{{type_name}: {{gpus: N, gpuType: GU60}}}}",
-            )
-            continue
-        resolved.append(known)
-    counts = sorted({t.gpus for t in resolved})
-    if len(counts) > 1:
-        out.problem(
-            "resource.instanceTypes",
-            "the listed types have different GPU counts "
-            + ", ".join(f"{t.name}={t.gpus}" for t in resolved)
-            + "; the start command's tensor parallel size must fit every type EAS may pick",
-            "list only types with the same number of GPUs",
-        )
-    return resolved
-
-
-def _group_facts(spec: ServiceSpec, out: _Collector) -> Optional[InstanceType]:
-    resource = spec.resource
-    assert isinstance(resource, (ResourceGroupResource, QuotaResource))
-    try:
-        label = resource.resource_group_id if isinstance(resource, ResourceGroupResource) else resource.quota_id
-        return instance_types.with_override(None, label, resource.gpus, resource.gpu_type,
-                                            resource.gpu_memory_gi_b)
-    except ValueError:
-        out.problem("resource.gpuType", f"per-GPU memory of {resource.gpu_type!r} is unknown",
-                    "use a known GPU code (GU30, GU60, GU120, ...) or add resource.gpuMemoryGiB")
-        return None
-
-
-def _placement(spec: ServiceSpec, types: list[str], region: str, out: _Collector) -> service_json.Placement:
-    resource = spec.resource
-    if isinstance(resource, ResourceGroupResource):
-        return service_json.Placement("resourceGroup", resource_group_id=resource.resource_group_id,
-                                      gpus=resource.gpus, cpu=resource.cpu, memory_gib=resource.memory_gi_b)
-    if isinstance(resource, QuotaResource):
-        return service_json.Placement("quota", quota_id=resource.quota_id, gpus=resource.gpus,
-                                      cpu=resource.cpu, memory_gib=resource.memory_gi_b)
-    lingjun = [t for t in types if instance_types.is_lingjun(t)]
-    if isinstance(resource, SpotResource):
-        if lingjun and region != instance_types.LINGJUN_SPOT_REGION:
-            out.warnings.append(
-                f"Lingjun spot types ({', '.join(lingjun)}) are open without a whitelist only in "
-                f"{instance_types.LINGJUN_SPOT_REGION}; in {region} your account may need to be allowed first"
-            )
-        out.warnings.append(
-            f"spot instances can be preempted; bid {resource.bid_price:g} per instance-hour"
-            + ("" if resource.spot_protection else ", without the one-hour protection")
-        )
-        return service_json.Placement("spot", tuple(types), bid_price=resource.bid_price,
-                                      spot_protection=resource.spot_protection,
-                                      on_demand_fallback=resource.on_demand_fallback)
-    if lingjun:
-        out.problem("resource.kind", f"{', '.join(lingjun)} are Lingjun spot types, not public resources",
-                    "use resource.kind: spot with a bidPrice (in cn-wulanchabu)")
-    return service_json.Placement("public", tuple(types))
-
-
-def _feature_warnings(spec: ServiceSpec, model: Model, out: _Collector) -> None:
+def _feature_warnings(spec: ServiceSpec, model: Model, out: Findings) -> None:
     if spec.max_model_len > NATIVE_CONTEXT:
         factor = spec.max_model_len / NATIVE_CONTEXT
         out.warnings.append(
@@ -204,122 +119,104 @@ def _feature_warnings(spec: ServiceSpec, model: Model, out: _Collector) -> None:
             out.warnings.append(f"{model.name} is a Base model (not chat-tuned): {', '.join(asked)} may not behave")
 
 
-def _size(spec: ServiceSpec, model: Model, facts: list[InstanceType], out: _Collector,
-          where: str) -> Optional[sizing.Verdict]:
-    """Check every type EAS may pick; return the verdict of the weakest (its settings go in the script)."""
-    kv_fp8 = spec.kv_cache_dtype == "fp8"
-    verdicts = [(t, sizing.check(model, t.gpus, t.gpu_memory_gb, spec.max_model_len, spec.engine, kv_fp8=kv_fp8))
-                for t in facts]
-    notes: dict[str, list[str]] = {}
-    for index, (t, verdict) in enumerate(verdicts):
-        field_name = where if len(facts) == 1 or where != "resource.instanceTypes" else f"{where}[{index}]"
-        if not verdict.meets_table:
-            out.problem(field_name, f"{t.name} ({t.gpus} x {t.gpu_memory_gb} GB) is below the minimum-configuration "
-                        f"table for {model.name}: {verdict.table.describe()}",
-                        f"use at least {verdict.table.gpus} GPU(s) of {verdict.table.gpu_memory_gb} GB or more per replica"
-                        + _example_type(verdict.table))
-            continue
-        if not verdict.parallelism.ok:
-            out.problem(field_name, verdict.parallelism.reason, verdict.parallelism.fix)
-            continue
-        if verdict.errors:
-            fix = _estimate_fix(spec, model, t)
-            if spec.sizing.strict:
-                out.problem("maxModelLen", f"{t.name}: {verdict.errors[-1]}", fix)
-            else:
-                out.warnings.append(f"{t.name}: {verdict.errors[-1]} (sizing.strict is false; {fix})")
-        for note in verdict.notes:
-            notes.setdefault(note, []).append(t.name)
-    out.warnings.extend(f"{', '.join(types)}: {note}" for note, types in notes.items())
-    if not verdicts:
+def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
+            pinned: Optional[str], out: Findings) -> Optional[placement.Choice]:
+    """Region and instance types for one service (see ``components.placement``)."""
+    if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
+        group = resources.group_facts(spec, out)
+        if group is None:
+            return None
+        region = pinned or regions[0]
+        return placement.Choice(region, (group,), "dedicated", verified=False,
+                                notes=("dedicated capacity: there is no public stock to probe",))
+
+    spot = isinstance(spec.resource, SpotResource)
+    listed = spec.resource.instance_types
+    reported: dict[str, InstanceType] = {}
+    if capacity is not None:
+        for region in regions:
+            stock = capacity.stock(region)
+            if not isinstance(stock, placement.RegionFailure):
+                for name, facts in resources.api_facts(stock).items():
+                    reported.setdefault(name, facts)
+    if listed:
+        types = resources.resolve_listed(spec, reported, out)
+        if out.problems:
+            return None
+
+        def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
+            return types
+        unprobed = types
+    else:
+        def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
+            offered = [f for f in resources.api_facts(metas).values()
+                       if not (spot and not _spot_meta(metas, f.name))]
+            return resources.auto_candidates(spec, model, offered)
+        unprobed = resources.auto_candidates(spec, model, resources.built_in_pool())
+        if capacity is None and not unprobed:
+            resources.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
+            return None
+
+    try:
+        choice = placement.choose(
+            regions=regions,
+            candidates=candidates,
+            sizing_error=lambda t: resources.sizing_error(spec, model, t),
+            spot=spot,
+            capacity=capacity,
+            pinned_region=pinned,
+            allow_move=spec.allow_region_move,
+            unprobed=unprobed,
+        )
+    except placement.NoPlacementError as exc:
+        out.problem("regions", "no region can run this service now:\n" + str(exc),
+                    "add regions or instance types, raise the bid, or plan again when stock returns")
         return None
-    return min(verdicts, key=lambda pair: (pair[0].gpu_memory_gb, pair[0].name))[1]
+    if not choice.instance_types:
+        resources.nothing_fits(spec, model, out, f"the types {choice.region} offers")
+        return None
+    if not listed:
+        out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
+                           "is built in): " + ", ".join(t.name for t in choice.instance_types))
+    return choice
 
 
-def _example_type(minimum: sizing.TableMinimum) -> str:
-    for name in instance_types.BUILT_IN_CANDIDATES:
-        t = instance_types.lookup(name)
-        if t and sizing.meets_table(minimum, t.gpus, t.gpu_memory_gb):
-            return f" (e.g. {name})"
-    return ""
-
-
-def _estimate_fix(spec: ServiceSpec, model: Model, t: InstanceType) -> str:
-    kv_fp8 = spec.kv_cache_dtype == "fp8"
-    fits = sizing.largest_fitting_len(model, t.gpus, t.gpu_memory_gb, spec.engine, kv_fp8=kv_fp8)
-    parts = [f"set maxModelLen to {fits} or less" if fits else "no length fits this configuration"]
-    if not kv_fp8 and not sizing.check(model, t.gpus, t.gpu_memory_gb, spec.max_model_len, spec.engine,
-                                       kv_fp8=True).errors:
-        parts.append("or set kvCacheDtype: fp8 (halves the KV cache)")
-    smallest = sizing.smallest_fitting(model, spec.max_model_len, spec.engine, kv_fp8=kv_fp8)
-    if smallest is not None:
-        parts.append(f"or use {smallest[0]} x {smallest[1]} GB GPUs per replica, the smallest configuration that fits "
-                     f"{spec.max_model_len} tokens")
-    return ", ".join(parts)
-
-
-def _auto_choose(spec: ServiceSpec, model: Model, out: _Collector) -> list[InstanceType]:
-    """Instance types sizing accepts, cheapest first, when the stack lists none.
-
-    No public price list could be sourced, so "cheapest" is least total GPU memory, then
-    fewest GPUs, then fewest vCPUs. Up to three types with the same GPU count are kept, so
-    EAS can fall back between them when one is out of stock.
-    """
-    kv_fp8 = spec.kv_cache_dtype == "fp8"
-    passing: list[InstanceType] = []
-    for name in instance_types.BUILT_IN_CANDIDATES:
-        t = instance_types.lookup(name)
-        if t and not sizing.check(model, t.gpus, t.gpu_memory_gb, spec.max_model_len, spec.engine, kv_fp8=kv_fp8).errors:
-            passing.append(t)
-    passing.sort(key=lambda t: (t.total_gpu_memory_gb, t.gpus, t.vcpus or 0, not t.name.startswith("ml."), t.name))
-    if not passing:
-        smallest = sizing.smallest_fitting(model, spec.max_model_len, spec.engine, kv_fp8=kv_fp8)
-        need = f"{smallest[0]} x {smallest[1]} GB GPUs" if smallest else "more GPU memory than any known configuration"
-        out.problem("resource.instanceTypes",
-                    f"none of the instance types we know without a capacity snapshot fits {model.name} at "
-                    f"{spec.max_model_len} tokens (it needs {need} per replica)",
-                    "list instanceTypes that have them, or plan with --capacity to choose from your region's types")
-        return []
-    chosen = [t for t in passing if t.gpus == passing[0].gpus][:3]
-    out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
-                       "is built in): " + ", ".join(t.name for t in chosen))
-    return chosen
+def _spot_meta(metas: Sequence[Mapping[str, Any]], name: str) -> bool:
+    return any(m.get("InstanceType") == name and (m.get("SpotDiscount") or m.get("NonProtectSpotDiscount"))
+               for m in metas)
 
 
 def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Optional[str],
-                 workspace_id: Optional[str]) -> tuple[Optional[ServicePlan], list[Problem]]:
+                 workspace_id: Optional[str], capacity: Optional[placement.Capacity] = None,
+                 pinned_region: Optional[str] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
     """Plan one service, or return the problems that stop it."""
-    out = _Collector(key)
+    out = Findings(key)
     model = get_model(spec.model)
     regions = tuple(spec.regions or ([default_region] if default_region else []))
     if not regions:
         out.problem("regions", "no region to deploy to",
                     "set alicloud:region in the stack file, or list regions on the service")
         return None, out.problems
-    region = regions[0]
-    if len(regions) > 1:
-        out.warnings.append(
-            f"fallback regions {', '.join(regions[1:])} are not probed yet; deploying to {region}"
-        )
 
-    if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
-        group = _group_facts(spec, out)
-        facts: list[InstanceType] = [group] if group else []
-        where = "resource.gpus"
-    elif spec.resource.instance_types:
-        facts = _resolve_types(spec, out)
-        where = "resource.instanceTypes"
-    else:
-        facts = _auto_choose(spec, model, out)
-        where = "resource.instanceTypes"
-    placement = _placement(spec, [t.name for t in facts], region, out)
+    choice = _choose(spec, model, regions, capacity, pinned_region, out)
+    if choice is None:
+        return None, out.problems
+    region = choice.region
+    facts = list(choice.instance_types)
+    # Stock news worth a reviewer's attention; the rest is in the explanation.
+    out.warnings.extend(n for n in choice.notes if "no stock" in n or "unknown:" in n)
+    if choice.stock == placement.LOW_STOCK:
+        out.warnings.append(f"{facts[0].name} in {region} reports low stock (ClosedWithStock)")
+    json_place = resources.json_placement(spec, [t.name for t in facts], region, out)
+    where = "resource.gpus" if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)) \
+        else "resource.instanceTypes"
 
     image = spec.image or engines.default_image(spec.engine, region)
+    version = None
     if image is None:
         out.problem("image", f"no {spec.engine} image is built in (its EAS image name is not published)",
                     f"set image to the {spec.engine} image Model Gallery shows for your region")
-    version = None
-    if image is not None:
+    else:
         image_region = engines.image_region(image)
         if image_region is not None and image_region != region:
             out.problem("image", f"{image} is in {image_region}'s registry but the service runs in {region}",
@@ -331,7 +228,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                         "set engineVersion (e.g. 0.11.2) to the engine release inside the image")
 
     _feature_warnings(spec, model, out)
-    verdict = _size(spec, model, facts, out, where) if facts and not out.problems else None
+    verdict = resources.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
 
@@ -364,7 +261,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     name = naming.service_name(stack, key)
     script = render_script(launch)
     explanation = [
-        f"region {region}: " + ("first of the service's regions" if spec.regions else "the stack's alicloud:region"),
+        _region_words(spec, choice, capacity),
         *out.explain,
         *(f"`{t.name}`: {t.gpus} × {t.gpu_type or 'GPU'} ({t.gpu_memory_gb} GB each), from {_SOURCES[t.source]}"
           for t in facts),
@@ -379,19 +276,32 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         image=image,
         script=script,
         model_path=spec.model_path or official_model_path(model.name, region),
-        placement=placement,
+        placement=json_place,
         gpus_per_replica=gpus,
         workspace_id=workspace_id,
     )
     plan = ServicePlan(
         stack=stack, key=key, name=name, model=model, engine=spec.engine, engine_version=version,
-        image=image, region=region, candidate_regions=regions, placement=placement,
+        image=image, region=region, candidate_regions=regions, json_placement=json_place,
         instance_facts=tuple(facts), gpus_per_replica=gpus, gpu_memory_gb=gpu_memory,
         gpu_type=facts[0].gpu_type, max_model_len=spec.max_model_len, served_model_name=served,
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
-        explanation=tuple(explanation), verdict=verdict,
+        explanation=tuple(explanation), verdict=verdict, choice=choice,
     )
     return plan, []
+
+
+def _region_words(spec: ServiceSpec, choice: placement.Choice, capacity: Optional[placement.Capacity]) -> str:
+    region = choice.region
+    if choice.sticky:
+        return f"region {region}: the service already runs there (placements pin); it is not moved"
+    if choice.stock == "dedicated":
+        return f"region {region}: " + ("first of the service's regions" if spec.regions else "the stack's alicloud:region")
+    if not choice.verified:
+        return f"region {region}: first candidate, stock unverified (no capacity snapshot or probe)"
+    skipped = len({a.region for a in choice.tried if a.region != region})
+    return (f"region {region}: first with stock ({choice.stock}) per {capacity.source if capacity else 'probe'}"
+            + (f", after {skipped} region(s) that could not run it" if skipped else ""))
 
 
 def _engine_memory_flag(engine: str, verdict: sizing.Verdict, gpu_memory_gb: int) -> float:
@@ -420,13 +330,19 @@ def _sizing_words(verdict: sizing.Verdict) -> str:
             f"{e.max_len_that_fits} tokens fit")
 
 
-def plan_stack(loaded: LoadedStack) -> dict[str, ServicePlan]:
+def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None) -> dict[str, ServicePlan]:
     """Plan every service of a stack; raise one ``StackConfigError`` with all problems."""
     plans: dict[str, ServicePlan] = {}
     problems: list[Problem] = []
     names: dict[str, str] = {}
+    pins = loaded.config.placements
+    for key in sorted(set(pins) - set(loaded.config.services)):
+        problems.append(Problem(f"qwen3-eas:placements.{key}",
+                                f"pins a region for {key!r}, which is not a configured service",
+                                "remove the pin (the service is gone) or restore the service"))
     for key, spec in sorted(loaded.config.services.items()):
-        plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id)
+        plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
+                                   capacity, pins.get(key))
         problems.extend(found)
         if plan is None:
             continue

@@ -54,7 +54,7 @@ def main() -> dict[str, Qwen3EasService]:
                 "serviceName": svc.name_output,
                 "region": svc.region,
                 "servedModelName": svc.served_model_name,
-                "instanceTypes": list(svc.plan.placement.instance_types),
+                "instanceTypes": list(svc.plan.json_placement.instance_types),
                 "status": svc.service.status,
             }
             for key, svc in services.items()

@@ -30,6 +30,7 @@ def stack_file_schema() -> dict[str, Any]:
                 "properties": {
                     f"{PROJECT}:services": ours["services"],
                     f"{PROJECT}:workspaceId": ours["workspaceId"],
+                    f"{PROJECT}:placements": ours["placements"],
                     "alicloud:region": {
                         "type": "string",
                         "description": "Default region of the stack's services.",
@@ -38,7 +39,7 @@ def stack_file_schema() -> dict[str, Any]:
                 },
                 "required": [f"{PROJECT}:services"],
                 # Unknown keys of our namespace are errors; other namespaces (alicloud:*) are free.
-                "patternProperties": {f"^{PROJECT}:(?!services$|workspaceId$)": False},
+                "patternProperties": {f"^{PROJECT}:(?!services$|workspaceId$|placements$)": False},
             },
             "encryptionsalt": {"type": "string"},
             "secretsprovider": {"type": "string"},

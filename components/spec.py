@@ -197,6 +197,9 @@ class ServiceSpec(Strict):
     regions: Optional[list[RegionId]] = Field(
         None, min_length=1, description="Ordered region IDs; default the stack's alicloud:region."
     )
+    allow_region_move: bool = Field(
+        False, description="Let a service pinned in qwen3-eas:placements move to another region (recreates it)."
+    )
 
     @model_validator(mode="after")
     def _regions_unique(self) -> ServiceSpec:
@@ -214,4 +217,8 @@ class StackConfig(Strict):
     )
     workspace_id: Optional[Annotated[str, Pattern(r"\d+", "workspace ID", "123456")]] = Field(
         None, description="PAI workspace the services belong to."
+    )
+    placements: dict[ServiceKey, RegionId] = Field(
+        default_factory=dict,
+        description="Service key -> the region it runs in (written by `make pin`); keeps running services in place.",
     )

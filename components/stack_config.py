@@ -20,7 +20,7 @@ from .catalog import MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
-_KEYS = {"services": "services", "workspaceId": "workspace_id"}
+_KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements"}
 _RESOURCE_KINDS = ("public", "spot", "resourceGroup", "quota")
 
 
@@ -56,7 +56,7 @@ _ALL_KEYS = sorted(
 
 def _decode(key: str, value: Any) -> Any:
     """Pulumi passes object config as JSON text; a stack file gives the object itself."""
-    if isinstance(value, str) and key == "services":
+    if isinstance(value, str) and key in ("services", "placements"):
         try:
             return json.loads(value)
         except json.JSONDecodeError:

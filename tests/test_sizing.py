@@ -192,8 +192,8 @@ def test_dense_fp8_shards_must_be_whole_blocks():
 
 def test_without_instance_types_the_smallest_passing_type_is_chosen_and_explained():
     plan = plan_one(model="Qwen3-4B", resource={"kind": "public"})
-    assert plan.placement.instance_types[0] == "ml.gu7i.c16m60.1-gu30"
-    assert set(plan.placement.instance_types) <= {"ml.gu7i.c16m60.1-gu30", "ml.gu7i.c32m188.1-gu30",
+    assert plan.json_placement.instance_types[0] == "ml.gu7i.c16m60.1-gu30"
+    assert set(plan.json_placement.instance_types) <= {"ml.gu7i.c16m60.1-gu30", "ml.gu7i.c32m188.1-gu30",
                                                   "ecs.gn7i-c16g1.4xlarge"}
     assert any("chosen automatically" in line for line in plan.explanation)
 
