@@ -179,8 +179,9 @@ def choose(
             reason, status = _judge(t, by_type.get(t.name), sizing_error, spot)
             if reason is not None:
                 tried.append(Attempt(region, t.name, reason))
-                continue
-            viable.append((_with_api_facts(t, by_type[t.name]), status))
+            if reason is None or status == NO_STOCK:
+                # Out-of-stock types that could run the service stay as EAS's later fallbacks.
+                viable.append((_with_api_facts(t, by_type[t.name]), status))
         with_stock = [pair for pair in viable if pair[1] in (WITH_STOCK, LOW_STOCK)]
         if with_stock:
             winner, status = with_stock[0]
