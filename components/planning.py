@@ -279,6 +279,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         placement=json_place,
         gpus_per_replica=gpus,
         workspace_id=workspace_id,
+        operations=_operations(spec),
     )
     plan = ServicePlan(
         stack=stack, key=key, name=name, model=model, engine=spec.engine, engine_version=version,
@@ -289,6 +290,21 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         explanation=tuple(explanation), verdict=verdict, choice=choice,
     )
     return plan, []
+
+
+def _operations(spec: ServiceSpec) -> service_json.Operations:
+    scale, net, roll = spec.autoscaling, spec.network, spec.rolling_strategy
+    return service_json.Operations(
+        max_surge=roll.max_surge,
+        max_unavailable=roll.max_unavailable,
+        autoscale_min=scale.min if scale else None,
+        autoscale_max=scale.max if scale else None,
+        autoscale_qps=scale.qps if scale else None,
+        autoscale_cpu=scale.cpu if scale else None,
+        vpc_id=net.vpc_id if net else None,
+        vswitch_id=net.vswitch_id if net else None,
+        security_group_id=net.security_group_id if net else None,
+    )
 
 
 def _region_words(spec: ServiceSpec, choice: placement.Choice, capacity: Optional[placement.Capacity]) -> str:

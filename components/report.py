@@ -25,6 +25,14 @@ def _cell(value: object) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or "-"
 
 
+def _region(entry: Mapping[str, Any]) -> str:
+    place = entry.get("placement") or {}
+    if place.get("stock") == "dedicated":
+        return entry["region"]
+    mark = "verified" if place.get("verified") else "unverified"
+    return f"{entry['region']} ({mark})"
+
+
 def _resources(entry: Mapping[str, Any]) -> str:
     kind = entry["resourceKind"]
     types = entry.get("instanceTypes") or []
@@ -38,8 +46,9 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str
     lines = [
         f"## qwen3-eas plan: stack `{stack}`",
         "",
-        "| service | EAS name | model | engine | region | resources | GPUs / replica | replicas | max tokens | warnings |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| service | EAS name | model | engine | region | resources | GPUs / replica | replicas | max tokens | sizing |"
+        " warnings |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(summaries):
         e = summaries[key]
@@ -47,13 +56,20 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str
         lines.append(
             "| " + " | ".join(_cell(v) for v in (
                 f"`{key}`", f"`{e['name']}`", e["model"], f"{e['engine']} {e['engineVersion']}",
-                e["region"], _resources(e), gpus, e["replicas"], e["maxModelLen"], len(e["warnings"]),
+                _region(e), _resources(e), gpus, e["replicas"], e["maxModelLen"],
+                (e.get("sizing") or {}).get("verdict", "-"), len(e["warnings"]),
             )) + " |"
         )
     for key in sorted(summaries):
         e = summaries[key]
         lines += ["", f"### `{key}`", ""]
         lines += [f"- {line}" for line in e.get("explanation", [])]
+        tried = (e.get("placement") or {}).get("tried") or []
+        if tried:
+            lines += ["", "Region fallback, in the order tried:", "", "| region | instance type | passed over because |",
+                      "|---|---|---|"]
+            lines += [f"| {_cell(t['region'])} | `{_cell(t['instanceType'])}` | {_cell(t['reason'])} |" for t in tried]
+            lines.append("")
         for warning in e["warnings"]:
             lines.append(f"- ⚠️ {warning}")
     return "\n".join(lines) + "\n"

@@ -46,6 +46,32 @@ def _computing(placement: Placement) -> dict[str, Any]:
     return {"instances": [{"type": t} for t in placement.instance_types]}
 
 
+@dataclass(frozen=True)
+class Operations:
+    """How the service scales, updates and joins a network."""
+
+    max_surge: int | str = 1
+    max_unavailable: int = 0
+    autoscale_min: Optional[int] = None
+    autoscale_max: Optional[int] = None
+    autoscale_qps: Optional[float] = None
+    autoscale_cpu: Optional[int] = None
+    vpc_id: Optional[str] = None
+    vswitch_id: Optional[str] = None
+    security_group_id: Optional[str] = None
+
+
+def _autoscaler(ops: Operations) -> Optional[dict[str, Any]]:
+    if ops.autoscale_min is None:
+        return None
+    strategies: dict[str, Any] = {}
+    if ops.autoscale_qps is not None:
+        strategies["qps"] = ops.autoscale_qps
+    if ops.autoscale_cpu is not None:
+        strategies["cpu"] = ops.autoscale_cpu
+    return {"min": ops.autoscale_min, "max": ops.autoscale_max, "strategies": strategies}
+
+
 def build(
     *,
     name: str,
@@ -56,12 +82,14 @@ def build(
     placement: Placement,
     gpus_per_replica: int,
     workspace_id: Optional[str],
+    operations: Operations = Operations(),
 ) -> dict[str, Any]:
     """The service JSON as a dict, ready for ``serialise``."""
     metadata: dict[str, Any] = {
         "name": name,
         "instance": replicas,
         "rpc": {"keepalive": RPC_KEEPALIVE_MS},
+        "rolling_strategy": {"max_surge": operations.max_surge, "max_unavailable": operations.max_unavailable},
     }
     if workspace_id is not None:
         metadata["workspace_id"] = workspace_id
@@ -78,8 +106,17 @@ def build(
             }
         ],
     }
+    autoscaler = _autoscaler(operations)
+    if autoscaler is not None:
+        config["autoscaler"] = autoscaler
+    cloud: dict[str, Any] = {}
+    if operations.vpc_id is not None:
+        cloud["networking"] = {"vpc_id": operations.vpc_id, "vswitch_id": operations.vswitch_id,
+                               "security_group_id": operations.security_group_id}
     if placement.kind in ("public", "spot"):
-        config["cloud"] = {"computing": _computing(placement)}
+        cloud["computing"] = _computing(placement)
+    if cloud:
+        config["cloud"] = cloud
     else:
         if placement.kind == "resourceGroup":
             metadata["resource"] = placement.resource_group_id

@@ -164,6 +164,49 @@ class SizingOptions(Strict):
     strict: bool = Field(True, description="False turns memory-estimate errors into warnings.")
 
 
+class Autoscaling(Strict):
+    """EAS's horizontal autoscaler: replicas between ``min`` and ``max`` by QPS or CPU."""
+
+    min: int = Field(ge=1, le=1000, description="Fewest replicas.")
+    max: int = Field(ge=1, le=1000, description="Most replicas.")
+    qps: Optional[float] = Field(None, gt=0, description="Target requests per second per replica.")
+    cpu: Optional[int] = Field(None, ge=1, le=100, description="Target CPU utilisation per replica, percent.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if self.qps is None and self.cpu is None:
+            raise ValueError("name a scaling metric: qps or cpu")
+        return self
+
+
+class RollingStrategy(Strict):
+    """How EAS replaces replicas on an update."""
+
+    max_surge: Union[Annotated[int, Field(ge=0, le=100)], Annotated[str, Pattern(r"\d{1,3}%", "percentage", "20%")]] = Field(
+        1, description="Extra replicas (or a percentage) started before old ones stop."
+    )
+    max_unavailable: int = Field(0, ge=0, le=100, description="Replicas that may be down during an update.")
+
+    @model_validator(mode="after")
+    def _progress(self) -> RollingStrategy:
+        if self.max_surge in (0, "0%") and self.max_unavailable == 0:
+            raise ValueError("maxSurge and maxUnavailable are both 0: an update could never progress")
+        return self
+
+
+IdOf = Annotated[str, Pattern(r"[a-z]{2,4}-[a-z0-9]+", "resource ID", "vpc-bp1abc")]
+
+
+class Network(Strict):
+    """The VPC the service's instances join (``cloud.networking``)."""
+
+    vpc_id: IdOf = Field(description="vpc-...")
+    vswitch_id: IdOf = Field(description="vsw-... in the service's region")
+    security_group_id: IdOf = Field(description="sg-...")
+
+
 Resource = Annotated[
     Union[PublicResource, SpotResource, ResourceGroupResource, QuotaResource],
     Field(discriminator="kind"),
@@ -197,6 +240,12 @@ class ServiceSpec(Strict):
     regions: Optional[list[RegionId]] = Field(
         None, min_length=1, description="Ordered region IDs; default the stack's alicloud:region."
     )
+    autoscaling: Optional[Autoscaling] = Field(None, description="Autoscaler; replicas must lie within min..max.")
+    rolling_strategy: RollingStrategy = Field(
+        default_factory=RollingStrategy,
+        description="Update pace; the default starts one new GPU replica before stopping an old one.",
+    )
+    network: Optional[Network] = Field(None, description="VPC, vSwitch and security group for the instances.")
     allow_region_move: bool = Field(
         False, description="Let a service pinned in qwen3-eas:placements move to another region (recreates it)."
     )
@@ -206,6 +255,14 @@ class ServiceSpec(Strict):
         regions = self.regions or []
         if len(set(regions)) != len(regions):
             raise ValueError("regions lists a region more than once")
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_within_autoscaling(self) -> ServiceSpec:
+        scale = self.autoscaling
+        if scale is not None and not scale.min <= self.replicas <= scale.max:
+            raise ValueError(f"replicas ({self.replicas}) must lie within autoscaling min..max "
+                             f"({scale.min}..{scale.max})")
         return self
 
 

@@ -83,3 +83,23 @@ def test_serialisation_is_sorted_and_stable():
     a, b = plan_one().service_config_json, plan_one().service_config_json
     assert a == b
     assert a == json.dumps(json.loads(a), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_rolling_updates_default_to_one_extra_replica_and_none_down():
+    assert config()["metadata"]["rolling_strategy"] == {"max_surge": 1, "max_unavailable": 0}
+    custom = config(rollingStrategy={"maxSurge": "50%", "maxUnavailable": 1})
+    assert custom["metadata"]["rolling_strategy"] == {"max_surge": "50%", "max_unavailable": 1}
+
+
+def test_autoscaling_becomes_the_eas_autoscaler():
+    c = config(replicas=2, autoscaling={"min": 1, "max": 4, "qps": 10})
+    assert c["autoscaler"] == {"min": 1, "max": 4, "strategies": {"qps": 10}}
+    c = config(autoscaling={"min": 1, "max": 3, "cpu": 80})
+    assert c["autoscaler"]["strategies"] == {"cpu": 80}
+
+
+def test_network_becomes_cloud_networking_beside_computing():
+    c = config(network={"vpcId": "vpc-bp1abc", "vswitchId": "vsw-bp1def", "securityGroupId": "sg-bp1ghi"})
+    assert c["cloud"]["networking"] == {"vpc_id": "vpc-bp1abc", "vswitch_id": "vsw-bp1def",
+                                        "security_group_id": "sg-bp1ghi"}
+    assert c["cloud"]["computing"]["instances"] == [{"type": A10}]

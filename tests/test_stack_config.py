@@ -189,3 +189,20 @@ def test_valid_specs_plan_or_fail_only_on_length(model, engine, tools, reasoning
         assert length > 32768  # one A10 always passes at the native context for these models
     else:
         assert plan.max_model_len == length
+
+
+@pytest.mark.parametrize(("autoscaling", "replicas", "fragment"), [
+    ({"min": 2, "max": 4, "qps": 5}, 1, "must lie within autoscaling min..max (2..4)"),
+    ({"min": 1, "max": 2, "qps": 5}, 3, "must lie within autoscaling min..max (1..2)"),
+    ({"min": 3, "max": 2, "qps": 5}, 2, "min (3) is above max (2)"),
+    ({"min": 0, "max": 2, "qps": 5}, 1, "greater than or equal to 1"),
+    ({"min": 1, "max": 2}, 1, "name a scaling metric"),
+])
+def test_autoscaling_bounds(autoscaling, replicas, fragment):
+    found = problems({"chat": service(autoscaling=autoscaling, replicas=replicas)})
+    assert any(fragment in p for p in found), found
+
+
+def test_a_rolling_strategy_that_cannot_progress_is_refused():
+    msg = only({"chat": service(rollingStrategy={"maxSurge": 0, "maxUnavailable": 0})})
+    assert "could never progress" in msg
