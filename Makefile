@@ -5,10 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 STACKS := dev staging prod
 
-.PHONY: help venv plan plans test lint typecheck unit bench schema golden lock clean
+.PHONY: help venv plan plans capacity pin smoke test lint typecheck unit bench schema golden lock clean
 
 help:
-	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name>"
+	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>]"
+	@echo "make capacity REGIONS=.. write a capacity snapshot from the live EAS API"
+	@echo "make pin STACK=<name>    record where each service runs (sticky placement)"
+	@echo "make smoke STACK=<name>  check a deployed stack's live API [OUTPUTS=<outputs json>]"
 	@echo "make test                lint, type check and tests (what CI runs)"
 	@echo "make bench               offline-plan timings against a bare-resource baseline"
 	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
@@ -23,10 +26,18 @@ venv: $(STAMP)
 
 plan: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make plan STACK=<name>  (stacks: $(STACKS))" >&2; exit 2; }
-	$(BIN)/python -m components.plan $(STACK) --out build/$(STACK)
+	$(BIN)/python -m components.plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
 
 plans: $(STAMP)
 	@for s in $(STACKS); do $(BIN)/python -m components.plan $$s --out build/$$s || exit 1; done
+
+capacity: $(STAMP)
+	@test -n "$(REGIONS)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" [OUT=capacity.json]' >&2; exit 2; }
+	$(BIN)/python -m components.capacity --regions "$(REGIONS)" --out $(or $(OUT),capacity.json)
+
+pin: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make pin STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
+	$(BIN)/python -m components.pin --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,3 +66,7 @@ lock: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+smoke: $(STAMP)
+	@test -n "$(STACK)$(OUTPUTS)" || { echo "usage: make smoke STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
+	$(BIN)/python -m components.smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))

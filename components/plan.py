@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 import yaml
 
-from . import report
+from . import report, stock
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
@@ -114,8 +114,13 @@ def _warnings_logger() -> logging.Logger:
     return logger
 
 
-def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM) -> Recorded:
-    """Run ``program`` on the mock runtime with ``config``; return what it registered."""
+def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
+                capacity: Optional[Path] = None) -> Recorded:
+    """Run ``program`` on the mock runtime with ``config``; return what it registered.
+
+    Stock comes from the ``capacity`` snapshot, or none at all: an offline plan never calls
+    the EAS API.
+    """
     import pulumi
     from pulumi.runtime import mocks, rpc
     from pulumi.runtime.stack import run_pulumi_func
@@ -164,6 +169,8 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM) -> 
             root.register_outputs(dict(getattr(root, "outputs", {})))
 
     cwd = os.getcwd()
+    saved = os.environ.get(stock.ENV)
+    os.environ[stock.ENV] = str(capacity.resolve()) if capacity else stock.OFFLINE
     os.chdir(program.parent)
     try:
         _sync_await(run_pulumi_func(body))
@@ -171,6 +178,10 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM) -> 
         raise PlanError(str(exc)) from None
     finally:
         os.chdir(cwd)
+        if saved is None:
+            os.environ.pop(stock.ENV, None)
+        else:
+            os.environ[stock.ENV] = saved
     return recorded
 
 
@@ -198,10 +209,12 @@ def write_atomically(out: Path, files: dict[str, str]) -> None:
     staging.rename(out)
 
 
-def make_plan(stack_arg: str) -> tuple[str, dict[str, str]]:
+def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dict[str, str]]:
     """Plan a stack: (stack name, files)."""
     stack, path = resolve_stack(stack_arg)
-    recorded = run_program(stack, read_stack_config(path))
+    if capacity is not None and not capacity.is_file():
+        raise PlanError(f"capacity snapshot {capacity} does not exist (make capacity REGIONS=... writes one)")
+    recorded = run_program(stack, read_stack_config(path), capacity=capacity)
     return stack, plan_files(stack, recorded)
 
 
@@ -209,9 +222,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
+    parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")
     args = parser.parse_args(argv)
     try:
-        stack, files = make_plan(args.stack)
+        stack, files = make_plan(args.stack, args.capacity)
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -64,11 +64,19 @@ class ServicePlan:
     explanation: tuple[str, ...] = field(default=())
     verdict: Optional[sizing.Verdict] = None
     choice: Optional[placement.Choice] = None
+    tool_calling: bool = False
+    reasoning: bool = False
+    thinking: bool = True
 
     @property
     def service_config_json(self) -> str:
         """Exactly the string passed to ``alicloud.pai.Service``."""
         return service_json.serialise(self.service_config)
+
+    @property
+    def features(self) -> dict[str, bool]:
+        """What a client of the service can rely on (the smoke test checks exactly these)."""
+        return {"toolCalling": self.tool_calling, "reasoning": self.reasoning, "thinking": self.thinking}
 
     @property
     def tags(self) -> dict[str, str]:
@@ -288,6 +296,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         gpu_type=facts[0].gpu_type, max_model_len=spec.max_model_len, served_model_name=served,
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
         explanation=tuple(explanation), verdict=verdict, choice=choice,
+        tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
     )
     return plan, []
 

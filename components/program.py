@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from . import planning, stack_config
+from . import planning, stack_config, stock
 from .errors import StackConfigError
 from .providers import RegionalProviders
 from .service import Qwen3EasService, Qwen3EasServiceArgs
@@ -24,13 +24,23 @@ def _all_config() -> dict[str, Any]:
     return merged
 
 
+def _probed_regions(loaded: stack_config.LoadedStack) -> set[str]:
+    """Regions whose public stock matters: those of public and spot services."""
+    regions: set[str] = set()
+    for spec in loaded.config.services.values():
+        if spec.resource.kind in ("public", "spot"):
+            regions.update(spec.regions or ([loaded.default_region] if loaded.default_region else []))
+    return regions
+
+
 def main() -> dict[str, Qwen3EasService]:
     """Register one ``Qwen3EasService`` per configured service and export their facts."""
     stack = pulumi.get_stack()
     try:
         loaded = stack_config.load(stack, _all_config())
-        plans = planning.plan_stack(loaded)
-    except StackConfigError as exc:
+        capacity = stock.capacity_for(_probed_regions(loaded))
+        plans = planning.plan_stack(loaded, capacity)
+    except (StackConfigError, stock.CapacityError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.
         raise pulumi.RunError(str(exc)) from None
 
@@ -56,6 +66,7 @@ def main() -> dict[str, Qwen3EasService]:
                 "servedModelName": svc.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
                 "status": svc.service.status,
+                "features": svc.plan.features,
             }
             for key, svc in services.items()
         },

@@ -1,0 +1,549 @@
+"""Smoke test of deployed services: does each one answer as its stack file promises?
+
+    python -m components.smoke --stack dev                  # outputs from `pulumi stack output`
+    python -m components.smoke --outputs outputs.json        # the same JSON, from a file
+    python -m components.smoke --outputs outputs.json --stack dev --timeout 30
+
+For every service in the stack's ``services`` output it calls the OpenAI-compatible API with
+the OpenAI Python client and checks: the model list names the served model; a chat completion
+answers; thinking switched off leaves no ``<think>`` block in the content; a two-turn
+conversation keeps the history the client resends; with ``toolCalling``, a tool request comes
+back as structured ``tool_calls``; with ``reasoning`` (and thinking on), the reasoning comes in
+``reasoning_content``, apart from the content.
+
+It prints one row per check (service, check, result, detail) and exits 1 if any check did not
+pass, 2 if it could not start (no Pulumi CLI, an unreadable outputs file). Every request has a
+timeout and no retries, so a hung service cannot hang the run; once a service times out, is
+unreachable or rejects the token, its remaining checks are skipped.
+
+Authorization: EAS documents the raw token as the header value (``Authorization: <token>``);
+the OpenAI client would send ``Bearer <token>``, so the raw form is set as a default header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ChatCompletionToolParam
+
+DEFAULT_TIMEOUT = 60.0
+PULUMI_TIMEOUT = 120.0
+SECRET_PLACEHOLDER = "[secret]"
+"""What Pulumi prints for a secret output unless asked for ``--show-secrets``."""
+
+Verdict = tuple[bool, str]
+"""(passed, detail): what every check returns."""
+
+Outcome = Literal["ok", "FAIL", "skip"]
+
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_DETAIL_WIDTH = 100
+
+WEATHER_TOOL: ChatCompletionToolParam = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "City name, e.g. Paris"}},
+            "required": ["city"],
+        },
+    },
+}
+NAME = "Ada"
+
+
+class SmokeError(Exception):
+    """The smoke test cannot start; the message is for the person who ran it."""
+
+
+@dataclass(frozen=True)
+class Features:
+    """What a service was deployed to do (the stack file's ``toolCalling``, ``reasoning``, ``thinking``)."""
+
+    tool_calling: bool = False
+    reasoning: bool = False
+    thinking: bool = True
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service ready to be called: everything a request needs is known."""
+
+    key: str
+    base_url: str
+    token: str
+    served_model_name: str
+    features: Features
+
+
+@dataclass(frozen=True)
+class Target:
+    """One service as read from the stack outputs; any field may be missing."""
+
+    key: str
+    base_url: Optional[str]
+    token: Optional[str]
+    served_model_name: Optional[str]
+    features: Optional[Features]
+    features_problem: str = ""
+    """Why ``features`` is unknown, when it is."""
+
+    def resolve(self) -> Union[Service, tuple[str, str]]:
+        """The callable service, or (check, detail) of what stops any request being sent."""
+        if not self.token:
+            return "token", "no token in outputs"
+        if self.token == SECRET_PLACEHOLDER:
+            return "token", "token is hidden ([secret]): read the outputs with --show-secrets"
+        if not self.base_url:
+            return "endpoint", "no openaiBaseUrl (or internetEndpoint) in outputs"
+        if not self.served_model_name:
+            return "endpoint", "no servedModelName in outputs"
+        if self.features is None:
+            return "features", self.features_problem
+        return Service(self.key, self.base_url, self.token, self.served_model_name, self.features)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the table."""
+
+    service: str
+    check: str
+    outcome: Outcome
+    detail: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks: pure functions from a response to a verdict.
+
+
+def _message(completion: ChatCompletion) -> Any:
+    return completion.choices[0].message if completion.choices else None
+
+
+def _content(completion: ChatCompletion) -> str:
+    message = _message(completion)
+    return (message.content or "") if message is not None else ""
+
+
+def _answer(content: str) -> str:
+    """The content with any think block taken out: what a user reads as the answer."""
+    return _THINK.sub("", content).replace("<think>", "").replace("</think>", "").strip()
+
+
+def _quote(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= width else flat[: width - 3] + "...")
+
+
+def reasoning_of(completion: ChatCompletion) -> tuple[Optional[str], str]:
+    """(reasoning text, field name) from the message; engines add it as a non-OpenAI field.
+
+    vLLM and SGLang name it ``reasoning_content``; newer vLLM also ``reasoning``.
+    """
+    message = _message(completion)
+    extra: Mapping[str, Any] = (message.model_extra or {}) if message is not None else {}
+    for field in ("reasoning_content", "reasoning"):
+        value = extra.get(field)
+        if isinstance(value, str) and value.strip():
+            return value, field
+    return None, "reasoning_content"
+
+
+def check_models(model_ids: Sequence[str], served_model_name: str) -> Verdict:
+    """``GET /v1/models`` lists the served model name."""
+    if served_model_name in model_ids:
+        return True, f"lists {served_model_name!r}"
+    listed = ", ".join(repr(m) for m in model_ids) or "nothing"
+    return False, f"{served_model_name!r} not listed (lists {listed})"
+
+
+def check_answers(completion: ChatCompletion) -> Verdict:
+    """A chat completion comes back with non-empty content."""
+    if not completion.choices:
+        return False, "no choices in the response"
+    answer = _answer(_content(completion))
+    if not answer:
+        return False, f"empty content (finish_reason {completion.choices[0].finish_reason!r})"
+    return True, f"answered {_quote(answer)}"
+
+
+def check_no_think(completion: ChatCompletion, how: str) -> Verdict:
+    """With thinking off (``how`` says by which means), the content carries no think block."""
+    content = _content(completion)
+    if "<think>" in content or "</think>" in content:
+        return False, f"<think> block in content despite {how}"
+    return True, f"no <think> block ({how})"
+
+
+def check_tool_call(completion: ChatCompletion, tool_name: str = "get_weather") -> Verdict:
+    """A request with one tool returns a structured call of it whose arguments are a JSON object."""
+    message = _message(completion)
+    if message is None:
+        return False, "no choices in the response"
+    calls = message.tool_calls or []
+    if not calls:
+        if "<tool_call>" in (message.content or ""):
+            return False, "tool call left in content as text, no tool_calls (is the tool-call parser on?)"
+        return False, f"no tool_calls (content {_quote(message.content or '')})"
+    call = calls[0]
+    function = getattr(call, "function", None)
+    if function is None or function.name != tool_name:
+        return False, f"called {getattr(function, 'name', None)!r}, expected {tool_name!r}"
+    try:
+        arguments = json.loads(function.arguments)
+    except (TypeError, ValueError):
+        return False, f"arguments are not JSON: {_quote(str(function.arguments))}"
+    if not isinstance(arguments, dict):
+        return False, f"arguments are not a JSON object: {_quote(function.arguments)}"
+    return True, f"{tool_name}({json.dumps(arguments, sort_keys=True)})"
+
+
+def check_reasoning(completion: ChatCompletion) -> Verdict:
+    """Reasoning comes in its own field and the content has no think block."""
+    reasoning, field = reasoning_of(completion)
+    content = _content(completion)
+    inline = "<think>" in content or "</think>" in content
+    if reasoning is None:
+        if inline:
+            return False, "reasoning inline in content (<think>), no reasoning_content (is the reasoning parser on?)"
+        return False, "no reasoning_content in the message"
+    if inline:
+        return False, f"{field} present but content still has a <think> block"
+    return True, f"{field}: {len(reasoning)} chars, apart from content"
+
+
+def check_remembers(completion: ChatCompletion, name: str = NAME) -> Verdict:
+    """Turn 2 of a conversation answers from turn 1, which the client resent."""
+    answer = _answer(_content(completion))
+    if name.lower() in answer.lower():
+        return True, f"turn 2 answered {_quote(answer)}"
+    return False, f"turn 2 did not recall {name!r}: {_quote(answer)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests: the only code that talks to a service.
+
+
+def make_client(service: Service, timeout: float) -> openai.OpenAI:
+    """An OpenAI client for one service: raw EAS token, per-request timeout, no retries."""
+    return openai.OpenAI(
+        api_key=service.token,
+        base_url=service.base_url,
+        # EAS documents `Authorization: <token>`; this replaces the client's `Bearer <token>`.
+        default_headers={"Authorization": service.token},
+        timeout=timeout,
+        max_retries=0,
+    )
+
+
+def _chat(client: openai.OpenAI, service: Service, messages: list[ChatCompletionMessageParam],
+          *, thinking: bool = False, max_tokens: int = 256, **kwargs: Any) -> ChatCompletion:
+    """One non-streaming chat completion; thinking off unless asked for (short, repeatable answers)."""
+    if not thinking:
+        kwargs["temperature"] = 0
+        if service.features.thinking:  # a service with thinking off needs no per-request switch
+            kwargs["extra_body"] = {"chat_template_kwargs": {"enable_thinking": False}}
+    completion: ChatCompletion = client.chat.completions.create(
+        model=service.served_model_name,
+        messages=messages,
+        # max_tokens, not max_completion_tokens: every engine version we deploy reads it.
+        max_tokens=max_tokens,
+        **kwargs,
+    )
+    return completion
+
+
+def _probe_models(client: openai.OpenAI, service: Service) -> list[str]:
+    return [model.id for model in client.models.list()]
+
+
+def _probe_plain(client: openai.OpenAI, service: Service) -> ChatCompletion:
+    return _chat(client, service, [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}])
+
+
+def _probe_two_turns(client: openai.OpenAI, service: Service) -> ChatCompletion:
+    # The API is stateless: turn 2 works only because the client sends turn 1 again.
+    first: ChatCompletionMessageParam = {"role": "user", "content": f"My name is {NAME}. Reply OK."}
+    reply = _chat(client, service, [first], max_tokens=32)
+    return _chat(client, service, [
+        first,
+        {"role": "assistant", "content": _answer(_content(reply)) or "OK"},
+        {"role": "user", "content": "What is my name? Reply with the name only."},
+    ], max_tokens=32)
+
+
+def _probe_tools(client: openai.OpenAI, service: Service) -> ChatCompletion:
+    return _chat(client, service, [{"role": "user", "content": "What is the weather in Paris right now? Use the tool."}],
+                 tools=[WEATHER_TOOL], tool_choice="auto")
+
+
+def _probe_reasoning(client: openai.OpenAI, service: Service) -> ChatCompletion:
+    # Thinking left on, with room for a short chain of thought before the answer.
+    return _chat(client, service, [{"role": "user", "content": "What is 17 + 25? Reply with the number only."}],
+                 thinking=True, max_tokens=1024)
+
+
+Probe = Callable[[openai.OpenAI, Service], Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named check: the request whose response it judges (checks may share one) and how."""
+
+    name: str
+    probe: Probe
+    judge: Callable[[Any], Verdict]
+
+
+def plan_checks(service: Service) -> list[Check]:
+    """The checks a service's features call for, in the order they run."""
+    features, served = service.features, service.served_model_name
+    how = "enable_thinking=false" if features.thinking else "thinking off for the service"
+    checks = [
+        Check("models", _probe_models, lambda ids: check_models(ids, served)),
+        Check("chat", _probe_plain, check_answers),
+        Check("no-think", _probe_plain, lambda c: check_no_think(c, how)),
+        Check("multi-turn", _probe_two_turns, check_remembers),
+    ]
+    if features.tool_calling:
+        checks.append(Check("tool-call", _probe_tools, check_tool_call))
+    # With thinking off for the whole service there is no reasoning to separate.
+    if features.reasoning and features.thinking:
+        checks.append(Check("reasoning", _probe_reasoning, check_reasoning))
+    return checks
+
+
+def describe_error(exc: BaseException, timeout: float) -> tuple[str, bool]:
+    """(detail, fatal) for a failed request; fatal errors skip the service's remaining checks."""
+    if isinstance(exc, openai.APITimeoutError):
+        return f"timed out after {timeout:g} s", True
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return f"token rejected (wrong or missing token): HTTP {exc.status_code}", True
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot connect: {exc.__cause__ or exc}", True
+    if isinstance(exc, openai.APIStatusError):
+        kind = "server error" if exc.status_code >= 500 else "request refused"
+        return f"{kind}: HTTP {exc.status_code}: {_error_message(exc)}", False
+    return f"unexpected {type(exc).__name__}: {exc}", False
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return exc.response.text.strip()[:200] or exc.response.reason_phrase
+
+
+def run_service(target: Target, timeout: float = DEFAULT_TIMEOUT,
+                client_factory: Callable[[Service, float], openai.OpenAI] = make_client) -> list[Result]:
+    """Run every check that applies to one service; requests are made once and shared by checks."""
+    service = target.resolve()
+    if not isinstance(service, Service):
+        return [Result(target.key, service[0], "FAIL", service[1])]
+    client = client_factory(service, timeout)
+    responses: dict[Probe, Any] = {}
+    failures: dict[Probe, str] = {}
+    blocked: Optional[str] = None
+    results: list[Result] = []
+    for check in plan_checks(service):
+        if blocked is not None:
+            results.append(Result(service.key, check.name, "skip", f"not run: {blocked}"))
+            continue
+        if check.probe not in responses and check.probe not in failures:
+            try:
+                responses[check.probe] = check.probe(client, service)
+            except Exception as exc:  # one bad service must not stop the others
+                detail, fatal = describe_error(exc, timeout)
+                failures[check.probe] = detail
+                blocked = detail if fatal else None
+        if check.probe in failures:
+            results.append(Result(service.key, check.name, "FAIL", failures[check.probe]))
+            continue
+        try:
+            ok, detail = check.judge(responses[check.probe])
+        except Exception as exc:  # a response of an unexpected shape fails the check, not the run
+            ok, detail = False, f"unexpected response: {type(exc).__name__}: {exc}"
+        results.append(Result(service.key, check.name, "ok" if ok else "FAIL", detail))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack outputs.
+
+
+def pulumi_outputs(stack: str) -> dict[str, Any]:
+    """The stack's outputs, secrets shown, from the Pulumi CLI."""
+    command = ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=PULUMI_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise SmokeError(
+            "the Pulumi CLI (pulumi) is not on PATH: install it (https://www.pulumi.com/docs/install/) and log in "
+            "to the stack's backend, or pass --outputs FILE with the JSON of "
+            f"`pulumi stack output --json --show-secrets --stack {stack}`"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise SmokeError(f"`{' '.join(command)}` did not finish in {PULUMI_TIMEOUT:g} s") from None
+    if done.returncode != 0:
+        reason = done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}"
+        raise SmokeError(f"`{' '.join(command)}` failed: {reason}")
+    return _parse_outputs(done.stdout, f"the output of `{' '.join(command)}`")
+
+
+def read_outputs_file(path: Path) -> dict[str, Any]:
+    """Stack outputs saved as JSON (what ``pulumi stack output --json --show-secrets`` prints)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SmokeError(f"cannot read outputs file {path}: {exc.strerror or exc}") from None
+    return _parse_outputs(text, str(path))
+
+
+def _parse_outputs(text: str, source: str) -> dict[str, Any]:
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SmokeError(f"{source}: not valid JSON: {exc}") from None
+    if not isinstance(outputs, dict) or not isinstance(outputs.get("services"), dict):
+        raise SmokeError(f"{source}: expected a JSON object with a 'services' map "
+                         "(as `pulumi stack output --json --show-secrets` prints it)")
+    return outputs
+
+
+def stack_features(stack: str) -> dict[str, Features]:
+    """Service key -> features, read from ``stacks/Pulumi.<stack>.yaml`` (for outputs that lack them)."""
+    from . import stack_config
+    from .errors import StackConfigError
+    from .plan import PlanError, read_stack_config, resolve_stack
+
+    try:
+        name, path = resolve_stack(stack)
+        loaded = stack_config.load(name, read_stack_config(path))
+    except (PlanError, StackConfigError) as exc:
+        raise SmokeError(str(exc)) from None
+    return {
+        key: Features(tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking)
+        for key, spec in loaded.config.services.items()
+    }
+
+
+def _features(raw: Any) -> Optional[Features]:
+    if not isinstance(raw, dict):
+        return None
+    flags = {k: raw.get(k) for k in ("toolCalling", "reasoning", "thinking")}
+    if not all(isinstance(v, bool) for v in flags.values()):
+        return None
+    return Features(tool_calling=bool(flags["toolCalling"]), reasoning=bool(flags["reasoning"]),
+                    thinking=bool(flags["thinking"]))
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def targets(outputs: Mapping[str, Any], stack: Optional[str] = None,
+            read_features: Callable[[str], dict[str, Features]] = stack_features) -> list[Target]:
+    """One ``Target`` per service in the outputs, sorted by key.
+
+    Features come from each service's ``features`` output; when that is absent, from the stack
+    file of ``stack`` (read once, only if needed).
+    """
+    services: Mapping[str, Any] = outputs.get("services") or {}
+    from_file: Optional[dict[str, Features]] = None
+    found: list[Target] = []
+    for key in sorted(services):
+        entry = services[key] if isinstance(services[key], dict) else {}
+        base_url = _text(entry.get("openaiBaseUrl"))
+        endpoint = _text(entry.get("internetEndpoint"))
+        if base_url is None and endpoint is not None:
+            base_url = endpoint.rstrip("/") + "/v1"
+        features = _features(entry.get("features"))
+        problem = ""
+        if features is None:
+            if stack is None:
+                problem = "no features in outputs; pass --stack <name> to read them from stacks/Pulumi.<name>.yaml"
+            else:
+                if from_file is None:
+                    from_file = read_features(stack)
+                features = from_file.get(key)
+                if features is None:
+                    problem = f"no features in outputs and no service {key!r} in stack {stack!r}"
+        found.append(Target(key, base_url, _text(entry.get("token")), _text(entry.get("servedModelName")),
+                            features, problem))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The table and the command line.
+
+
+def _cell(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def render_table(results: Sequence[Result]) -> str:
+    """Aligned plain-text table, one row per check, and a summary line."""
+    rows = [("service", "check", "result", "detail")]
+    rows += [(r.service, r.check, r.outcome, _cell(r.detail, _DETAIL_WIDTH)) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join([*(row[i].ljust(widths[i]) for i in range(3)), row[3]]).rstrip() for row in rows]
+    failed = sum(r.outcome == "FAIL" for r in results)
+    skipped = sum(r.outcome == "skip" for r in results)
+    if not results:
+        summary = "no services in the outputs"
+    elif failed or skipped:
+        summary = f"{failed} of {len(results)} checks failed, {skipped} skipped"
+    else:
+        summary = f"all {len(results)} checks passed"
+    return "\n".join([*lines, "", summary]) + "\n"
+
+
+def passed(results: Sequence[Result]) -> bool:
+    """True when there was something to check and every check passed."""
+    return bool(results) and all(r.outcome == "ok" for r in results)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line entry point; returns the exit status (0 passed, 1 a check failed, 2 cannot start)."""
+    parser = argparse.ArgumentParser(prog="python -m components.smoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", help="stack name: reads `pulumi stack output`; also where features "
+                        "come from when the outputs lack them")
+    parser.add_argument("--outputs", type=Path, help="JSON file of `pulumi stack output --json --show-secrets` "
+                        "(instead of calling pulumi)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds per request (default {DEFAULT_TIMEOUT:g})")
+    args = parser.parse_args(argv)
+    if args.stack is None and args.outputs is None:
+        parser.error("give --stack <name> or --outputs <file>")
+    if args.timeout <= 0:
+        parser.error("--timeout must be above 0")
+    try:
+        outputs = read_outputs_file(args.outputs) if args.outputs is not None else pulumi_outputs(args.stack)
+        found = targets(outputs, args.stack)
+    except SmokeError as exc:
+        print(f"smoke: {exc}", file=sys.stderr)
+        return 2
+    results = [row for target in found for row in run_service(target, args.timeout)]
+    sys.stdout.write(render_table(results))
+    return 0 if passed(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Where a run learns GPU stock: a capacity snapshot, the live EAS API, or nowhere.
+
+The program asks ``capacity_for(regions)`` once, before planning. The choice is made by the
+environment, not the stack file, because it is about this run, not about what to deploy:
+
+- ``QWEN3_EAS_CAPACITY=<file>``: read a snapshot (``make plan CAPACITY=<file>``);
+- ``QWEN3_EAS_CAPACITY=offline``: no stock at all; first regions, marked unverified (the
+  offline plan's default);
+- unset (``pulumi preview`` / ``pulumi up``): probe DescribeMachineSpec live, all regions at
+  once, with the credentials the provider uses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional
+
+from .placement import Capacity, RegionFailure
+
+ENV = "QWEN3_EAS_CAPACITY"
+OFFLINE = "offline"
+
+
+class CapacityError(RuntimeError):
+    """Stock cannot be read in a way that would fail everywhere (bad snapshot, credentials)."""
+
+
+def capacity_for(regions: Iterable[str]) -> Optional[Capacity]:
+    """The stock of ``regions`` for this run, or ``None`` when this run reads none."""
+    wanted = sorted(set(regions))
+    source = os.environ.get(ENV, "")
+    if source == OFFLINE or not wanted:
+        return None
+    if source:
+        return from_snapshot(Path(source))
+    return live(wanted)
+
+
+def from_snapshot(path: Path) -> Capacity:
+    """A snapshot file: region ID -> DescribeMachineSpec's ``InstanceMetas`` list."""
+    from . import eas_api  # the SDK is only needed when stock is read
+
+    try:
+        data = eas_api.load_snapshot(path)
+    except (OSError, ValueError) as exc:
+        raise CapacityError(f"capacity snapshot {path}: {exc}") from None
+    return Capacity(data, source=f"snapshot {path.name}")
+
+
+def live(regions: list[str]) -> Capacity:
+    """Probe every region concurrently; failures become per-region reasons, auth stops the run."""
+    from . import eas_api
+
+    try:
+        result = eas_api.probe_regions(regions, client_factory=eas_api.make_client)
+    except eas_api.ProbeAuthError as exc:
+        raise CapacityError(str(exc)) from None
+    answers: dict[str, object] = {}
+    for region in regions:
+        outcome = result[region]
+        answers[region] = outcome if isinstance(outcome, list) else RegionFailure(str(outcome))
+    return Capacity(answers, source="live DescribeMachineSpec")  # type: ignore[arg-type]
