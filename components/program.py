@@ -62,6 +62,9 @@ def main() -> dict[str, Qwen3EasService]:
         {
             key: {
                 "serviceName": svc.name_output,
+                "internetEndpoint": svc.internet_endpoint,
+                "intranetEndpoint": svc.intranet_endpoint,
+                "openaiBaseUrl": svc.openai_base_url,
                 "region": svc.region,
                 "servedModelName": svc.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
@@ -71,4 +74,7 @@ def main() -> dict[str, Qwen3EasService]:
             for key, svc in services.items()
         },
     )
+    # Apart from `services`: one secret value would make the whole map secret, and `make pin`
+    # and reviewers need the rest in the clear.
+    pulumi.export("tokens", {key: svc.token for key, svc in services.items()})
     return services

@@ -13,6 +13,7 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
+from .endpoint import EndpointProvider, ServiceEndpoint
 from .planning import ServicePlan
 
 TYPE_TOKEN = "qwen3-eas:eas:Qwen3EasService"
@@ -28,12 +29,20 @@ class Qwen3EasServiceArgs:
     plan: ServicePlan
     provider: alicloud.Provider
     workspace_id: Optional[str] = None
+    endpoint_provider: Optional[EndpointProvider] = None
+    """Where DescribeService is called (tests point it at a local server)."""
 
 
 class Qwen3EasService(pulumi.ComponentResource):
     """A Qwen3 EAS service: the ``alicloud.pai.Service`` plus the facts a reader needs."""
 
     service: alicloud.pai.Service
+    endpoint: ServiceEndpoint
+    internet_endpoint: pulumi.Output[str]
+    intranet_endpoint: pulumi.Output[str]
+    openai_base_url: pulumi.Output[str]
+    token: pulumi.Output[str]
+    """The service's access token, a secret."""
     name_output: pulumi.Output[str]
     region: pulumi.Output[str]
     served_model_name: pulumi.Output[str]
@@ -55,6 +64,18 @@ class Qwen3EasService(pulumi.ComponentResource):
                 custom_timeouts=TIMEOUTS,
             ),
         )
+        self.endpoint = ServiceEndpoint(
+            f"{name}-endpoint",
+            region=plan.region,
+            service_name=plan.name,
+            service_config=plan.service_config_json,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
+            provider=args.endpoint_provider,
+        )
+        self.internet_endpoint = self.endpoint.internetEndpoint
+        self.intranet_endpoint = self.endpoint.intranetEndpoint
+        self.openai_base_url = self.endpoint.openaiBaseUrl
+        self.token = pulumi.Output.secret(self.endpoint.token)
         self.name_output = pulumi.Output.from_input(plan.name)
         self.region = pulumi.Output.from_input(plan.region)
         self.served_model_name = pulumi.Output.from_input(plan.served_model_name)
@@ -64,5 +85,8 @@ class Qwen3EasService(pulumi.ComponentResource):
                 "region": self.region,
                 "servedModelName": self.served_model_name,
                 "status": self.service.status,
+                "internetEndpoint": self.internet_endpoint,
+                "openaiBaseUrl": self.openai_base_url,
+                "token": self.token,
             }
         )

@@ -465,6 +465,10 @@ def targets(outputs: Mapping[str, Any], stack: Optional[str] = None,
     file of ``stack`` (read once, only if needed).
     """
     services: Mapping[str, Any] = outputs.get("services") or {}
+    # Tokens are exported apart (`tokens`, a secret map) so that `services` stays readable;
+    # a token inside a service entry is accepted too.
+    tokens = outputs.get("tokens")
+    tokens = tokens if isinstance(tokens, dict) else {}
     from_file: Optional[dict[str, Features]] = None
     found: list[Target] = []
     for key in sorted(services):
@@ -484,7 +488,7 @@ def targets(outputs: Mapping[str, Any], stack: Optional[str] = None,
                 features = from_file.get(key)
                 if features is None:
                     problem = f"no features in outputs and no service {key!r} in stack {stack!r}"
-        found.append(Target(key, base_url, _text(entry.get("token")), _text(entry.get("servedModelName")),
+        found.append(Target(key, base_url, _text(tokens.get(key, entry.get("token"))), _text(entry.get("servedModelName")),
                             features, problem))
     return found
 

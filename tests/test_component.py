@@ -78,7 +78,12 @@ def test_component_attributes_resolve_under_the_test_decorator():
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args):
-            return f"{args.name}-id", {**args.inputs, "status": "Running"}
+            state = {**args.inputs, "status": "Running"}
+            if args.typ == "pulumi-python:dynamic:Resource":  # what DescribeService would have said
+                state.update(internetEndpoint="http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_unit",
+                             openaiBaseUrl="http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_unit/v1",
+                             token="tok-123")
+            return f"{args.name}-id", state
 
         def call(self, args):
             return {}, None
@@ -88,8 +93,34 @@ def test_component_attributes_resolve_under_the_test_decorator():
     svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan, provider=RegionalProviders().for_region("cn-hangzhou")))
 
     def check(values):
-        name, region, status, config = values
+        name, region, status, config, base_url, token = values
         assert (name, region, status) == ("chat_unit", "cn-hangzhou", "Running")
         assert json.loads(config)["metadata"]["name"] == "chat_unit"
+        assert base_url.endswith("/api/predict/chat_unit/v1") and token == "tok-123"
 
-    return pulumi.Output.all(svc.name_output, svc.region, svc.service.status, svc.service.service_config).apply(check)
+    secret = svc.token.is_secret() if hasattr(svc.token, "is_secret") else None
+    assert secret is not None
+    checked = pulumi.Output.all(svc.name_output, svc.region, svc.service.status, svc.service.service_config,
+                                svc.openai_base_url, svc.token).apply(check)
+    return pulumi.Output.all(checked, pulumi.Output.from_input(secret)).apply(
+        lambda values: _assert_secret(values[1]))
+
+
+def _assert_secret(is_secret: bool) -> None:
+    assert is_secret, "the token must be a Pulumi secret"
+
+
+def test_tokens_are_exported_as_a_secret_apart_from_the_readable_services(recorded):
+    outputs = recorded.stack_outputs()
+    secret_sig = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
+    assert secret_sig in outputs["tokens"]
+    assert secret_sig not in outputs["services"]
+    # Endpoints are unknown until DescribeService runs after creation: the offline plan has none.
+    assert set(outputs["services"]["chat"]) >= {"servedModelName", "region", "instanceTypes", "features"}
+
+
+def test_endpoint_reader_depends_on_its_service(recorded):
+    by_name = {urn.rsplit("::", 1)[1]: (urn, parent) for urn, parent in recorded.parents.items()}
+    urn, parent = by_name["chat-endpoint"]
+    assert "qwen3-eas:eas:Qwen3EasService::chat" in parent
+    assert "pulumi-python:dynamic:Resource" in urn
