@@ -27,9 +27,12 @@ NO_THINKING_TEMPLATE = "/tmp/qwen3-no-thinking.jinja"
 
 Version = tuple[int, ...]
 
-# SGLang renamed its Qwen tool parser from qwen25 to qwen in this release.
-SGLANG_QWEN_TOOL_PARSER_RENAMED: Version = (0, 5, 0)
-# SGLang's qwen3 reasoning parser first shipped here; before it deepseek-r1 did the job.
+# SGLang renamed its Qwen tool parser from qwen25 to qwen in October 2025 (sgl-project/sglang
+# #11223, first in 0.5.4 as far as we could tell); qwen25 stays accepted as an alias, so the
+# old name is the safe one for anything older.
+SGLANG_QWEN_TOOL_PARSER_RENAMED: Version = (0, 5, 4)
+# SGLang's qwen3 reasoning parser: in use by early 2026, first release not pinned down; before
+# 0.4.7 we use deepseek-r1, which the source document gives and which parses Qwen3 as well.
 SGLANG_QWEN3_REASONING_PARSER: Version = (0, 4, 7)
 
 
