@@ -95,11 +95,29 @@ def end_to_end() -> list[str]:
     return lines
 
 
+def pure_layers() -> list[str]:
+    """Our own code alone (validation, sizing, rendering, JSON): what we add to Pulumi's cost."""
+    from components import planning
+    from components import stack_config as loader
+
+    lines = ["pure layers alone (load, size, render, build JSON; no Pulumi)", f"{'services':>8}  {'time (s)':>9}"]
+    for count in SIZES:
+        config = stack_config(count)
+        seconds = _median_seconds(lambda config=config: planning.plan_stack(loader.load("bench", config)))
+        lines.append(f"{count:>8}  {seconds:>9.3f}")
+    return lines
+
+
 def run() -> list[str]:
-    """Both tables, as report lines."""
+    """All tables, as report lines."""
+    from bench import probe_bench
+
     return [f"offline plan vs bare-resource baseline (median of {REPEATS} runs, same mock runtime)", "",
-            *in_process(), "", *end_to_end()]
+            *in_process(), "", *end_to_end(), "", *pure_layers(), "", *probe_bench.run()]
 
 
 if __name__ == "__main__":
+    import logging
+
+    logging.getLogger("qwen3-eas.plan").disabled = True  # the bench stacks' warnings are not news
     print("\n".join(run()))

@@ -15,6 +15,15 @@ L48 = "ml.gu8is.c32m128.1-gu60"
 H96 = "ml.gu8v.c16m128.1-gu120"
 
 
+@pytest.fixture(autouse=True)
+def _loopback_stays_local(monkeypatch):
+    """The SDK and the OpenAI client honour proxy variables even for 127.0.0.1: a proxy set on
+    the machine would carry the fake servers' traffic off it. Tests never use one."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
 def service(**overrides: Any) -> dict[str, Any]:
     """A valid service spec (Qwen3-8B on vLLM, one A10) with ``overrides`` applied."""
     spec: dict[str, Any] = {

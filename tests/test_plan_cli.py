@@ -102,3 +102,30 @@ def test_invalid_stack_exits_non_zero_with_one_message_and_writes_nothing(write_
 def test_unknown_stack_name_lists_the_stacks(tmp_path):
     assert plan_main(["nosuch", "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_a_capacity_snapshot_drives_the_region_choice(tmp_path):
+    from components import eas_api
+
+    snapshot = tmp_path / "capacity.json"
+    meta = {"InstanceType": "ml.gu8xf.8xlarge-gu108", "GPU": "GU108", "GPUAmount": 8, "GPUMemory": 96, "CPU": 128,
+            "Memory": 1024, "StockStatus": "NoStock", "SpotDiscount": 0.3, "IsAvailable": True, "Vendor": "Lingjun"}
+    a10 = {"InstanceType": "ml.gu7i.c16m60.1-gu30", "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24, "CPU": 16,
+           "Memory": 60, "StockStatus": "WithStock", "SpotDiscount": 0.2, "IsAvailable": True, "Vendor": "ECS"}
+    eas_api.write_snapshot(snapshot, {"cn-wulanchabu": [meta, a10], "cn-beijing": [{**meta, "StockStatus": "WithStock"}]})
+    assert plan_main(["prod", "--out", str(tmp_path / "out"), "--capacity", str(snapshot)]) == 0
+    entry = json.loads((tmp_path / "out" / "plan.json").read_text())["flagship"]
+    assert entry["region"] == "cn-beijing"
+    assert entry["placement"]["verified"] is True
+    assert entry["placement"]["tried"][0] == {"region": "cn-wulanchabu", "instanceType": "ml.gu8xf.8xlarge-gu108",
+                                              "reason": "no stock"}
+    md = (tmp_path / "out" / "plan.md").read_text()
+    assert "Region fallback, in the order tried" in md and "cn-beijing (verified)" in md
+    assert json.loads((tmp_path / "out" / "plan.json").read_text())["router"]["region"] == "cn-wulanchabu"
+    flagship = json.loads((tmp_path / "out" / "flagship.json").read_text())
+    assert flagship["containers"][0]["image"].startswith("eas-registry-vpc.cn-beijing.")
+
+
+def test_a_missing_capacity_snapshot_is_refused(tmp_path):
+    assert plan_main(["dev", "--out", str(tmp_path / "o"), "--capacity", str(tmp_path / "none.json")]) == 2
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): offline-plan time and the stock probe."""

@@ -1,0 +1,50 @@
+"""``make capacity REGIONS="..."``: write a capacity snapshot from the live EAS API.
+
+    python -m components.capacity --regions "cn-wulanchabu cn-beijing" --out capacity.json
+
+The snapshot is what ``make plan CAPACITY=capacity.json`` reads: a reviewer can reproduce the
+region choice of a plan without credentials. Regions that cannot be read are reported and
+left out (a plan then treats them as unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+from . import eas_api
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.capacity", description=__doc__.splitlines()[0])
+    parser.add_argument("--regions", required=True, help="space- or comma-separated region IDs")
+    parser.add_argument("--out", type=Path, default=Path("capacity.json"))
+    parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole probe")
+    args = parser.parse_args(argv)
+    regions = [r for r in args.regions.replace(",", " ").split() if r]
+    bad = [r for r in regions if not eas_api.REGION_ID.match(r)]
+    if bad or not regions:
+        print(f"error: not region IDs: {', '.join(bad) or '(none given)'} (e.g. cn-wulanchabu)", file=sys.stderr)
+        return 2
+    try:
+        answers = eas_api.probe_regions(regions, client_factory=eas_api.make_client, deadline_s=args.deadline)
+    except eas_api.ProbeAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    snapshot = {r: a for r, a in answers.items() if isinstance(a, list)}
+    for region, answer in sorted(answers.items()):
+        if not isinstance(answer, list):
+            print(f"warning: {region}: {answer}; left out of the snapshot", file=sys.stderr)
+    if not snapshot:
+        # Keep whatever snapshot is already there: an empty one would make every region unreachable.
+        print(f"error: no region answered; {args.out} left as it was", file=sys.stderr)
+        return 1
+    eas_api.write_snapshot(args.out, snapshot)
+    print(f"wrote {args.out}: {', '.join(f'{r} ({len(m)} types)' for r, m in sorted(snapshot.items()))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
