@@ -229,11 +229,41 @@ def main(argv: Optional[list[str]] = None) -> int:
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        _release_runtime_threads()
     out = args.out or ROOT / "build" / stack
     write_atomically(out, files)
     print(f"planned {len(files) - 2} service(s) of stack {stack!r} into {out}")
     return 0
 
 
+def _release_runtime_threads() -> None:
+    """End the mock runtime's worker threads and close their event loops, explicitly.
+
+    Left to the garbage collector (at exit above all) such a loop can be finalised after its
+    own sockets and print a spurious traceback. A later plan in this process gets a new loop.
+    """
+    import asyncio
+    import gc
+
+    loop = asyncio.get_event_loop()
+    if not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_default_executor())
+    _close_idle_loops()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    gc.collect()
+
+
+def _close_idle_loops() -> None:
+    import asyncio
+    import gc
+
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_running() and not obj.is_closed():
+            obj.close()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    _close_idle_loops()
+    sys.exit(status)
