@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 STACKS := dev staging prod
 
-.PHONY: help venv plan plans capacity pin smoke test lint typecheck unit bench schema golden lock clean
+.PHONY: help venv plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
 
 help:
 	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>]"
+	@echo "make diff STACK=<name> BASE=<ref>  per-service diff of the plan against a git ref (Markdown)"
 	@echo "make capacity REGIONS=.. write a capacity snapshot from the live EAS API"
 	@echo "make pin STACK=<name>    record where each service runs (sticky placement)"
 	@echo "make smoke STACK=<name>  check a deployed stack's live API [OUTPUTS=<outputs json>]"
@@ -70,3 +71,8 @@ clean:
 smoke: $(STAMP)
 	@test -n "$(STACK)$(OUTPUTS)" || { echo "usage: make smoke STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
 	$(BIN)/python -m components.smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+
+# The command is not echoed, so that the output is only the diff (paste it into a PR).
+diff: $(STAMP)
+	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUT=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m components.diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))

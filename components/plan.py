@@ -230,14 +230,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        _release_runtime_threads()
+        release_runtime_threads()
     out = args.out or ROOT / "build" / stack
     write_atomically(out, files)
     print(f"planned {len(files) - 2} service(s) of stack {stack!r} into {out}")
     return 0
 
 
-def _release_runtime_threads() -> None:
+def release_runtime_threads() -> None:
     """End the mock runtime's worker threads and close their event loops, explicitly.
 
     Left to the garbage collector (at exit above all) such a loop can be finalised after its
@@ -249,12 +249,12 @@ def _release_runtime_threads() -> None:
     loop = asyncio.get_event_loop()
     if not loop.is_closed():
         loop.run_until_complete(loop.shutdown_default_executor())
-    _close_idle_loops()
+    close_idle_loops()
     asyncio.set_event_loop(asyncio.new_event_loop())
     gc.collect()
 
 
-def _close_idle_loops() -> None:
+def close_idle_loops() -> None:
     import asyncio
     import gc
 
@@ -265,5 +265,5 @@ def _close_idle_loops() -> None:
 
 if __name__ == "__main__":
     status = main()
-    _close_idle_loops()
+    close_idle_loops()
     sys.exit(status)

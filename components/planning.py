@@ -80,13 +80,18 @@ class ServicePlan:
 
     @property
     def tags(self) -> dict[str, str]:
-        """Tags on the EAS service, so anyone (and the policy pack) can tell what it runs."""
-        return {
+        """Tags on the EAS service, so anyone (and the policy pack) can tell what it runs and on what."""
+        tags = {
             "model": self.model.name,
             "engine": self.engine,
             "stack": self.stack,
             "managed-by": "qwen3-eas",
+            "gpus": str(self.gpus_per_replica),
+            "gpu-memory-gb": str(self.gpu_memory_gb),
         }
+        if self.gpu_type:
+            tags["gpu-type"] = self.gpu_type
+        return tags
 
     def summary(self) -> dict[str, Any]:
         """This service's entry in ``plan.json``."""

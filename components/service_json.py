@@ -117,7 +117,7 @@ def build(
         cloud["computing"] = _computing(placement)
     if cloud:
         config["cloud"] = cloud
-    else:
+    if placement.kind in ("resourceGroup", "quota"):
         if placement.kind == "resourceGroup":
             metadata["resource"] = placement.resource_group_id
         else:

@@ -52,7 +52,8 @@ def test_service_config_is_the_planned_json_with_tags(recorded):
     (chat,) = [r for r in recorded.of_type("alicloud:pai/service:Service") if r["name"] == "chat-service"]
     parsed = json.loads(chat["inputs"]["serviceConfig"])
     assert parsed["metadata"]["name"] == "chat_dev"
-    assert chat["inputs"]["tags"] == {"model": "Qwen3-8B", "engine": "vllm", "stack": "dev", "managed-by": "qwen3-eas"}
+    assert chat["inputs"]["tags"] == {"model": "Qwen3-8B", "engine": "vllm", "stack": "dev", "managed-by": "qwen3-eas",
+                                      "gpus": "1", "gpu-memory-gb": "24", "gpu-type": "GU30"}
 
 
 def test_component_registers_its_outputs(recorded):

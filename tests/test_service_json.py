@@ -103,3 +103,11 @@ def test_network_becomes_cloud_networking_beside_computing():
     assert c["cloud"]["networking"] == {"vpc_id": "vpc-bp1abc", "vswitch_id": "vsw-bp1def",
                                         "security_group_id": "sg-bp1ghi"}
     assert c["cloud"]["computing"]["instances"] == [{"type": A10}]
+
+
+def test_a_resource_group_in_a_vpc_keeps_its_group_and_gpus():
+    c = config(network={"vpcId": "vpc-bp1abc", "vswitchId": "vsw-bp1def", "securityGroupId": "sg-bp1ghi"},
+               resource={"kind": "resourceGroup", "resourceGroupId": "eas-r-abc123", "gpus": 1, "gpuType": "GU30",
+                         "cpu": 8, "memoryGiB": 30})
+    assert c["metadata"]["resource"] == "eas-r-abc123" and c["metadata"]["gpu"] == 1
+    assert "computing" not in c["cloud"] and c["cloud"]["networking"]["vpc_id"] == "vpc-bp1abc"

@@ -1,0 +1,636 @@
+"""The policy pack's rules for every ``alicloud:pai/service:Service``, including hand-written ones.
+
+Pure functions over a resource's inputs as Pulumi hands them to a policy (``serviceConfig`` as a
+JSON string, ``tags`` as a map). Each rule returns its violation messages; an empty list passes.
+The sizing rules call ``components.sizing`` itself, so a service someone wrote by hand is held
+to exactly the table and estimate the component applies. ``policy/__main__.py`` only wires the
+rules into a pack; the default enforcement levels live here with the rules.
+
+A hand-written service JSON says less than our plan knows, so facts are read in this order
+(docs/reviewing-changes.md has the reasoning):
+
+- **model**: our tag ``model``; else the longest catalog name in a container's start script
+  (``--served-model-name``, a model path); else in a mounted ``storage[].oss.path``.
+- **GPUs per replica**: each ``cloud.computing.instances[].type`` (or ``instance_type``), read
+  by ``components.instance_types.lookup``; for a resource group or quota, ``metadata.gpu`` GPUs
+  of a type named by the policy config ``gpuFacts`` or the tags ``gpu-type`` /
+  ``gpu-memory-gb``; ``metadata.gpu_memory`` alone is a slice of one GPU of that many GB. A type
+  whose name does not say (Lingjun) needs ``gpuFacts`` or the tags ``gpus`` and ``gpu-memory-gb``.
+  Nothing is guessed: what cannot be read is reported as "cannot verify" (advisory).
+- **length**: ``--max-model-len`` / ``--context-length`` in the script, else 32768.
+- **engine**: our tag ``engine``, else the script (``vllm serve``, ``sglang.launch_server``,
+  ``blade_llm_server``); it only matters for BladeLLM, which has no expert parallelism.
+- **region**: the resource's provider's ``region``, else the policy config ``region``, else
+  ``ALICLOUD_REGION`` (what the provider itself falls back to); see ``resource_region``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any, Optional
+
+from . import engines, instance_types, sizing
+from .catalog import MODELS, NATIVE_CONTEXT, Model, find_model
+
+SERVICE_TYPE = "alicloud:pai/service:Service"
+"""The resource type every rule applies to."""
+
+MANDATORY = "mandatory"
+ADVISORY = "advisory"
+
+GpuFacts = Mapping[str, Mapping[str, Any]]
+"""Policy config ``gpuFacts``: instance type, resource group ID or quota ID -> ``gpus``,
+``gpuType`` or ``gpuMemoryGiB`` (the shape of the stack file's ``instanceTypeFacts``)."""
+
+
+# -- reading a service ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuOption:
+    """What one replica may run on: one instance type, or the group's or quota's GPUs."""
+
+    label: str
+    gpus: int
+    gpu_memory_gb: int
+    source: str
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What a service's inputs say about the model, its GPUs and its engine."""
+
+    config: Optional[dict[str, Any]]
+    config_error: Optional[str] = None
+    model: Optional[Model] = None
+    model_source: str = ""
+    model_conflicts: tuple[str, ...] = ()
+    engine: str = "vllm"
+    max_model_len: int = NATIVE_CONTEXT
+    tensor_parallel: Optional[int] = None
+    kv_fp8: bool = False
+    options: tuple[GpuOption, ...] = ()
+    unknown_gpus: tuple[str, ...] = ()
+    """Why some GPUs could not be read (each a sentence)."""
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _sequence(value: Any) -> Sequence[Any]:
+    return value if isinstance(value, Sequence) and not isinstance(value, str) else ()
+
+
+def parse_config(props: Mapping[str, Any]) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    """The service JSON from ``serviceConfig`` (a string, or already an object), or why not."""
+    raw = props.get("serviceConfig")
+    if isinstance(raw, Mapping):
+        return json.loads(json.dumps(dict(raw), default=_plain)), None
+    if not isinstance(raw, str) or not raw.strip():
+        return None, "serviceConfig is missing or empty"
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, f"serviceConfig is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if not isinstance(parsed, dict):
+        return None, "serviceConfig is JSON but not an object"
+    return parsed, None
+
+
+def _plain(value: Any) -> Any:
+    # The policy SDK wraps nested inputs in read-only Mapping/Sequence proxies.
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence):
+        return list(value)
+    raise TypeError(type(value).__name__)
+
+
+def _tags(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(props.get("tags"))
+
+
+def _container_text(container: Mapping[str, Any]) -> str:
+    """A container's start command: ``script``, or ``command`` (a string or a list)."""
+    parts: list[str] = []
+    for key in ("script", "command"):
+        value = container.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.extend(str(v) for v in _sequence(value))
+    return "\n".join(parts)
+
+
+def _containers(config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [c for c in _sequence(config.get("containers")) if isinstance(c, Mapping)]
+
+
+def _oss_paths(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    found = []
+    for index, mount in enumerate(_sequence(config.get("storage"))):
+        path = _mapping(_mapping(mount).get("oss")).get("path")
+        if isinstance(path, str):
+            found.append((f"storage[{index}].oss.path", path))
+    return found
+
+
+def _model_sources(config: Mapping[str, Any], tags: Mapping[str, Any]) -> list[tuple[str, Model]]:
+    """Every place that names a catalog model, most trusted first."""
+    sources: list[tuple[str, Model]] = []
+    tag = tags.get("model")
+    if isinstance(tag, str):
+        model = MODELS.get(tag) or find_model(tag)
+        if model is not None:
+            sources.append(("tag `model`", model))
+    for index, container in enumerate(_containers(config)):
+        model = find_model(_container_text(container))
+        if model is not None:
+            sources.append((f"containers[{index}] start command", model))
+    for where, path in _oss_paths(config):
+        model = find_model(path)
+        if model is not None:
+            sources.append((where, model))
+    return sources
+
+
+_ENGINE_MARKERS = (
+    ("vllm", re.compile(r"\bvllm\s+serve\b|vllm\.entrypoints")),
+    ("sglang", re.compile(r"sglang\.launch_server|\bsglang\s+serve\b")),
+    ("bladellm", re.compile(r"\bblade_llm_server\b")),
+)
+
+
+def _engine(script: str, tags: Mapping[str, Any]) -> str:
+    tag = tags.get("engine")
+    if isinstance(tag, str) and tag in ("vllm", "sglang", "bladellm"):
+        return tag
+    for name, pattern in _ENGINE_MARKERS:
+        if pattern.search(script):
+            return name
+    # Unknown engine: sizing treats vLLM and SGLang alike (only BladeLLM lacks expert parallelism).
+    return "vllm"
+
+
+_FLAG_VALUE = r"(?:=|\s+)['\"]?"
+_MAX_LEN = re.compile(r"(?<![\w-])--(?:max-model-len|max_model_len|context-length|context_length)"
+                      + _FLAG_VALUE + r"(\d+(?:\.\d+)?)([kKmM]?)\b")
+_TENSOR_PARALLEL = re.compile(r"(?<![\w-])(?:--tensor-parallel-size|--tensor_parallel_size|--tp-size|--tp|-tp)"
+                              + _FLAG_VALUE + r"(\d+)\b")
+_KV_FP8 = re.compile(r"(?<![\w-])--kv-cache-dtype" + _FLAG_VALUE + r"fp8")
+
+
+def _length(script: str) -> int:
+    """``--max-model-len`` / ``--context-length``, with vLLM's suffixes (1k = 1000, 1K = 1024)."""
+    match = _MAX_LEN.search(script)
+    if match is None:
+        return NATIVE_CONTEXT
+    number, suffix = float(match[1]), match[2]
+    scale = {"": 1, "k": 1000, "K": 1024, "m": 1000**2, "M": 1024**2}[suffix]
+    return int(number * scale)
+
+
+def _whole(value: Any) -> Optional[int]:
+    """A positive whole number (policy config numbers arrive as floats), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or value != int(value):
+        return None
+    return int(value)
+
+
+def _stated_memory(stated: Mapping[str, Any]) -> Optional[int]:
+    memory = _whole(stated.get("gpuMemoryGiB"))
+    code = stated.get("gpuType")
+    if memory is None and isinstance(code, str):
+        memory = instance_types.GPU_MEMORY_GB.get(code.upper())
+    return memory
+
+
+def _tag_memory(tags: Mapping[str, Any]) -> Optional[int]:
+    text = tags.get("gpu-memory-gb")
+    if isinstance(text, str) and text.isdigit() and int(text) > 0:
+        return int(text)
+    code = tags.get("gpu-type")
+    return instance_types.GPU_MEMORY_GB.get(code.upper()) if isinstance(code, str) else None
+
+
+def _type_option(name: str, gpu_facts: GpuFacts, tags: Mapping[str, Any]) -> Optional[GpuOption]:
+    """One instance type's GPUs: the policy config, then the name, then our tags."""
+    known = instance_types.lookup(name)
+    stated = _mapping(gpu_facts.get(name))
+    if stated:
+        gpus = _whole(stated.get("gpus")) or (known.gpus if known else None)
+        memory = _stated_memory(stated) or (known.gpu_memory_gb if known else None)
+        if gpus and memory:
+            return GpuOption(name, gpus, memory, "the policy config gpuFacts")
+    if known is not None:
+        return GpuOption(name, known.gpus, known.gpu_memory_gb, "its name")
+    tag_gpus = tags.get("gpus")
+    memory = _tag_memory(tags)
+    if isinstance(tag_gpus, str) and tag_gpus.isdigit() and int(tag_gpus) > 0 and memory:
+        return GpuOption(name, int(tag_gpus), memory, "the tags gpus and gpu-memory-gb")
+    return None
+
+
+def _instance_types(config: Mapping[str, Any]) -> list[str]:
+    computing = _mapping(_mapping(config.get("cloud")).get("computing"))
+    names = [e.get("type") for e in _sequence(computing.get("instances")) if isinstance(e, Mapping)]
+    names.append(computing.get("instance_type"))
+    unique: list[str] = []
+    for name in names:
+        # `dedicated_resource` entries borrow the resource group's machines (metadata.gpu).
+        if isinstance(name, str) and name and name != "dedicated_resource" and name not in unique:
+            unique.append(name)
+    return unique
+
+
+def _gpu_options(config: Mapping[str, Any], tags: Mapping[str, Any],
+                 gpu_facts: GpuFacts) -> tuple[list[GpuOption], list[str]]:
+    """Every configuration EAS may give one replica, and what could not be read."""
+    options: list[GpuOption] = []
+    unknown: list[str] = []
+    types = _instance_types(config)
+    for name in types:
+        option = _type_option(name, gpu_facts, tags)
+        if option is None:
+            unknown.append(f"the GPUs of instance type {name} are unknown (its name does not say and our table does "
+                           f"not list it); state them in the policy config gpuFacts: "
+                           f'{{"{name}": {{"gpus": N, "gpuMemoryGiB": M}}}}')
+        else:
+            options.append(option)
+    if types:
+        return options, unknown
+
+    metadata = _mapping(config.get("metadata"))
+    resource, quota = metadata.get("resource"), metadata.get("quota_id")
+    group: Optional[str] = None
+    where = "the service"
+    if isinstance(resource, str) and resource:
+        group, where = resource, f"resource group {resource}"
+    elif isinstance(quota, str) and quota:
+        group, where = quota, f"quota {quota}"
+    gpus = _whole(metadata.get("gpu"))
+    slice_gb = _whole(metadata.get("gpu_memory"))
+    if gpus:
+        stated = _mapping(gpu_facts.get(group)) if group else {}
+        memory = _stated_memory(stated) if stated else None
+        source = "the policy config gpuFacts"
+        if memory is None:
+            memory, source = _tag_memory(tags), "the tags gpu-type / gpu-memory-gb"
+        if memory is None:
+            unknown.append(f"{where} gives each replica metadata.gpu = {gpus} GPU(s), but nothing says which GPU; "
+                           f"state it in the policy config gpuFacts "
+                           f'({{"{group or "<group or quota ID>"}": {{"gpuType": "GU120"}}}}) or tag the service gpu-type')
+        else:
+            options.append(GpuOption(f"{where} (metadata.gpu {gpus})", gpus, memory, source))
+    elif slice_gb:
+        # EAS GPU sharing: gpu_memory without gpu is a slice of one GPU, all the replica may use.
+        options.append(GpuOption(f"{where} (metadata.gpu_memory {slice_gb} GB, a GPU slice)", 1, slice_gb,
+                                 "metadata.gpu_memory"))
+    else:
+        unknown.append("the service names no GPUs: no instance types, no metadata.gpu and no metadata.gpu_memory")
+    return options, unknown
+
+
+def read_service(props: Mapping[str, Any], gpu_facts: Optional[GpuFacts] = None) -> ServiceFacts:
+    """Everything the sizing rules need from one resource's inputs."""
+    config, error = parse_config(props)
+    if config is None:
+        return ServiceFacts(config=None, config_error=error)
+    tags = _tags(props)
+    script = "\n".join(_container_text(c) for c in _containers(config))
+    sources = _model_sources(config, tags)
+    model: Optional[Model] = None
+    model_source = ""
+    conflicts: tuple[str, ...] = ()
+    if sources:
+        model_source, model = sources[0]
+        conflicts = tuple(f"{where} names {other.name}" for where, other in sources[1:] if other.name != model.name)
+    tp = _TENSOR_PARALLEL.search(script)
+    options, unknown = _gpu_options(config, tags, gpu_facts or {})
+    return ServiceFacts(
+        config=config,
+        model=model,
+        model_source=model_source,
+        model_conflicts=conflicts,
+        engine=_engine(script, tags),
+        max_model_len=_length(script),
+        tensor_parallel=int(tp[1]) if tp else None,
+        kv_fp8=bool(_KV_FP8.search(script)),
+        options=tuple(options),
+        unknown_gpus=tuple(unknown),
+    )
+
+
+def _verdicts(facts: ServiceFacts) -> Iterator[tuple[GpuOption, int, sizing.Verdict]]:
+    """Each GPU option with the GPUs the engine uses and the sizing verdict for them."""
+    if facts.model is None:
+        return
+    for option in facts.options:
+        # A start command with a smaller tensor-parallel size uses only that many GPUs.
+        used = min(option.gpus, facts.tensor_parallel or option.gpus)
+        yield option, used, sizing.check(facts.model, used, option.gpu_memory_gb, facts.max_model_len, facts.engine,
+                                         kv_fp8=facts.kv_fp8)
+
+
+def _what(facts: ServiceFacts, option: GpuOption, used: int) -> str:
+    assert facts.model is not None
+    uses = f" of which the start command uses {used}" if used != option.gpus else ""
+    return (f"{option.label} gives each replica {option.gpus} x {option.gpu_memory_gb} GB{uses} "
+            f"(GPUs from {option.source}); {facts.model.name} (from {facts.model_source}) at {facts.max_model_len} tokens")
+
+
+# -- the rules --------------------------------------------------------------------------------
+
+
+def sizing_table(props: Mapping[str, Any], *, region: Optional[str] = None,
+                 gpu_facts: Optional[GpuFacts] = None) -> list[str]:
+    """Alibaba's minimum-configuration table, and whether the model splits across the GPUs.
+
+    What the component always refuses (``sizing.strict`` does not soften it).
+    """
+    facts = read_service(props, gpu_facts)
+    messages: list[str] = []
+    for option, used, verdict in _verdicts(facts):
+        if facts.tensor_parallel and facts.tensor_parallel > option.gpus:
+            messages.append(f"{option.label} has {option.gpus} GPU(s) per replica but the start command asks for "
+                            f"tensor parallel size {facts.tensor_parallel}; it cannot start")
+            continue
+        if not verdict.meets_table:
+            table = verdict.table
+            messages.append(f"{_what(facts, option, used)}: below the minimum-configuration table, "
+                            f"{table.describe()}. Fix: at least {table.gpus} GPU(s) of {table.gpu_memory_gb} GB or more "
+                            "per replica")
+        elif not verdict.parallelism.ok:
+            messages.append(f"{_what(facts, option, used)}: {verdict.parallelism.reason}. Fix: {verdict.parallelism.fix}")
+    return messages
+
+
+def sizing_estimate(props: Mapping[str, Any], *, region: Optional[str] = None,
+                    gpu_facts: Optional[GpuFacts] = None) -> list[str]:
+    """The per-GPU memory estimate (weights + one full sequence's KV cache + overhead) fits."""
+    facts = read_service(props, gpu_facts)
+    messages: list[str] = []
+    for option, used, verdict in _verdicts(facts):
+        if not verdict.meets_table or not verdict.parallelism.ok or not verdict.errors:
+            continue  # the table rule speaks for those
+        assert facts.model is not None
+        fits = sizing.largest_fitting_len(facts.model, used, option.gpu_memory_gb, facts.engine, kv_fp8=facts.kv_fp8)
+        fix = f"--max-model-len {fits} or less" if fits else "more GPU memory per replica"
+        messages.append(f"{option.label} (GPUs from {option.source}): {verdict.errors[-1]}. Fix: {fix}")
+    return messages
+
+
+def unverifiable(props: Mapping[str, Any], *, region: Optional[str] = None,
+                 gpu_facts: Optional[GpuFacts] = None) -> list[str]:
+    """What the other rules could not check, and why: advisory, never a guess."""
+    facts = read_service(props, gpu_facts)
+    if facts.config is None:
+        return [f"cannot verify this service: {facts.config_error}"]
+    messages: list[str] = []
+    if facts.model is None:
+        messages.append("cannot verify GPU sizing: no Qwen3 model found in the tag `model`, the start command or "
+                        "storage[].oss.path")
+    else:
+        messages += [f"cannot verify GPU sizing: {reason}" for reason in facts.unknown_gpus]
+        if facts.model_conflicts:
+            messages.append(f"the model is ambiguous: {facts.model_source} names {facts.model.name} (checked) but "
+                            + "; ".join(facts.model_conflicts))
+    if region is None and _regional_names(facts.config):
+        messages.append("cannot verify the image and model-file regions: the resource's provider has no region; set "
+                        "the policy config region (or ALICLOUD_REGION)")
+    return messages
+
+
+def _positive_price(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0
+
+
+def spot_bid(props: Mapping[str, Any], *, region: Optional[str] = None,
+             gpu_facts: Optional[GpuFacts] = None) -> list[str]:
+    """Spot capacity always carries a bid: ``spot_price_limit``, a positive price per instance-hour.
+
+    An entry is spot when it has ``spot_price_limit``. Spot is meant without one when the JSON
+    sets ``disable_spot_protection_period`` (a spot-only setting) or lists a Lingjun type (which
+    EAS sells as spot); without a bid nothing caps what those instances may cost.
+    """
+    config, _ = parse_config(props)
+    if config is None:
+        return []
+    computing = _mapping(_mapping(config.get("cloud")).get("computing"))
+    entries = [e for e in _sequence(computing.get("instances")) if isinstance(e, Mapping)]
+    messages: list[str] = []
+    bids = 0
+    for index, entry in enumerate(entries):
+        name = entry.get("type")
+        if "spot_price_limit" in entry:
+            if _positive_price(entry["spot_price_limit"]):
+                bids += 1
+            else:
+                messages.append(f"cloud.computing.instances[{index}] ({name}) has spot_price_limit "
+                                f"{entry['spot_price_limit']!r}: a bid must be a positive price per instance-hour")
+        elif isinstance(name, str) and instance_types.is_lingjun(name):
+            messages.append(f"cloud.computing.instances[{index}] is the Lingjun spot type {name} without a "
+                            "spot_price_limit. Fix: add spot_price_limit (the most you pay per instance-hour)")
+    single = computing.get("instance_type")
+    if isinstance(single, str) and instance_types.is_lingjun(single):
+        messages.append(f"cloud.computing.instance_type is the Lingjun spot type {single}, which cannot carry a bid. "
+                        "Fix: list it in cloud.computing.instances with a spot_price_limit")
+    if "disable_spot_protection_period" in computing and bids == 0:
+        messages.append("cloud.computing.disable_spot_protection_period is set (a spot-only setting) but no instance "
+                        "entry has a spot_price_limit. Fix: bid on the spot entries, or drop the setting if the "
+                        "service is not meant to run on spot")
+    return messages
+
+
+# Names of keys, env vars and flags that hold secrets, split into words (camelCase, _ and -).
+_SECRET_WORDS = frozenset({"token", "secret", "password", "passwd", "credential", "credentials", "authorization"})
+_SECRET_PAIRS = frozenset({("access", "key"), ("api", "key"), ("docker", "auth"), ("private", "key")})
+_ACCESS_KEY_ID = re.compile(r"\bLTAI[0-9A-Za-z]{12,30}\b")
+_AUTH_HEADER = re.compile(r"Authorization\s*:\s*(?:Bearer\s+)?['\"]?([^\s'\"$]\S*)", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"(?<![\w$])([A-Za-z_][A-Za-z0-9_]*)=(['\"]?)([^\s'\"]*)")
+_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)(?:=|\s+)(['\"]?)([^\s'\"]+)")
+
+
+def _words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def secret_name(name: str) -> bool:
+    """True for names like ``token``, ``HF_TOKEN``, ``accessKeySecret``, ``--api-key``, ``dockerAuth``."""
+    words = _words(name)
+    return bool(_SECRET_WORDS.intersection(words)) or any(pair in _SECRET_PAIRS for pair in pairwise(words))
+
+
+def _literal(value: str) -> bool:
+    """A value written out, not a reference to one (``$VAR``, ``${VAR}``) and not empty."""
+    return bool(value.strip()) and not value.lstrip().startswith("$")
+
+
+def _walk(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) of every entry of a JSON value, depth first."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            yield child, str(key), item
+            yield from _walk(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            child = f"{path}[{index}]"
+            yield child, "", item
+            yield from _walk(item, child)
+
+
+def _text_findings(path: str, text: str) -> list[str]:
+    found: list[str] = []
+    if _ACCESS_KEY_ID.search(text):
+        found.append(f"{path} contains an Alibaba Cloud AccessKey ID (LTAI...)")
+    if _AUTH_HEADER.search(text):
+        found.append(f"{path} writes an Authorization header with a literal value")
+    for name, _, value in _ASSIGNMENT.findall(text):
+        if secret_name(name) and _literal(value):
+            found.append(f"{path} sets {name} to a literal value")
+    for flag, _, value in _FLAG.findall(text):
+        if secret_name(flag) and _literal(value) and not value.startswith("-"):
+            found.append(f"{path} passes {flag} a literal value")
+    return found
+
+
+def credentials(props: Mapping[str, Any], *, region: Optional[str] = None,
+                gpu_facts: Optional[GpuFacts] = None) -> list[str]:
+    """No token, password, key or other credential written into the service JSON.
+
+    Everything in ``serviceConfig`` lands in Pulumi's state, in plans and in EAS's copy of the
+    service; EAS generates the service token itself. Messages name where, never the value.
+    """
+    config, _ = parse_config(props)
+    if config is None:
+        raw = props.get("serviceConfig")
+        if isinstance(raw, str) and _ACCESS_KEY_ID.search(raw):
+            return ["serviceConfig contains an Alibaba Cloud AccessKey ID (LTAI...) (value not shown)"]
+        return []
+    found: list[str] = []
+    for index, container in enumerate(_containers(config)):
+        for number, env in enumerate(_sequence(container.get("env"))):
+            env = _mapping(env)
+            name, value = env.get("name"), env.get("value")
+            if isinstance(name, str) and secret_name(name) and isinstance(value, str) and _literal(value):
+                found.append(f"containers[{index}].env[{number}] sets {name} to a literal value")
+    for path, key, value in _walk(config):
+        if not isinstance(value, str):
+            continue
+        if key and secret_name(key) and _literal(value):
+            found.append(f"{path} is a credential written into the config")
+        found.extend(_text_findings(path, value))
+    unique = list(dict.fromkeys(found))
+    fix = ("Fix: leave `token` out (EAS generates it) and have the container read other secrets at start from "
+           "somewhere it is granted access to, never from the service JSON")
+    return [f"{message} (value not shown). {fix}" for message in unique]
+
+
+def _regional_names(config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(where, name, its region) of every image and internal OSS endpoint that names a region."""
+    found: list[tuple[str, str, str]] = []
+    for index, container in enumerate(_containers(config)):
+        image = container.get("image")
+        if isinstance(image, str):
+            image_region = engines.image_region(image)
+            if image_region is not None:
+                found.append((f"containers[{index}].image", image, image_region))
+    for where, path in _oss_paths(config):
+        match = _OSS_INTERNAL.search(path)
+        if match is not None:
+            found.append((where, path, match[1]))
+    return found
+
+
+# An OSS internal endpoint answers only inside its own region.
+_OSS_INTERNAL = re.compile(r"\boss-([a-z0-9-]+?)-internal\.aliyuncs\.com\b")
+
+
+def image_region(props: Mapping[str, Any], *, region: Optional[str] = None,
+                 gpu_facts: Optional[GpuFacts] = None) -> list[str]:
+    """Images come from the service's own region's registry (and model files from its internal OSS).
+
+    EAS pulls over the region's VPC endpoint; another region's registry or internal OSS
+    endpoint is not reachable from there. Without a region the rule cannot judge (see
+    ``unverifiable``).
+    """
+    config, _ = parse_config(props)
+    if config is None or region is None:
+        return []
+    messages = []
+    for where, name, named_region in _regional_names(config):
+        if named_region != region:
+            what = "registry" if where.endswith(".image") else "internal OSS endpoint"
+            messages.append(f"{where} {name} is in {named_region}'s {what} but the service runs in {region}. "
+                            f"Fix: use the {region} one"
+                            + (f" (eas-registry-vpc.{region}.cr.aliyuncs.com)" if what == "registry" else ""))
+    return messages
+
+
+def resource_region(provider_props: Optional[Mapping[str, Any]], configured: Any,
+                    environ: Mapping[str, str]) -> Optional[str]:
+    """The region a service is created in: its provider's ``region`` input, else the policy
+    config ``region``, else ``ALICLOUD_REGION`` (the provider's own fallback)."""
+    for candidate in ((provider_props or {}).get("region"), configured, environ.get("ALICLOUD_REGION")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+# -- the registry the pack is built from ------------------------------------------------------
+
+Check = Callable[..., list[str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy of the pack: its name, what it checks, its default level and its function."""
+
+    name: str
+    description: str
+    level: str
+    check: Check
+    config: tuple[str, ...] = ()
+    """Policy config properties it reads: ``region``, ``gpuFacts``."""
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("eas-gpu-table", "Qwen3 services meet Alibaba's minimum GPU table and split across their GPUs",
+         MANDATORY, sizing_table, ("gpuFacts",)),
+    Rule("eas-gpu-estimate", "Qwen3 services fit their GPUs by the per-GPU memory estimate",
+         ADVISORY, sizing_estimate, ("gpuFacts",)),
+    Rule("eas-gpu-unverified", "EAS services whose model, GPUs or region the pack could not read",
+         ADVISORY, unverifiable, ("gpuFacts", "region")),
+    Rule("eas-spot-bid", "Spot capacity on EAS always carries a bid price (spot_price_limit)",
+         MANDATORY, spot_bid),
+    Rule("eas-no-credentials", "No token, password or key is written into an EAS service config",
+         MANDATORY, credentials),
+    Rule("eas-image-region", "EAS images and internal model files come from the service's own region",
+         MANDATORY, image_region, ("region",)),
+)
+"""Every rule, with its default enforcement level (the pack's config can change any)."""
+
+CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
+    "region": {"type": "string", "description": "region of services whose provider states none"},
+    "gpuFacts": {
+        "type": "object",
+        "description": "GPU figures by instance type, resource group ID or quota ID",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "gpus": {"type": "integer", "minimum": 1},
+                "gpuType": {"type": "string"},
+                "gpuMemoryGiB": {"type": "integer", "minimum": 1},
+            },
+            "additionalProperties": False,
+        },
+    },
+}
+"""JSON Schema of each config property a rule may read (validated by the Pulumi CLI)."""

@@ -1,0 +1,124 @@
+"""``make diff``: per-service, per-field differences between two plans of a stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from components import diff, plan
+
+from .conftest import A10, service
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_config(services: dict[str, Any]) -> dict[str, Any]:
+    return {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": services}
+
+
+def side(write_stack, services: dict[str, Any]) -> dict[str, diff.Fields]:
+    """A stack planned by make_plan, as the diff reads it."""
+    _, files = plan.make_plan(str(write_stack(stack_config(services))))
+    return diff.load_side(files)
+
+
+def rows(change: diff.ServiceChange) -> dict[str, tuple[str | None, str | None]]:
+    return {f.label: (f.before, f.after) for f in change.fields}
+
+
+def test_a_changed_model_shows_the_model_its_files_and_its_served_name(write_stack):
+    before = side(write_stack, {"chat": service()})
+    after = side(write_stack, {"chat": service(model="Qwen3-4B")})
+    (change,) = diff.diff_services(before, after)
+    assert (change.key, change.status) == ("chat", "changed")
+    found = rows(change)
+    assert found["model"] == ("Qwen3-8B", "Qwen3-4B")
+    assert found["containers[0].script --served-model-name"] == ("Qwen3-8B", "Qwen3-4B")
+    assert found["storage[0].oss.path"][1].endswith("/Qwen3-4B/main/")
+    assert not any(label.endswith(".script") for label in found)  # flags, never the whole script
+    text = diff.render("t", "main", [change])
+    assert "### ~ `chat` changed" in text and "| `model` | `Qwen3-8B` | `Qwen3-4B` |" in text
+
+
+def test_a_changed_bid_price_is_one_field_per_spot_entry(write_stack):
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    before = side(write_stack, {"router": service(resource=spot)})
+    after = side(write_stack, {"router": service(resource={**spot, "bidPrice": 1.5})})
+    (change,) = diff.diff_services(before, after)
+    assert rows(change) == {"cloud.computing.instances[0].spot_price_limit": ("1.2", "1.5")}
+
+
+def test_script_changes_are_shown_flag_by_flag(write_stack):
+    before = side(write_stack, {"chat": service()})
+    after = side(write_stack, {"chat": service(toolCalling=True, replicas=2)})
+    found = rows(diff.diff_services(before, after)[0])
+    assert found["containers[0].script --enable-auto-tool-choice"] == (None, "on")
+    assert found["containers[0].script --tool-call-parser"] == (None, "hermes")
+    assert found["metadata.instance"] == ("1", "2")
+
+
+def test_an_added_and_a_removed_service(write_stack):
+    before = side(write_stack, {"chat": service(), "old": service(model="Qwen3-0.6B")})
+    after = side(write_stack, {"chat": service(), "new": service(model="Qwen3-1.7B", engine="sglang")})
+    added, removed = diff.diff_services(before, after)
+    assert (added.key, added.status, removed.key, removed.status) == ("new", "added", "old", "removed")
+    assert rows(added)["model"] == (None, "Qwen3-1.7B") and rows(added)["region"] == (None, "cn-hangzhou")
+    assert rows(removed)["sizing.verdict"] == ("ok", None)
+    text = diff.render("t", "main", [added, removed])
+    assert text.startswith("## `t`: 1 added, 1 removed (base `main`)")
+    assert "### + `new` added" in text and "### - `old` removed" in text
+    assert "| `model` | — | `Qwen3-1.7B` |" in text
+
+
+def test_no_change_prints_exactly_no_changes(write_stack):
+    before = side(write_stack, {"chat": service()})
+    after = side(write_stack, {"chat": service()})
+    assert diff.diff_services(before, after) == []
+    assert diff.render("t", "main", []) == "no changes\n"
+
+
+def test_a_base_that_does_not_plan_shows_every_service_as_added_with_the_error(write_stack):
+    after = side(write_stack, {"chat": service()})
+    text = diff.render("t", "main", diff.diff_services({}, after), base_error="error: no stack 't'")
+    assert "could not be planned" in text and "error: no stack 't'" in text and "### + `chat` added" in text
+    head = diff.render_head_error("t", "error: stack 't', service 'chat', field 'model': unknown")
+    assert "the working tree does not plan" in head and "field 'model'" in head
+
+
+def test_cells_stay_inside_their_table():
+    assert diff._cell("a|b") == "`a\\|b`" and diff._cell(None) == "—" and diff._cell("") == '`""`'
+    fields = diff.script_fields("s", "set -eu\nexec vllm serve /m \\\n  --port 8000 \\\n  --enforce-eager\n")
+    assert [label for label, _ in fields.values()] == ["s command", "s -eu", "s command", "s --port", "s --enforce-eager"]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false",
+                    *args], cwd=cwd, env=env, check=True, capture_output=True, timeout=60)
+
+
+def test_the_cli_plans_the_base_with_its_own_code_in_a_git_repository(tmp_path):
+    repo = tmp_path / "repo"
+    for name in ("components", "templates", "stacks"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "base")
+    dev = repo / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("replicas: 1", "replicas: 2"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-m", "components.diff", "dev", "--base", "HEAD", "--out", "d.md"],
+                            cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("## `dev`: 1 changed (base `HEAD` at ")
+    assert "| `metadata.instance` | `1` | `2` |" in result.stdout
+    assert (repo / "d.md").read_text() == result.stdout
+    unknown = subprocess.run([sys.executable, "-m", "components.diff", "dev", "--base", "nosuchref"],
+                             cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "'nosuchref' is not a commit" in unknown.stderr
