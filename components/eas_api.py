@@ -46,7 +46,6 @@ __all__ = [
     "ProbeFailure",
     "ProbeResult",
     "RegionOutcome",
-    "StockCache",
     "classify_error",
     "default_endpoint",
     "describe_machine_spec",
@@ -536,54 +535,6 @@ def _run_into(future: Future[RegionOutcome], fn: Callable[..., RegionOutcome], *
         future.set_result(fn(*args))
     except BaseException as exc:  # handed to the waiting thread, which re-raises it
         future.set_exception(exc)
-
-
-class StockCache:
-    """GPU stock per region for one run: each region is fetched once, however many services ask.
-
-    ``fetch(region)`` gives a region's outcome, e.g.
-    ``lambda r: probe_regions([r], client_factory=make_client)[r]``; ``seed`` takes what a
-    concurrent ``probe_regions`` over all regions already learned, so those cost nothing more.
-    Failures are kept too (they were already retried): every service of a run sees the same
-    answer for a region. An exception from ``fetch`` (``ProbeAuthError``) propagates, not kept.
-    """
-
-    def __init__(self, fetch: Callable[[str], RegionOutcome]) -> None:
-        self._fetch = fetch
-        self._outcomes: dict[str, RegionOutcome] = {}
-        self._lock = threading.Lock()
-        self._region_locks: dict[str, threading.Lock] = {}
-        self.fetched: list[str] = []
-        """The regions ``fetch`` was called for, in order."""
-
-    def seed(self, outcomes: Mapping[str, RegionOutcome]) -> None:
-        """Outcomes known already (a ``ProbeResult``); regions known before keep their answer."""
-        with self._lock:
-            for region, outcome in outcomes.items():
-                self._outcomes.setdefault(region, outcome)
-
-    def get(self, region: str) -> RegionOutcome:
-        """The outcome of ``region``, fetched on first use; concurrent first uses fetch once."""
-        with self._lock:
-            if region in self._outcomes:
-                return self._outcomes[region]
-            region_lock = self._region_locks.setdefault(region, threading.Lock())
-        with region_lock:
-            with self._lock:
-                if region in self._outcomes:  # another thread fetched it while we waited
-                    return self._outcomes[region]
-            outcome = self._fetch(region)
-            with self._lock:
-                self._outcomes[region] = outcome
-                self.fetched.append(region)
-            return outcome
-
-    def __contains__(self, region: object) -> bool:
-        with self._lock:
-            return region in self._outcomes
-
-
-# --------------------------------------------------------------------------- snapshots
 
 
 def validate_snapshot(data: Any) -> dict[str, Metas]:

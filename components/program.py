@@ -24,7 +24,7 @@ def _all_config() -> dict[str, Any]:
     return merged
 
 
-def _probed_regions(loaded: stack_config.LoadedStack) -> set[str]:
+def probed_regions(loaded: stack_config.LoadedStack) -> set[str]:
     """Regions whose public stock matters: those of public and spot services."""
     regions: set[str] = set()
     for spec in loaded.config.services.values():
@@ -38,7 +38,7 @@ def main() -> dict[str, Qwen3EasService]:
     stack = pulumi.get_stack()
     try:
         loaded = stack_config.load(stack, _all_config())
-        capacity = stock.capacity_for(_probed_regions(loaded))
+        capacity = stock.capacity_for(probed_regions(loaded))
         plans = planning.plan_stack(loaded, capacity)
     except (StackConfigError, stock.CapacityError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.

@@ -115,13 +115,6 @@ def test_regions_are_probed_concurrently():
     assert elapsed < 0.6  # sequential would be 1.5 s
 
 
-def test_the_cache_asks_once_per_region():
-    calls: list[str] = []
-    cache = eas_api.StockCache(lambda region: calls.append(region) or [META])
-    assert cache.get("cn-hangzhou") == cache.get("cn-hangzhou") == [META]
-    assert calls == ["cn-hangzhou"]
-
-
 def test_describe_service_goes_through_the_same_client():
     from components.endpoint import describe
 

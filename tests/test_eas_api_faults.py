@@ -184,36 +184,6 @@ def test_duplicate_regions_cost_one_call_each():
     assert list(result) == ["cn-hangzhou", "cn-beijing"] and len(server.requests) == 2
 
 
-def test_the_cache_fetches_once_under_concurrent_use_and_seeds():
-    calls: list[str] = []
-
-    def fetch(region: str):
-        calls.append(region)
-        time.sleep(0.1)
-        return [META]
-
-    cache = eas_api.StockCache(fetch)
-    cache.seed({"cn-beijing": [META]})
-    threads = [threading.Thread(target=cache.get, args=("cn-hangzhou",)) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert cache.get("cn-beijing") == [META]
-    assert calls == ["cn-hangzhou"] and cache.fetched == ["cn-hangzhou"]
-
-
-def test_live_cache_over_the_fake_server():
-    with fake_eas(metas=[META]) as server:
-        f = factory(server.endpoint)
-        cache = eas_api.StockCache(lambda r: eas_api.probe_regions([r], client_factory=f)[r])
-        cache.seed(eas_api.probe_regions(["cn-hangzhou", "cn-beijing"], client_factory=f))
-        for _ in range(3):
-            assert cache.get("cn-hangzhou") == [META]
-        cache.get("cn-shanghai")
-    assert len(server.requests) == 3
-
-
 def test_sequence_then_success_counts_attempts_in_reason():
     with fake_eas(metas=[META], faults=[SERVER_ERROR, SERVER_ERROR, SERVER_ERROR, Fault()]) as server:
         result = eas_api.probe_regions(["cn-hangzhou"], client_factory=factory(server.endpoint), backoff_s=0.01)

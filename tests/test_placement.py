@@ -138,3 +138,19 @@ def test_failure_table_lines_up():
     text = placement.failure_table([placement.Attempt("cn-hangzhou", A10, "no stock"),
                                     placement.Attempt("cn-wulanchabu", "*", "throttled")])
     assert text.splitlines()[2].index("*") == text.splitlines()[1].index(A10)
+
+
+def test_each_region_is_probed_once_per_run_however_many_services_share_it(monkeypatch):
+    from components import eas_api, program, stock
+
+    asked: list[list[str]] = []
+    monkeypatch.delenv(stock.ENV, raising=False)
+    monkeypatch.setattr(eas_api, "probe_regions", lambda regions, **kw: asked.append(list(regions)) or {
+        r: [meta(A10)] for r in regions})
+    services = {f"s{i}": service(regions=["cn-hangzhou", "cn-shanghai"]) for i in range(5)}
+    services["group"] = service(resource={"kind": "resourceGroup", "resourceGroupId": "eas-r-x1", "gpus": 1,
+                                          "gpuType": "GU30", "cpu": 8, "memoryGiB": 30})
+    loaded = stack_config.load("t", raw_config(services))
+    capacity = stock.capacity_for(program.probed_regions(loaded))
+    assert asked == [["cn-hangzhou", "cn-shanghai"]]  # one probe, each region once; groups need none
+    assert set(planning.plan_stack(loaded, capacity)) == set(services)
