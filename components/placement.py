@@ -141,7 +141,8 @@ SizingCheck = Callable[[InstanceType], Optional[str]]
 """Returns why a type cannot run the service (sizing), or None when it can."""
 
 
-def _has_spot(meta: Mapping[str, Any]) -> bool:
+def has_spot_discount(meta: Mapping[str, Any]) -> bool:
+    """True when the API reports a spot discount for the type: only then can it run as spot."""
     return any(meta.get(k) not in (None, "", 0) for k in ("SpotDiscount", "NonProtectSpotDiscount"))
 
 
@@ -202,7 +203,7 @@ def _judge(t: InstanceType, meta: Optional[Mapping[str, Any]], sizing_error: Siz
     why = sizing_error(facts)
     if why:
         return f"sizing: {why}", ""
-    if spot and not _has_spot(meta):
+    if spot and not has_spot_discount(meta):
         return "no spot discount reported: spot not supported for this type here", ""
     status = str(meta.get("StockStatus") or "")
     if status == NO_STOCK:

@@ -49,7 +49,6 @@ class ServicePlan:
     engine_version: engines.Version
     image: str
     region: str
-    candidate_regions: tuple[str, ...]
     json_placement: service_json.Placement
     instance_facts: tuple[InstanceType, ...]
     gpus_per_replica: int
@@ -162,8 +161,8 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
         unprobed = types
     else:
         def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
-            offered = [f for f in resources.api_facts(metas).values()
-                       if not (spot and not _spot_meta(metas, f.name))]
+            spot_capable = {str(m.get("InstanceType")) for m in metas if placement.has_spot_discount(m)}
+            offered = [f for f in resources.api_facts(metas).values() if not spot or f.name in spot_capable]
             return resources.auto_candidates(spec, model, offered)
         unprobed = resources.auto_candidates(spec, model, resources.built_in_pool())
         if capacity is None and not unprobed:
@@ -192,11 +191,6 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
         out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
                            "is built in): " + ", ".join(t.name for t in choice.instance_types))
     return choice
-
-
-def _spot_meta(metas: Sequence[Mapping[str, Any]], name: str) -> bool:
-    return any(m.get("InstanceType") == name and (m.get("SpotDiscount") or m.get("NonProtectSpotDiscount"))
-               for m in metas)
 
 
 def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Optional[str],
@@ -296,7 +290,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     )
     plan = ServicePlan(
         stack=stack, key=key, name=name, model=model, engine=spec.engine, engine_version=version,
-        image=image, region=region, candidate_regions=regions, json_placement=json_place,
+        image=image, region=region, json_placement=json_place,
         instance_facts=tuple(facts), gpus_per_replica=gpus, gpu_memory_gb=gpu_memory,
         gpu_type=facts[0].gpu_type, max_model_len=spec.max_model_len, served_model_name=served,
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
