@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import plan
+from .rendering import command_words
 
 NO_CHANGES = "no changes"
 ABSENT = "—"
@@ -73,14 +74,11 @@ def script_fields(path: str, script: str) -> Fields:
     """A start script as fields: per command its words before the first flag, then each flag's
     value (``on`` for a flag without one); lines without flags are fields of their own."""
     fields: Fields = {}
-    for raw in script.replace("\\\n", " ").splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        try:
-            words = shlex.split(line)
-        except ValueError:  # unbalanced quotes: compare the line as it is
-            words = []
+    try:
+        commands = [(shlex.join(words), words) for words in command_words(script)]
+    except ValueError:  # unbalanced quotes: compare the lines as they are
+        commands = [(line.strip(), []) for line in script.replace("\\\n", " ").splitlines() if line.strip()]
+    for line, words in commands:
         first = next((i for i, w in enumerate(words) if _is_flag(w)), None)
         if not first:  # no flag, or nothing before it to name the command
             _put(fields, f"{path} line {line}", f"{path} (line)", line)
