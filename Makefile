@@ -27,18 +27,18 @@ venv: $(STAMP)
 
 plan: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make plan STACK=<name>  (stacks: $(STACKS))" >&2; exit 2; }
-	$(BIN)/python -m components.plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
+	$(BIN)/python -m components.cli.plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
 
 plans: $(STAMP)
-	@for s in $(STACKS); do $(BIN)/python -m components.plan $$s --out build/$$s || exit 1; done
+	@for s in $(STACKS); do $(BIN)/python -m components.cli.plan $$s --out build/$$s || exit 1; done
 
 capacity: $(STAMP)
 	@test -n "$(REGIONS)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" [OUT=capacity.json]' >&2; exit 2; }
-	$(BIN)/python -m components.capacity --regions "$(REGIONS)" --out $(or $(OUT),capacity.json)
+	$(BIN)/python -m components.cli.capacity --regions "$(REGIONS)" --out $(or $(OUT),capacity.json)
 
 pin: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make pin STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
-	$(BIN)/python -m components.pin --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+	$(BIN)/python -m components.cli.pin --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,7 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.plan_bench
 
 schema: $(STAMP)
-	$(BIN)/python -m components.schema --out schema/stack-config.schema.json
+	$(BIN)/python -m components.cli.schema --out schema/stack-config.schema.json
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_update
@@ -70,9 +70,9 @@ clean:
 
 smoke: $(STAMP)
 	@test -n "$(STACK)$(OUTPUTS)" || { echo "usage: make smoke STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
-	$(BIN)/python -m components.smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+	$(BIN)/python -m components.cli.smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 # The command is not echoed, so that the output is only the diff (paste it into a PR).
 diff: $(STAMP)
 	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUT=<file>]" >&2; exit 2; }
-	@$(BIN)/python -m components.diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))
+	@$(BIN)/python -m components.cli.diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from components.plan import plan_files, run_program
+from components.cli.plan import plan_files, run_program
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1, 10, 100)
@@ -52,7 +52,7 @@ def _median_seconds(fn) -> float:
 
 
 BASELINE_CLI = (
-    "import sys; from pathlib import Path; from components.plan import run_program; "
+    "import sys; from pathlib import Path; from components.cli.plan import run_program; "
     "run_program('bench', {'bench:count': sys.argv[1]}, program=Path(sys.argv[2]))"
 )
 
@@ -75,7 +75,7 @@ def in_process() -> list[str]:
 
 
 def end_to_end() -> list[str]:
-    """What a user waits for: `python -m components.plan` (files written) vs the baseline process."""
+    """What a user waits for: `python -m components.cli.plan` (files written) vs the baseline process."""
     lines = ["end to end: a fresh process each run (interpreter, imports, program, files)",
              f"{'services':>8}  {'ours (s)':>9}  {'baseline (s)':>12}  {'ratio':>6}"]
     root = HERE.parent
@@ -86,7 +86,7 @@ def end_to_end() -> list[str]:
             stack_file = Path(tmp) / f"Pulumi.bench{count}.yaml"
             stack_file.write_text(yaml.safe_dump(document))
             ours = _median_seconds(lambda f=stack_file: subprocess.run(
-                [sys.executable, "-m", "components.plan", str(f), "--out", str(Path(tmp) / "out")],
+                [sys.executable, "-m", "components.cli.plan", str(f), "--out", str(Path(tmp) / "out")],
                 cwd=root, check=True, capture_output=True))
             base = _median_seconds(lambda count=count: subprocess.run(
                 [sys.executable, "-c", BASELINE_CLI, str(count), str(HERE / "baseline_program.py")],
@@ -97,8 +97,8 @@ def end_to_end() -> list[str]:
 
 def pure_layers() -> list[str]:
     """Our own code alone (validation, sizing, rendering, JSON): what we add to Pulumi's cost."""
-    from components import planning
-    from components import stack_config as loader
+    from components.core import planning
+    from components.core import stack_config as loader
 
     lines = ["pure layers alone (load, size, render, build JSON; no Pulumi)", f"{'services':>8}  {'time (s)':>9}"]
     for count in SIZES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from components import eas_api
+from components.eas import api as eas_api
 from tests.fake_eas import HANG, Fault, fake_eas
 
 META = {"InstanceType": "ml.gu7i.c16m60.1-gu30", "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24,

@@ -81,7 +81,7 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         self.credentials = credentials
 
     def _read(self, props: dict[str, Any]) -> dict[str, Any]:
-        from components import eas_api  # imported in the provider's own process
+        from components.eas import api as eas_api  # imported in the provider's own process
 
         client = eas_api.make_client(props["region"], endpoint=self.api_endpoint, protocol=self.protocol,
                                      credentials=self.credentials)

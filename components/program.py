@@ -11,8 +11,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from . import planning, stack_config, stock
-from .errors import StackConfigError
+from .core import planning, stack_config
+from .core.errors import StackConfigError
+from .eas import stock
 from .providers import RegionalProviders
 from .service import Qwen3EasService, Qwen3EasServiceArgs
 

@@ -1,6 +1,6 @@
 """``Qwen3EasService``: one Qwen3 model as a PAI-EAS service, a thin Pulumi wrapper over a plan.
 
-Every decision is already in the ``ServicePlan`` (``components.planning``); this component
+Every decision is already in the ``ServicePlan`` (``components.core.planning``); this component
 only registers resources. Nothing is created inside ``apply``: previews would stop matching
 what ``up`` does.
 """
@@ -13,8 +13,8 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
+from .core.planning import ServicePlan
 from .endpoint import EndpointProvider, ServiceEndpoint
-from .planning import ServicePlan
 
 TYPE_TOKEN = "qwen3-eas:eas:Qwen3EasService"
 

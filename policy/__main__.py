@@ -33,7 +33,7 @@ from pulumi_policy import (  # noqa: E402 (needs the path above)
     ResourceValidationPolicy,
 )
 
-from components import policy_rules  # noqa: E402 (needs the path above)
+from policy import rules as policy_rules  # noqa: E402 (needs the path above)
 
 PACK_NAME = "qwen3-eas"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components import planning, stack_config
+from components.core import planning, stack_config
 
 A10 = "ml.gu7i.c16m60.1-gu30"
 L48 = "ml.gu8is.c32m128.1-gu60"

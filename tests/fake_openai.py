@@ -5,7 +5,7 @@
 
 Serves ``GET /v1/models`` and non-streaming ``POST /v1/chat/completions`` the way vLLM or SGLang
 behind EAS would: the ``Authorization`` header must be the raw token (EAS's documented form,
-what ``components.smoke`` sends), ``chat_template_kwargs.enable_thinking`` is honoured, tools
+what ``components.cli.smoke`` sends), ``chat_template_kwargs.enable_thinking`` is honoured, tools
 give ``tool_calls``, a reasoning service puts its reasoning in ``reasoning_content``. It keeps
 no state between requests: a question about the user's name is answered from the history the
 request carries, or not at all. Answers are canned, so every run gives the same bytes.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.plan import make_plan, write_atomically
+from components.cli.plan import make_plan, write_atomically
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 STACKS = ("dev", "staging", "prod")

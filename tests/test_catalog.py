@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.catalog import MODELS, find_model, get_model
+from components.core.catalog import MODELS, find_model, get_model
 
 
 def test_twenty_two_models_spelled_as_alibaba_writes_them():

@@ -7,7 +7,7 @@ import json
 import pulumi
 import pytest
 
-from components.plan import run_program
+from components.cli.plan import run_program
 
 from .conftest import raw_config, service
 
@@ -73,7 +73,7 @@ def test_stack_exports_every_service(recorded):
 @pulumi.runtime.test
 def test_component_attributes_resolve_under_the_test_decorator():
     """The component built directly (not via the program), with outputs awaited by the decorator."""
-    from components import planning, stack_config
+    from components.core import planning, stack_config
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 

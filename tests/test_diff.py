@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components import diff, plan
+from components.cli import diff, plan
 
 from .conftest import A10, service
 
@@ -113,12 +113,12 @@ def test_the_cli_plans_the_base_with_its_own_code_in_a_git_repository(tmp_path):
     dev = repo / "stacks" / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("replicas: 1", "replicas: 2"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-m", "components.diff", "dev", "--base", "HEAD", "--out", "d.md"],
+    result = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "HEAD", "--out", "d.md"],
                             cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("## `dev`: 1 changed (base `HEAD` at ")
     assert "| `metadata.instance` | `1` | `2` |" in result.stdout
     assert (repo / "d.md").read_text() == result.stdout
-    unknown = subprocess.run([sys.executable, "-m", "components.diff", "dev", "--base", "nosuchref"],
+    unknown = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "nosuchref"],
                              cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "'nosuchref' is not a commit" in unknown.stderr

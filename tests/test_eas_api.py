@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from components import eas_api
-from components.eas_api import FailureKind, ProbeAuthError, ProbeFailure
+from components.eas import api as eas_api
+from components.eas.api import FailureKind, ProbeAuthError, ProbeFailure
 
 from .fake_eas import FORBIDDEN, GARBAGE, HANG, OK, SERVER_ERROR, THROTTLED, Fault, fake_eas
 
@@ -176,7 +176,7 @@ def test_the_endpoint_resource_names_a_missing_service():
 
 
 def test_make_capacity_refuses_typos_and_keeps_a_good_snapshot_when_nothing_answers(tmp_path, capsys, monkeypatch):
-    from components import capacity
+    from components.cli import capacity
 
     out = tmp_path / "capacity.json"
     out.write_text('{"cn-beijing": []}\n')

@@ -1,4 +1,4 @@
-"""Extra checks of components.eas_api against the real SDK client (loopback only)."""
+"""Extra checks of components.eas.api against the real SDK client (loopback only)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from alibabacloud_eas20210701 import models as eas_models
 from alibabacloud_tea_util import models as util_models
 
-from components import eas_api
-from components.eas_api import FailureKind, ProbeAuthError, ProbeFailure
+from components.eas import api as eas_api
+from components.eas.api import FailureKind, ProbeAuthError, ProbeFailure
 from tests.fake_eas import SERVER_ERROR, Fault, fake_eas
 
 META = {"InstanceType": "ml.gu7i.c16m60.1-gu30", "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24, "CPU": 16,
@@ -153,7 +153,7 @@ def test_refused_is_unreachable_with_the_os_reason():
 def test_no_credentials_anywhere_is_auth(tmp_path):
     """The default chain with nothing configured (subprocess: the chain reads env at import)."""
     with fake_eas(metas=[META]) as server:
-        code = ("from components import eas_api\n"
+        code = ("from components.eas import api as eas_api\n"
                 "try:\n"
                 f"    eas_api.probe_regions(['cn-hangzhou'], client_factory=lambda r: eas_api.make_client(r, "
                 f"endpoint='{server.endpoint}', protocol='http'))\n"
@@ -167,7 +167,7 @@ def test_no_credentials_anywhere_is_auth(tmp_path):
 
 def test_env_credentials_through_the_default_chain(tmp_path):
     with Scripted([(200, {}, body(InstanceMetas=[META]))]) as s:
-        code = ("from components import eas_api\n"
+        code = ("from components.eas import api as eas_api\n"
                 f"r = eas_api.probe_regions(['cn-hangzhou'], client_factory=lambda r: eas_api.make_client(r, "
                 f"endpoint='{s.endpoint}', protocol='http'))\nprint(len(r['cn-hangzhou']))\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}

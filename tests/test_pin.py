@@ -7,7 +7,7 @@ import os
 import stat
 import sys
 
-from components import pin
+from components.cli import pin
 
 OUTPUTS = {"services": {"chat": {"region": "cn-shanghai", "serviceName": "chat_prod"},
                         "big": {"region": "cn-wulanchabu", "serviceName": "big_prod"}}}

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from components import placement, planning, stack_config
-from components.errors import StackConfigError
-from components.placement import Capacity, per_gpu_memory_gb
+from components.core import placement, planning, stack_config
+from components.core.errors import StackConfigError
+from components.core.placement import Capacity, per_gpu_memory_gb
 
 from .conftest import A10, raw_config, service
 
@@ -141,7 +141,9 @@ def test_failure_table_lines_up():
 
 
 def test_each_region_is_probed_once_per_run_however_many_services_share_it(monkeypatch):
-    from components import eas_api, program, stock
+    from components import program
+    from components.eas import api as eas_api
+    from components.eas import stock
 
     asked: list[list[str]] = []
     monkeypatch.delenv(stock.ENV, raising=False)

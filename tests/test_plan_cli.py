@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import plan
-from components.plan import main as plan_main
+from components.cli import plan
+from components.cli.plan import main as plan_main
 
 from .golden_update import GOLDEN, STACKS
 
@@ -80,7 +80,7 @@ def test_stale_files_of_removed_services_do_not_survive(tmp_path):
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.plan", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "components.cli.plan", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -105,7 +105,7 @@ def test_unknown_stack_name_lists_the_stacks(tmp_path):
 
 
 def test_a_capacity_snapshot_drives_the_region_choice(tmp_path):
-    from components import eas_api
+    from components.eas import api as eas_api
 
     snapshot = tmp_path / "capacity.json"
     meta = {"InstanceType": "ml.gu8xf.8xlarge-gu108", "GPU": "GU108", "GPUAmount": 8, "GPUMemory": 96, "CPU": 128,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from components import policy_rules as rules
-from components.policy_rules import (
+from policy import rules
+from policy.rules import (
     credentials,
     image_region,
     resource_region,
@@ -324,7 +324,7 @@ def test_the_pack_validates_proxied_inputs_and_reads_region_from_the_provider():
 
 
 def test_policy_rules_import_nothing_from_pulumi():
-    code = "import sys, components.policy_rules; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
+    code = "import sys, policy.rules; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -13,8 +13,8 @@ import textwrap
 import jinja2
 import pytest
 
-from components.engines import Features, UnsupportedFeatureError, decide_launch, parse_version
-from components.rendering import NO_THINKING_PROGRAM, command_words, render_script, shell_quote
+from components.core.engines import Features, UnsupportedFeatureError, decide_launch, parse_version
+from components.core.rendering import NO_THINKING_PROGRAM, command_words, render_script, shell_quote
 
 NEW = {"vllm": (0, 11, 2), "sglang": (0, 5, 17), "bladellm": (0, 11, 0)}
 
@@ -189,7 +189,7 @@ def test_the_filter_refuses_values_that_are_not_words():
 
 
 def test_strict_undefined_fails_loudly_on_a_missing_variable():
-    from components.rendering import environment
+    from components.core.rendering import environment
 
     with pytest.raises(jinja2.UndefinedError):
         environment().from_string("{{ missing | sh }}").render()

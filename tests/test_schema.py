@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.schema import render, stack_file_schema
+from components.cli.schema import render, stack_file_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema" / "stack-config.schema.json"

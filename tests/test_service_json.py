@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components.planning import official_model_path
+from components.core.planning import official_model_path
 
 from .conftest import A10, plan_one
 
@@ -72,7 +72,7 @@ def test_model_path_overrides_the_official_files():
 
 
 def test_workspace_id_lands_in_metadata():
-    from components import planning, stack_config
+    from components.core import planning, stack_config
 
     from .conftest import raw_config, service
     loaded = stack_config.load("dev", raw_config({"chat": service()}, workspaceId="4242"))

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import sizing
-from components.catalog import MODEL_NAMES, get_model
-from components.errors import StackConfigError
-from components.rendering import command_words
+from components.core import sizing
+from components.core.catalog import MODEL_NAMES, get_model
+from components.core.errors import StackConfigError
+from components.core.rendering import command_words
 
 from .conftest import H96, plan_one
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion
 
-from components import smoke
+from components.cli import smoke
 
 from .fake_openai import SERVED, TOKEN, Behaviour, FakeOpenAI
 
@@ -271,7 +271,7 @@ def test_pulumi_failure_is_reported(tmp_path, monkeypatch, capsys):
 def test_missing_pulumi_cli_gives_a_clear_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI")}
     env["PATH"] = str(tmp_path)  # an empty directory: no pulumi
-    done = subprocess.run([sys.executable, "-m", "components.smoke", "--stack", "dev"],
+    done = subprocess.run([sys.executable, "-m", "components.cli.smoke", "--stack", "dev"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

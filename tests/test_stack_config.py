@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import planning, stack_config
-from components.errors import StackConfigError
+from components.core import planning, stack_config
+from components.core.errors import StackConfigError
 
 from .conftest import raw_config, service
 

@@ -2,7 +2,7 @@
 
 Pure functions over a resource's inputs as Pulumi hands them to a policy (``serviceConfig`` as a
 JSON string, ``tags`` as a map). Each rule returns its violation messages; an empty list passes.
-The sizing rules call ``components.sizing`` itself, so a service someone wrote by hand is held
+The sizing rules call ``components.core.sizing`` itself, so a service someone wrote by hand is held
 to exactly the table and estimate the component applies. ``policy/__main__.py`` only wires the
 rules into a pack; the default enforcement levels live here with the rules.
 
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Optional
 
-from . import engines, instance_types, sizing
-from .catalog import MODELS, NATIVE_CONTEXT, Model, find_model
+from components.core import engines, instance_types, sizing
+from components.core.catalog import MODELS, NATIVE_CONTEXT, Model, find_model
 
 SERVICE_TYPE = "alicloud:pai/service:Service"
 """The resource type every rule applies to."""

@@ -1,6 +1,6 @@
 """Offline plan: run the real ``__main__.py`` on Pulumi's mock runtime and write what it would send.
 
-    python -m components.plan <stack name | path/to/Pulumi.<name>.yaml> --out build/<name>
+    python -m components.cli.plan <stack name | path/to/Pulumi.<name>.yaml> --out build/<name>
 
 No Pulumi CLI, no credentials, no network. Writes ``<key>.json`` (the service_config passed to
 ``alicloud.pai.Service``), ``plan.json`` and ``plan.md``. An invalid stack prints one message
@@ -23,9 +23,10 @@ from typing import Any, Optional
 
 import yaml
 
-from . import report, stock
+from ..core import report
+from ..eas import stock
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
 SERVICE_TYPE = "alicloud:pai/service:Service"
 COMPONENT_TYPE = "qwen3-eas:eas:Qwen3EasService"
@@ -219,7 +220,7 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m components.cli.plan", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
     parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
-from .placement import Capacity, RegionFailure
+from ..core.placement import Capacity, RegionFailure
 
 ENV = "QWEN3_EAS_CAPACITY"
 OFFLINE = "offline"
@@ -40,7 +40,7 @@ def capacity_for(regions: Iterable[str]) -> Optional[Capacity]:
 
 def from_snapshot(path: Path) -> Capacity:
     """A snapshot file: region ID -> DescribeMachineSpec's ``InstanceMetas`` list."""
-    from . import eas_api  # the SDK is only needed when stock is read
+    from . import api as eas_api  # the SDK is only needed when stock is read
 
     try:
         data = eas_api.load_snapshot(path)
@@ -51,7 +51,7 @@ def from_snapshot(path: Path) -> Capacity:
 
 def live(regions: list[str]) -> Capacity:
     """Probe every region concurrently; failures become per-region reasons, auth stops the run."""
-    from . import eas_api
+    from . import api as eas_api
 
     try:
         result = eas_api.probe_regions(regions, client_factory=eas_api.make_client)

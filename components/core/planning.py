@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import engines, naming, placement, resources, service_json, sizing
+from . import engines, hardware, naming, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem, StackConfigError
@@ -133,9 +133,9 @@ def _feature_warnings(spec: ServiceSpec, model: Model, out: Findings) -> None:
 
 def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
             pinned: Optional[str], out: Findings) -> Optional[placement.Choice]:
-    """Region and instance types for one service (see ``components.placement``)."""
+    """Region and instance types for one service (see ``components.core.placement``)."""
     if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
-        group = resources.group_facts(spec, out)
+        group = hardware.group_facts(spec, out)
         if group is None:
             return None
         region = pinned or regions[0]
@@ -149,10 +149,10 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
         for region in regions:
             stock = capacity.stock(region)
             if not isinstance(stock, placement.RegionFailure):
-                for name, facts in resources.api_facts(stock).items():
+                for name, facts in hardware.api_facts(stock).items():
                     reported.setdefault(name, facts)
     if listed:
-        types = resources.resolve_listed(spec, reported, out)
+        types = hardware.resolve_listed(spec, reported, out)
         if out.problems:
             return None
 
@@ -162,18 +162,18 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
     else:
         def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
             spot_capable = {str(m.get("InstanceType")) for m in metas if placement.has_spot_discount(m)}
-            offered = [f for f in resources.api_facts(metas).values() if not spot or f.name in spot_capable]
-            return resources.auto_candidates(spec, model, offered)
-        unprobed = resources.auto_candidates(spec, model, resources.built_in_pool())
+            offered = [f for f in hardware.api_facts(metas).values() if not spot or f.name in spot_capable]
+            return hardware.auto_candidates(spec, model, offered)
+        unprobed = hardware.auto_candidates(spec, model, hardware.built_in_pool())
         if capacity is None and not unprobed:
-            resources.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
+            hardware.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
             return None
 
     try:
         choice = placement.choose(
             regions=regions,
             candidates=candidates,
-            sizing_error=lambda t: resources.sizing_error(spec, model, t),
+            sizing_error=lambda t: hardware.sizing_error(spec, model, t),
             spot=spot,
             capacity=capacity,
             pinned_region=pinned,
@@ -185,7 +185,7 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
                     "add regions or instance types, raise the bid, or plan again when stock returns")
         return None
     if not choice.instance_types:
-        resources.nothing_fits(spec, model, out, f"the types {choice.region} offers")
+        hardware.nothing_fits(spec, model, out, f"the types {choice.region} offers")
         return None
     if not listed:
         out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
@@ -214,7 +214,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     out.warnings.extend(n for n in choice.notes if "no stock" in n or "unknown:" in n)
     if choice.stock == placement.LOW_STOCK:
         out.warnings.append(f"{facts[0].name} in {region} reports low stock (ClosedWithStock)")
-    json_place = resources.json_placement(spec, [t.name for t in facts], region, out)
+    json_place = hardware.json_placement(spec, [t.name for t in facts], region, out)
     where = "resource.gpus" if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)) \
         else "resource.instanceTypes"
 
@@ -235,7 +235,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                         "set engineVersion (e.g. 0.11.2) to the engine release inside the image")
 
     _feature_warnings(spec, model, out)
-    verdict = resources.size(spec, model, facts, out, where) if not out.problems else None
+    verdict = hardware.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
 

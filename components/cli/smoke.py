@@ -1,8 +1,8 @@
 """Smoke test of deployed services: does each one answer as its stack file promises?
 
-    python -m components.smoke --stack dev                  # outputs from `pulumi stack output`
-    python -m components.smoke --outputs outputs.json        # the same JSON, from a file
-    python -m components.smoke --outputs outputs.json --stack dev --timeout 30
+    python -m components.cli.smoke --stack dev                  # outputs from `pulumi stack output`
+    python -m components.cli.smoke --outputs outputs.json        # the same JSON, from a file
+    python -m components.cli.smoke --outputs outputs.json --stack dev --timeout 30
 
 For every service in the stack's ``services`` output it calls the OpenAI-compatible API with
 the OpenAI Python client and checks: the model list names the served model; a chat completion
@@ -428,8 +428,8 @@ def _parse_outputs(text: str, source: str) -> dict[str, Any]:
 
 def stack_features(stack: str) -> dict[str, Features]:
     """Service key -> features, read from ``stacks/Pulumi.<stack>.yaml`` (for outputs that lack them)."""
-    from . import stack_config
-    from .errors import StackConfigError
+    from ..core import stack_config
+    from ..core.errors import StackConfigError
     from .plan import PlanError, read_stack_config, resolve_stack
 
     try:
@@ -526,7 +526,7 @@ def passed(results: Sequence[Result]) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry point; returns the exit status (0 passed, 1 a check failed, 2 cannot start)."""
-    parser = argparse.ArgumentParser(prog="python -m components.smoke", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m components.cli.smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", help="stack name: reads `pulumi stack output`; also where features "
                         "come from when the outputs lack them")
     parser.add_argument("--outputs", type=Path, help="JSON file of `pulumi stack output --json --show-secrets` "
