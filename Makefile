@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+CLI    := $(BIN)/qwen3-eas
+# The stamp changes with the lock file and with the project's own packaging (pyproject.toml).
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 STACKS := dev staging prod
 
 .PHONY: help venv plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
@@ -18,27 +20,30 @@ help:
 	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
 	@echo "make golden              refresh tests/golden from the example stacks"
 
-$(STAMP): requirements.txt
+# The project itself goes in editable (no dependencies of its own: the lock file has them all), so
+# `qwen3-eas` and Pulumi's dynamic-provider host import this working tree from any directory.
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-input -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-input --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
 
 plan: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make plan STACK=<name>  (stacks: $(STACKS))" >&2; exit 2; }
-	$(BIN)/python -m components.cli.plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
+	$(CLI) plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
 
 plans: $(STAMP)
-	@for s in $(STACKS); do $(BIN)/python -m components.cli.plan $$s --out build/$$s || exit 1; done
+	@for s in $(STACKS); do $(CLI) plan $$s --out build/$$s || exit 1; done
 
 capacity: $(STAMP)
 	@test -n "$(REGIONS)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" [OUT=capacity.json]' >&2; exit 2; }
-	$(BIN)/python -m components.cli.capacity --regions "$(REGIONS)" --out $(or $(OUT),capacity.json)
+	$(CLI) capacity --regions "$(REGIONS)" --out $(or $(OUT),capacity.json)
 
 pin: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make pin STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
-	$(BIN)/python -m components.cli.pin --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+	$(CLI) pin --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,7 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.plan_bench
 
 schema: $(STAMP)
-	$(BIN)/python -m components.cli.schema --out schema/stack-config.schema.json
+	$(CLI) schema --out schema/stack-config.schema.json
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_update
@@ -70,9 +75,9 @@ clean:
 
 smoke: $(STAMP)
 	@test -n "$(STACK)$(OUTPUTS)" || { echo "usage: make smoke STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
-	$(BIN)/python -m components.cli.smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+	$(CLI) smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 # The command is not echoed, so that the output is only the diff (paste it into a PR).
 diff: $(STAMP)
 	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUT=<file>]" >&2; exit 2; }
-	@$(BIN)/python -m components.cli.diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))
+	@$(CLI) diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))

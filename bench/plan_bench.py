@@ -75,7 +75,7 @@ def in_process() -> list[str]:
 
 
 def end_to_end() -> list[str]:
-    """What a user waits for: `python -m components.cli.plan` (files written) vs the baseline process."""
+    """What a user waits for: `qwen3-eas plan` (files written) vs the baseline process."""
     lines = ["end to end: a fresh process each run (interpreter, imports, program, files)",
              f"{'services':>8}  {'ours (s)':>9}  {'baseline (s)':>12}  {'ratio':>6}"]
     root = HERE.parent

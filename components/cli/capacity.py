@@ -1,6 +1,6 @@
 """``make capacity REGIONS="..."``: write a capacity snapshot from the live EAS API.
 
-    python -m components.cli.capacity --regions "cn-wulanchabu cn-beijing" --out capacity.json
+    qwen3-eas capacity --regions "cn-wulanchabu cn-beijing" --out capacity.json
 
 The snapshot is what ``make plan CAPACITY=capacity.json`` reads: a reviewer can reproduce the
 region choice of a plan without credentials. Regions that cannot be read are reported and
@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Optional
 
 from ..eas import api as eas_api
+from . import PROG
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cli.capacity", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} capacity", description=__doc__.splitlines()[0])
     parser.add_argument("--regions", required=True, help="space- or comma-separated region IDs")
     parser.add_argument("--out", type=Path, default=Path("capacity.json"))
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole probe")

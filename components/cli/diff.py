@@ -1,9 +1,9 @@
 """``make diff``: what a change does to a stack's services, as Markdown for a pull request.
 
-    python -m components.cli.diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE]
+    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE]
 
 Plans the stack twice, offline: at ``<ref>`` with that commit's own code (exported with ``git
-archive`` into a temporary folder and planned there by ``python -m components.cli.plan``, so the
+archive`` into a temporary folder and planned there by ``qwen3-eas plan``, so the
 base's code plans the base), and in the working tree (``components.plan.make_plan``). Then, per
 service key, compares the plan's model, placement (``region``, ``instanceTypes``, ``placement``)
 and sizing verdict, and every field of the service JSON flattened to dotted paths; the start
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.rendering import command_words
-from . import plan
+from . import PROG, plan
 
 NO_CHANGES = "no changes"
 ABSENT = "—"
@@ -271,7 +271,9 @@ def plan_base(stack_arg: str, commit: str) -> tuple[Optional[dict[str, str]], Op
             tar.extractall(tree, filter="data")
         # The base's own `components` must be imported, never the working tree's.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        result = subprocess.run([sys.executable, "-m", "components.cli.plan", _base_stack_arg(stack_arg), "--out", str(out)],
+        # Bases from before the package layout (issue 9) have the planner at components/plan.py.
+        planner = "components.cli.plan" if (tree / "components" / "cli" / "plan.py").exists() else "components.plan"
+        result = subprocess.run([sys.executable, "-m", planner, _base_stack_arg(stack_arg), "--out", str(out)],
                                 cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False)
         if result.returncode != 0:
             return None, (result.stderr.strip() or result.stdout.strip() or f"exit status {result.returncode}")
@@ -305,7 +307,7 @@ def diff_stack(stack_arg: str, base: str) -> tuple[str, int]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cli.diff", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} diff", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--base", required=True, help="git ref to compare with (a branch, tag or commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")

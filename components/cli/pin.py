@@ -6,7 +6,7 @@ them into the stack file as ``qwen3-eas:placements`` through ``pulumi config set
 stock moves: region fallback only ever chooses for services that have never run. Commit the
 stack file change like any other reviewed change.
 
-    python -m components.cli.pin --stack prod [--outputs outputs.json] [--dry-run]
+    qwen3-eas pin --stack prod [--outputs outputs.json] [--dry-run]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.spec import PROJECT
+from . import PROG
 
 
 class PinError(RuntimeError):
@@ -58,7 +59,7 @@ def commands(stack: str, pins: dict[str, str]) -> list[list[str]]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cli.pin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} pin", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--outputs", type=Path, help="JSON of `pulumi stack output --json` instead of calling it")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")

@@ -1,6 +1,6 @@
 """Offline plan: run the real ``__main__.py`` on Pulumi's mock runtime and write what it would send.
 
-    python -m components.cli.plan <stack name | path/to/Pulumi.<name>.yaml> --out build/<name>
+    qwen3-eas plan <stack name | path/to/Pulumi.<name>.yaml> --out build/<name>
 
 No Pulumi CLI, no credentials, no network. Writes ``<key>.json`` (the service_config passed to
 ``alicloud.pai.Service``), ``plan.json`` and ``plan.md``. An invalid stack prints one message
@@ -25,6 +25,7 @@ import yaml
 
 from ..core import report
 from ..eas import stock
+from . import PROG
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -220,7 +221,7 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cli.plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} plan", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
     parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")

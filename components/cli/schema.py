@@ -1,6 +1,6 @@
 """JSON Schema of a stack file's config, so editors complete and check ``stacks/Pulumi.*.yaml``.
 
-    python -m components.cli.schema --out schema/stack-config.schema.json   (make schema)
+    qwen3-eas schema --out schema/stack-config.schema.json   (make schema)
 
 Stack files point at it with ``# yaml-language-server: $schema=../schema/stack-config.schema.json``.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.spec import PROJECT, StackConfig
+from . import PROG
 
 
 def stack_file_schema() -> dict[str, Any]:
@@ -55,7 +56,7 @@ def render() -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cli.schema", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} schema", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)

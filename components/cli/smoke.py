@@ -1,8 +1,8 @@
 """Smoke test of deployed services: does each one answer as its stack file promises?
 
-    python -m components.cli.smoke --stack dev                  # outputs from `pulumi stack output`
-    python -m components.cli.smoke --outputs outputs.json        # the same JSON, from a file
-    python -m components.cli.smoke --outputs outputs.json --stack dev --timeout 30
+    qwen3-eas smoke --stack dev                  # outputs from `pulumi stack output`
+    qwen3-eas smoke --outputs outputs.json        # the same JSON, from a file
+    qwen3-eas smoke --outputs outputs.json --stack dev --timeout 30
 
 For every service in the stack's ``services`` output it calls the OpenAI-compatible API with
 the OpenAI Python client and checks: the model list names the served model; a chat completion
@@ -34,6 +34,8 @@ from typing import Any, Literal, Optional, Union
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ChatCompletionToolParam
+
+from . import PROG
 
 DEFAULT_TIMEOUT = 60.0
 PULUMI_TIMEOUT = 120.0
@@ -526,7 +528,7 @@ def passed(results: Sequence[Result]) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry point; returns the exit status (0 passed, 1 a check failed, 2 cannot start)."""
-    parser = argparse.ArgumentParser(prog="python -m components.cli.smoke", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", help="stack name: reads `pulumi stack output`; also where features "
                         "come from when the outputs lack them")
     parser.add_argument("--outputs", type=Path, help="JSON file of `pulumi stack output --json --show-secrets` "
