@@ -1,9 +1,19 @@
 """qwen3-eas: Qwen3 models as PAI-EAS services, planned in pure Python and deployed by Pulumi.
 
-Pure layers (no Pulumi import): ``catalog``, ``instance_types``, ``spec``, ``stack_config``,
-``sizing``, ``engines``, ``rendering``, ``service_json``, ``naming``, ``placement``, ``resources``,
-``planning``, ``report``, ``policy_rules``.
-EAS API: ``eas_api`` (stock probe, snapshots), ``stock``, ``capacity``; ``endpoint`` (DescribeService).
-Pulumi wiring: ``service`` (the component), ``providers``, ``program``, ``plan`` (offline runner).
-Tools: ``diff`` (plan diff), ``pin`` (placements), ``smoke`` (live API checks), ``schema``.
+This folder's top level holds the Pulumi wiring, and only that:
+
+- ``service``: the ``Qwen3EasService`` component resource (one EAS service);
+- ``endpoint``: the dynamic resource that reads a deployed service's endpoint and token;
+- ``providers``: one explicit alicloud provider per region;
+- ``program``: what ``__main__.py`` runs: read the stack, plan, build components, export.
+
+The wings, each one role, imported one way (``cli`` and the program -> wiring -> ``core``):
+
+- ``core/``: every decision, pure (no Pulumi, no network): catalog, stack config, hardware,
+  fitting and sizing, placement, engines, rendering, service JSON, the plan report;
+- ``eas/``: everything that calls the EAS API (stock probe, snapshots, service lookups);
+- ``cli/``: the tools behind ``qwen3-eas <subcommand>`` (plan, diff, capacity, pin, smoke, schema).
+
+The policy pack's rules live beside the pack, in ``policy/rules.py``. ``tests/test_layout.py``
+holds the import direction.
 """

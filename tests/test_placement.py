@@ -8,7 +8,8 @@ import pytest
 
 from components.core import placement, planning, stack_config
 from components.core.errors import StackConfigError
-from components.core.placement import Capacity, per_gpu_memory_gb
+from components.core.instance_types import per_gpu_memory_gb
+from components.core.placement import Capacity
 
 from .conftest import A10, raw_config, service
 

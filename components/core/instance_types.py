@@ -8,8 +8,9 @@ from a table of names that don't follow it. Nothing is guessed: a type we cannot
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 # Per-GPU memory (GB, as EAS and the source document state them) by EAS GPU code. Only
 # sourced figures: the source document pairs GU30 with the 24 GB A10, GU60 with 48 GB
@@ -111,3 +112,44 @@ def with_override(base: Optional[InstanceType], name: str, gpus: int, gpu_type: 
         return InstanceType(name, gpus, gpu_type.upper() if gpu_type else None, memory, source="user")
     return replace(base, gpus=gpus, gpu_type=gpu_type or base.gpu_type,
                    gpu_memory_gb=memory, source="user")
+
+
+LARGEST_SINGLE_GPU_GB = 192
+"""No GPU we know of has more memory than this (a figure above it must be a whole instance)."""
+
+
+def per_gpu_memory_gb(gpu_code: str, gpu_amount: int, reported: float) -> int:
+    """Per-GPU memory from DescribeMachineSpec's ``GPUMemory``.
+
+    The API does not say whether ``GPUMemory`` is per GPU or per instance on multi-GPU types.
+    Where the GPU code is in our table and the figure equals either reading, the table wins.
+    Otherwise a figure above the largest single GPU that divides evenly is read as the
+    instance's total; anything else as per GPU.
+    """
+    known = GPU_MEMORY_GB.get(gpu_code.upper())
+    if known is not None and reported in (known, known * gpu_amount):
+        return known
+    if gpu_amount > 1 and reported > LARGEST_SINGLE_GPU_GB and reported % gpu_amount == 0:
+        return int(reported // gpu_amount)
+    return int(reported)
+
+
+def facts_from_api(meta: Mapping[str, Any]) -> Optional[InstanceType]:
+    """An instance type's GPU figures as the EAS API reports them (these win over ours)."""
+    try:
+        gpus = int(meta.get("GPUAmount") or 0)
+        reported = float(meta.get("GPUMemory") or 0)
+        code = str(meta.get("GPU") or "")
+    except (TypeError, ValueError):
+        return None
+    if gpus < 1 or reported <= 0:
+        return None
+    return InstanceType(
+        name=str(meta["InstanceType"]),
+        gpus=gpus,
+        gpu_type=code.upper() or None,
+        gpu_memory_gb=per_gpu_memory_gb(code, gpus, reported),
+        vcpus=int(meta["CPU"]) if isinstance(meta.get("CPU"), (int, float)) else None,
+        memory_gb=int(meta["Memory"]) if isinstance(meta.get("Memory"), (int, float)) else None,
+        source="api",
+    )

@@ -17,15 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from .instance_types import GPU_MEMORY_GB, InstanceType
+from .instance_types import InstanceType, facts_from_api
 
 WITH_STOCK = "WithStock"
 LOW_STOCK = "ClosedWithStock"
 NO_STOCK = "NoStock"
-
-LARGEST_SINGLE_GPU_GB = 192
-"""No GPU we know of has more memory than this (a figure above it must be a whole instance)."""
-
 
 @dataclass(frozen=True)
 class RegionFailure:
@@ -98,43 +94,6 @@ def failure_table(tried: Sequence[Attempt]) -> str:
     rows = [("region", "instance type", "reason")] + [(a.region, a.instance_type, a.reason) for a in tried]
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in rows)
-
-
-def per_gpu_memory_gb(gpu_code: str, gpu_amount: int, reported: float) -> int:
-    """Per-GPU memory from DescribeMachineSpec's ``GPUMemory``.
-
-    The API does not say whether ``GPUMemory`` is per GPU or per instance on multi-GPU types.
-    Where the GPU code is in our table and the figure equals either reading, the table wins.
-    Otherwise a figure above the largest single GPU that divides evenly is read as the
-    instance's total; anything else as per GPU.
-    """
-    known = GPU_MEMORY_GB.get(gpu_code.upper())
-    if known is not None and reported in (known, known * gpu_amount):
-        return known
-    if gpu_amount > 1 and reported > LARGEST_SINGLE_GPU_GB and reported % gpu_amount == 0:
-        return int(reported // gpu_amount)
-    return int(reported)
-
-
-def facts_from_api(meta: Mapping[str, Any]) -> Optional[InstanceType]:
-    """An instance type's GPU figures as the EAS API reports them (these win over ours)."""
-    try:
-        gpus = int(meta.get("GPUAmount") or 0)
-        reported = float(meta.get("GPUMemory") or 0)
-        code = str(meta.get("GPU") or "")
-    except (TypeError, ValueError):
-        return None
-    if gpus < 1 or reported <= 0:
-        return None
-    return InstanceType(
-        name=str(meta["InstanceType"]),
-        gpus=gpus,
-        gpu_type=code.upper() or None,
-        gpu_memory_gb=per_gpu_memory_gb(code, gpus, reported),
-        vcpus=int(meta["CPU"]) if isinstance(meta.get("CPU"), (int, float)) else None,
-        memory_gb=int(meta["Memory"]) if isinstance(meta.get("Memory"), (int, float)) else None,
-        source="api",
-    )
 
 
 SizingCheck = Callable[[InstanceType], Optional[str]]

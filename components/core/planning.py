@@ -1,5 +1,14 @@
 """From a validated stack config to one ``ServicePlan`` per service: every decision, no Pulumi.
 
+One service flows one way through the core, each stage a module that never calls back up:
+
+1. ``hardware``: the types a replica could run on, with their GPU figures;
+2. ``fitting`` (over ``sizing``): which of them fit the model and length, and how;
+3. ``placement``: the first region (and types) with stock; ``service_json.placement_for``
+   states it as the JSON will;
+4. ``engines`` then ``rendering``: the image's engine release, the flags, the start script;
+5. ``service_json``: the service JSON, built as data.
+
 The component, the offline plan and the policy pack all start from here. Problems across all
 services are collected and raised together, before anything is registered.
 """
@@ -11,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import engines, hardware, naming, placement, service_json, sizing
+from . import engines, fitting, hardware, naming, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem, StackConfigError
@@ -131,9 +140,9 @@ def _feature_warnings(spec: ServiceSpec, model: Model, out: Findings) -> None:
             out.warnings.append(f"{model.name} is a Base model (not chat-tuned): {', '.join(asked)} may not behave")
 
 
-def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
+def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
             pinned: Optional[str], out: Findings) -> Optional[placement.Choice]:
-    """Region and instance types for one service (see ``components.core.placement``)."""
+    """Stages 1 to 3: the types a replica could use, those that fit, and the region with stock."""
     if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
         group = hardware.group_facts(spec, out)
         if group is None:
@@ -163,17 +172,17 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
         def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
             spot_capable = {str(m.get("InstanceType")) for m in metas if placement.has_spot_discount(m)}
             offered = [f for f in hardware.api_facts(metas).values() if not spot or f.name in spot_capable]
-            return hardware.auto_candidates(spec, model, offered)
-        unprobed = hardware.auto_candidates(spec, model, hardware.built_in_pool())
+            return fitting.auto_candidates(spec, model, offered)
+        unprobed = fitting.auto_candidates(spec, model, hardware.built_in_pool())
         if capacity is None and not unprobed:
-            hardware.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
+            fitting.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
             return None
 
     try:
         choice = placement.choose(
             regions=regions,
             candidates=candidates,
-            sizing_error=lambda t: hardware.sizing_error(spec, model, t),
+            sizing_error=lambda t: fitting.sizing_error(spec, model, t),
             spot=spot,
             capacity=capacity,
             pinned_region=pinned,
@@ -185,7 +194,7 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
                     "add regions or instance types, raise the bid, or plan again when stock returns")
         return None
     if not choice.instance_types:
-        hardware.nothing_fits(spec, model, out, f"the types {choice.region} offers")
+        fitting.nothing_fits(spec, model, out, f"the types {choice.region} offers")
         return None
     if not listed:
         out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
@@ -205,7 +214,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                     "set alicloud:region in the stack file, or list regions on the service")
         return None, out.problems
 
-    choice = _choose(spec, model, regions, capacity, pinned_region, out)
+    choice = _place(spec, model, regions, capacity, pinned_region, out)
     if choice is None:
         return None, out.problems
     region = choice.region
@@ -214,55 +223,22 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     out.warnings.extend(n for n in choice.notes if "no stock" in n or "unknown:" in n)
     if choice.stock == placement.LOW_STOCK:
         out.warnings.append(f"{facts[0].name} in {region} reports low stock (ClosedWithStock)")
-    json_place = hardware.json_placement(spec, [t.name for t in facts], region, out)
+    json_place = service_json.placement_for(spec, [t.name for t in facts], region, out)
     where = "resource.gpus" if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)) \
         else "resource.instanceTypes"
 
-    image = spec.image or engines.default_image(spec.engine, region)
-    version = None
-    if image is None:
-        out.problem("image", f"no {spec.engine} image is built in (its EAS image name is not published)",
-                    f"set image to the {spec.engine} image Model Gallery shows for your region")
-    else:
-        image_region = engines.image_region(image)
-        if image_region is not None and image_region != region:
-            out.problem("image", f"{image} is in {image_region}'s registry but the service runs in {region}",
-                        f"use the {region} registry (eas-registry-vpc.{region}.cr.aliyuncs.com) or leave image out")
-        version = engines.parse_version(spec.engine_version or engines.image_tag(image))
-        if version is None:
-            out.problem("engineVersion",
-                        f"cannot read the {spec.engine} version from image tag {engines.image_tag(image)!r}",
-                        "set engineVersion (e.g. 0.11.2) to the engine release inside the image")
+    image, version = _engine_release(spec, region, out)
 
     _feature_warnings(spec, model, out)
-    verdict = hardware.size(spec, model, facts, out, where) if not out.problems else None
+    verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
 
     gpus = facts[0].gpus
     gpu_memory = min(t.gpu_memory_gb for t in facts)
-    settings = verdict.settings
     served = spec.served_model_name or model.name
-    try:
-        launch = engines.decide_launch(
-            spec.engine,
-            version,
-            Features(
-                max_model_len=spec.max_model_len,
-                tool_calling=spec.tool_calling,
-                reasoning=spec.reasoning,
-                thinking=spec.thinking,
-                served_model_name=served,
-                tensor_parallel=gpus,
-                memory_fraction=_engine_memory_flag(spec.engine, verdict, gpu_memory),
-                enforce_eager=settings.enforce_eager,
-                kv_cache_fp8=settings.kv_cache_fp8,
-                expert_parallel=settings.expert_parallel,
-                explicit_served_name=spec.served_model_name is not None,
-            ),
-        )
-    except UnsupportedFeatureError as exc:
-        out.problem(exc.field, str(exc), exc.fix)
+    launch = _launch(spec, version, served, gpus, gpu_memory, verdict, out)
+    if launch is None:
         return None, out.problems
 
     name = naming.service_name(stack, key)
@@ -298,6 +274,53 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
     )
     return plan, []
+
+
+def _engine_release(spec: ServiceSpec, region: str,
+                    out: Findings) -> tuple[Optional[str], Optional[engines.Version]]:
+    """Stage 4a: the image and the engine release inside it (the flags depend on the release)."""
+    image = spec.image or engines.default_image(spec.engine, region)
+    if image is None:
+        out.problem("image", f"no {spec.engine} image is built in (its EAS image name is not published)",
+                    f"set image to the {spec.engine} image Model Gallery shows for your region")
+        return None, None
+    image_region = engines.image_region(image)
+    if image_region is not None and image_region != region:
+        out.problem("image", f"{image} is in {image_region}'s registry but the service runs in {region}",
+                    f"use the {region} registry (eas-registry-vpc.{region}.cr.aliyuncs.com) or leave image out")
+    version = engines.parse_version(spec.engine_version or engines.image_tag(image))
+    if version is None:
+        out.problem("engineVersion",
+                    f"cannot read the {spec.engine} version from image tag {engines.image_tag(image)!r}",
+                    "set engineVersion (e.g. 0.11.2) to the engine release inside the image")
+    return image, version
+
+
+def _launch(spec: ServiceSpec, version: engines.Version, served: str, gpus: int, gpu_memory: int,
+            verdict: sizing.Verdict, out: Findings) -> Optional[engines.Launch]:
+    """Stage 4b: every engine flag, from the features asked for and the settings sizing chose."""
+    settings = verdict.settings
+    try:
+        return engines.decide_launch(
+            spec.engine,
+            version,
+            Features(
+                max_model_len=spec.max_model_len,
+                tool_calling=spec.tool_calling,
+                reasoning=spec.reasoning,
+                thinking=spec.thinking,
+                served_model_name=served,
+                tensor_parallel=gpus,
+                memory_fraction=_engine_memory_flag(spec.engine, verdict, gpu_memory),
+                enforce_eager=settings.enforce_eager,
+                kv_cache_fp8=settings.kv_cache_fp8,
+                expert_parallel=settings.expert_parallel,
+                explicit_served_name=spec.served_model_name is not None,
+            ),
+        )
+    except UnsupportedFeatureError as exc:
+        out.problem(exc.field, str(exc), exc.fix)
+        return None
 
 
 def _operations(spec: ServiceSpec) -> service_json.Operations:

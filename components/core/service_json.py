@@ -7,10 +7,14 @@ in by itself are left out, so that what we send is what a reviewer reads.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from . import instance_types
 from .engines import MODEL_DIR, PORT
+from .errors import Findings
+from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
 RPC_KEEPALIVE_MS = 600_000
 """Per-request time limit: long generations (131072 tokens) outlast EAS's short default."""
@@ -131,3 +135,32 @@ def build(
 def serialise(config: dict[str, Any]) -> str:
     """The one serialisation of a service JSON: sorted keys, compact, stable bytes."""
     return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def placement_for(spec: ServiceSpec, types: Sequence[str], region: str, out: Findings) -> Placement:
+    """Where the service's replicas run, as the JSON states it (``cloud.computing`` / ``metadata``), with its warnings."""
+    resource = spec.resource
+    if isinstance(resource, ResourceGroupResource):
+        return Placement("resourceGroup", resource_group_id=resource.resource_group_id,
+                                      gpus=resource.gpus, cpu=resource.cpu, memory_gib=resource.memory_gi_b)
+    if isinstance(resource, QuotaResource):
+        return Placement("quota", quota_id=resource.quota_id, gpus=resource.gpus,
+                                      cpu=resource.cpu, memory_gib=resource.memory_gi_b)
+    lingjun = [t for t in types if instance_types.is_lingjun(t)]
+    if isinstance(resource, SpotResource):
+        if lingjun and region != instance_types.LINGJUN_SPOT_REGION:
+            out.warnings.append(
+                f"Lingjun spot types ({', '.join(lingjun)}) are open without a whitelist only in "
+                f"{instance_types.LINGJUN_SPOT_REGION}; in {region} your account may need to be allowed first"
+            )
+        out.warnings.append(
+            f"spot instances can be preempted; bid {resource.bid_price:g} per instance-hour"
+            + ("" if resource.spot_protection else ", without the one-hour protection")
+        )
+        return Placement("spot", tuple(types), bid_price=resource.bid_price,
+                                      spot_protection=resource.spot_protection,
+                                      on_demand_fallback=resource.on_demand_fallback)
+    if lingjun:
+        out.problem("resource.kind", f"{', '.join(lingjun)} are Lingjun spot types, not public resources",
+                    "use resource.kind: spot with a bidPrice (in cn-wulanchabu)")
+    return Placement("public", tuple(types))
