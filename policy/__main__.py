@@ -2,7 +2,7 @@
 
     pulumi preview --stack dev --policy-pack policy [--policy-pack-config policy-config.json]
 
-Only wiring: each rule of ``components.policy_rules.RULES`` becomes one resource policy with its
+Only wiring: each rule of ``policy.rules.RULES`` becomes one resource policy with its
 default enforcement level, which a policy config file can change (README, "Reviewing changes").
 """
 

@@ -4,7 +4,7 @@
 
 Plans the stack twice, offline: at ``<ref>`` with that commit's own code (exported with ``git
 archive`` into a temporary folder and planned there by ``qwen3-eas plan``, so the
-base's code plans the base), and in the working tree (``components.plan.make_plan``). Then, per
+base's code plans the base), and in the working tree (``components.cli.plan.make_plan``). Then, per
 service key, compares the plan's model, placement (``region``, ``instanceTypes``, ``placement``)
 and sizing verdict, and every field of the service JSON flattened to dotted paths; the start
 script is compared command by command and flag by flag, not as one string.
