@@ -191,7 +191,11 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         changed = [k for k in ("region", "serviceName", "configHash") if olds.get(k) != news.get(k)]
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[k for k in changed if k != "configHash"],
+        # A state from before the config was kept: one update that only re-reads stores it, so
+        # that the next removal is seen.
+        catch_up = "serviceConfig" in news and "serviceConfig" not in olds
+        return pulumi.dynamic.DiffResult(changes=bool(changed) or catch_up,
+                                         replaces=[k for k in changed if k != "configHash"],
                                          delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
@@ -199,6 +203,8 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         if new_config and removed_from_json(olds.get("serviceConfig"), new_config):
             region, name = news["region"], news["serviceName"]
             replace_config(self._client(region), region, name, new_config)
+            # EAS may still say Running from before the update for a moment.
+            time.sleep(self.poll_s)
             info = self._wait_for(news, lambda i: i.status == "Running" and i.has_endpoint,
                                   self.rollout_wait_s, "Running status after removing settings")
         else:

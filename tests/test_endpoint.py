@@ -225,6 +225,13 @@ def test_a_state_without_the_old_config_sends_no_replace():
     assert server.updates == []
 
 
+def test_a_state_without_the_old_config_is_brought_up_to_date_by_one_reading_update():
+    old = {k: v for k, v in props(NEW_CONFIG).items() if k != "serviceConfig"}
+    bare = EndpointProvider()
+    assert bare.diff(f"{REGION}/{NAME}", old, props(NEW_CONFIG)).changes
+    assert not bare.diff(f"{REGION}/{NAME}", props(NEW_CONFIG), props(NEW_CONFIG)).changes
+
+
 def test_removed_keys_names_each_dropped_setting_once():
     assert removed_keys(OLD_CONFIG, NEW_CONFIG) == [
         "autoscaler", "cloud.computing.instances[0].spot_price_limit", "cloud.computing.instances[1]",
