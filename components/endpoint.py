@@ -12,10 +12,11 @@ the provider's update, and waits for the service to run again.
 
 How the engine drives it (the SDK's host, ``pulumi/dynamic/__main__.py`` in pulumi 3.272.0):
 
-- ``pulumi refresh``: ``read`` reports a service deleted outside Pulumi as gone (an empty
-  ``ReadResult``), so the refresh drops it instead of failing.
+- ``pulumi refresh``: ``read`` reports a service deleted outside Pulumi as gone (a ``ReadResult``
+  without ID, which the engine treats as deleted: pulumi/pulumi ``pkg/resource/deploy/step.go``
+  line 1616 at 1b59498), so the refresh drops it instead of failing.
 - ``pulumi import`` of this resource cannot work: the engine's import reads with neither inputs
-  nor state (pulumi/pulumi ``pkg/resource/deploy/step.go``, ``ImportStep.Apply``), so the host
+  nor state (``step.go`` line 2037, ``ImportStep.Apply``), so the host
   finds no ``__provider`` to unpickle and fails with ``KeyError`` before any code of ours runs.
   The ``import_`` option is therefore refused here with a message that says what to do instead
   (import the ``alicloud:pai/service:Service``; docs/operating.md).

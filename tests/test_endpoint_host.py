@@ -115,7 +115,8 @@ def test_check_create_read_diff_update_refresh_delete_through_the_sdk_host(host)
         assert json.loads(server.services[f"{REGION}/{NAME}"]["ServiceConfig"]) == NEW
         assert [kind for _, kind, _ in server.updates] == ["replace"]
 
-        # `pulumi refresh` after the service was deleted outside Pulumi: gone, not an error.
+        # `pulumi refresh` after the service was deleted outside Pulumi: gone, not an error. A blank
+        # ID is what the engine treats as deleted (pulumi/pulumi step.go line 1616, RefreshStep.Apply).
         del server.services[f"{REGION}/{NAME}"]
         gone = host.Read(provider_pb2.ReadRequest(id=created.id, urn=URN, properties=updated.properties,
                                                   inputs=news), timeout=30)
@@ -125,8 +126,8 @@ def test_check_create_read_diff_update_refresh_delete_through_the_sdk_host(host)
 
 
 def test_what_pulumi_import_sends_fails_in_the_sdk_host_before_our_code(host):
-    """``pulumi import`` reads with an ID and neither state nor inputs (pulumi/pulumi
-    pkg/resource/deploy/step.go, ImportStep.Apply's ``prov.Read``): the SDK's host then looks up
+    """``pulumi import`` reads with an ID and neither state nor inputs (pulumi/pulumi at 1b59498,
+    pkg/resource/deploy/step.go line 2037, ImportStep.Apply's ``prov.Read``): the SDK's host looks up
     ``props["__provider"]`` and fails. No provider code can change that, which is why the program
     refuses ``import_`` on the reader and the docs say to import the EAS service instead."""
     with pytest.raises(grpc.RpcError) as failure:

@@ -1,8 +1,8 @@
 """Settings a new service JSON drops from the previous one: what EAS's merge update would keep.
 
 The provider updates a service with ``UpdateService`` and no ``UpdateType``, which EAS treats as
-a merge (aliyun/terraform-provider-alicloud ``alicloud/resource_alicloud_pai_service.go`` lines
-242-257 send the whole config as the body of a PUT with no ``UpdateType``; the EAS SDK's
+a merge (aliyun/terraform-provider-alicloud at 81c43b6, ``alicloud/resource_alicloud_pai_service.go``
+lines 242-257, send the whole config as the body of a PUT with no ``UpdateType``; the EAS SDK's
 ``UpdateServiceRequest.update_type`` documents merge as the default). A key the stack no longer
 sends therefore stays on the running service. This module finds those keys; the endpoint
 reader then removes them with a replace-type update (``components.endpoint``) and ``make
