@@ -24,6 +24,30 @@ def _loopback_stays_local(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.fixture(autouse=True)
+def _no_ecs_metadata(monkeypatch):
+    """The Alibaba credentials chain reads its environment once, when it is imported, and asks the
+    ECS metadata address (100.100.100.200) when nothing else gives credentials. No test may let
+    it: the chain's own switches are set here, where it looks, not only in the environment."""
+    from alibabacloud_credentials.utils import auth_util
+
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    monkeypatch.setattr(auth_util, "environment_ecs_metadata_disabled", "true")
+    monkeypatch.setattr(auth_util, "environment_credentials_uri", None)
+
+
+@pytest.fixture
+def env_credentials(monkeypatch):
+    """Credentials from the environment, as the endpoint provider's host process gets them (the
+    chain froze the environment at import, so its copy is set too)."""
+    from alibabacloud_credentials.utils import auth_util
+
+    for name, value in (("ACCESS_KEY_ID", "test-ak"), ("ACCESS_KEY_SECRET", "test-sk")):
+        monkeypatch.setenv(f"ALIBABA_CLOUD_{name}", value)
+        monkeypatch.setattr(auth_util, f"environment_{name.lower()}", value)
+    monkeypatch.setattr(auth_util, "environment_security_token", None)
+
+
 def service(**overrides: Any) -> dict[str, Any]:
     """A valid service spec (Qwen3-8B on vLLM, one A10) with ``overrides`` applied."""
     spec: dict[str, Any] = {

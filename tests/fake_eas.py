@@ -1,7 +1,9 @@
 """A local EAS API on 127.0.0.1 that answers like the real one, and misbehaves on request.
 
-Routes: ``GET /api/v2/public/instance_types`` (DescribeMachineSpec) and
-``GET /api/v2/services/{region}/{name}`` (DescribeService). Faults: a delay, a hung
+Routes: ``GET /api/v2/public/instance_types`` (DescribeMachineSpec),
+``GET /api/v2/services/{region}/{name}`` (DescribeService) and ``PUT`` on the same path
+(UpdateService: ``UpdateType=replace`` replaces the service's ``ServiceConfig``, anything else
+merges into it as EAS documents for its default, see ``merge_config``). Faults: a delay, a hung
 connection, an HTTP status with EAS's error body, a non-JSON body, or a script of answers
 for successive calls (to test retries).
 """
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
+from urllib.parse import parse_qs
 
 
 @dataclass
@@ -46,6 +49,8 @@ class FakeEas:
     faults: list[Fault] = field(default_factory=list)
     """Answers for successive requests; the last one repeats. Empty means OK."""
     requests: list[str] = field(default_factory=list)
+    updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """UpdateService calls: (``region/name``, update type, body)."""
     port: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -57,6 +62,16 @@ class FakeEas:
         if not self.faults:
             return OK
         return self.faults.pop(0) if len(self.faults) > 1 else self.faults[0]
+
+
+def merge_config(old: Any, new: Any) -> Any:
+    """EAS's merge update as the SDK documents it (``{"a": "b"}`` + ``{"c": "d"}`` is both):
+    objects merge key by key, recursively; any other value, lists included, replaces the old
+    one. Whether EAS merges nested objects and lists this way is not documented; recursive
+    objects are the case where removed nested keys (``metadata.shm_size``) stay."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{k: merge_config(old.get(k), v) for k, v in new.items()}}
+    return new
 
 
 def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
@@ -88,6 +103,22 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                     self._send(200, {"RequestId": "fake", **found})
             else:
                 self._send(404, {"Code": "NotFound", "Message": path})
+
+        def do_PUT(self) -> None:
+            path, _, query = self.path.partition("?")
+            state.requests.append(f"PUT {path}")
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            update_type = parse_qs(query).get("UpdateType", ["merge"])[0]
+            parts = path.split("/")
+            found = state.services.get("/".join(parts[4:6])) if path.startswith("/api/v2/services/") else None
+            if found is None:
+                self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": path})
+                return
+            state.updates.append(("/".join(parts[4:6]), update_type, body))
+            old = json.loads(found.get("ServiceConfig") or "{}")
+            found["ServiceConfig"] = json.dumps(body if update_type == "replace" else merge_config(old, body),
+                                                sort_keys=True)
+            self._send(200, {"RequestId": "fake", "Status": "Updating"})
 
         def _send(self, status: int, body: Any, raw: Optional[bytes] = None) -> None:
             data = raw if raw is not None else json.dumps(body).encode()

@@ -80,7 +80,7 @@ def test_component_attributes_resolve_under_the_test_decorator():
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args):
             state = {**args.inputs, "status": "Running"}
-            if args.typ == "pulumi-python:dynamic:Resource":  # what DescribeService would have said
+            if args.typ == "pulumi-python:dynamic/eas:ServiceEndpoint":  # what DescribeService would have said
                 state.update(internetEndpoint="http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_unit",
                              openaiBaseUrl="http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_unit/v1",
                              token="tok-123")
@@ -124,4 +124,4 @@ def test_endpoint_reader_depends_on_its_service(recorded):
     by_name = {urn.rsplit("::", 1)[1]: (urn, parent) for urn, parent in recorded.parents.items()}
     urn, parent = by_name["chat-endpoint"]
     assert "qwen3-eas:eas:Qwen3EasService::chat" in parent
-    assert "pulumi-python:dynamic:Resource" in urn
+    assert "$pulumi-python:dynamic/eas:ServiceEndpoint::chat-endpoint" in urn

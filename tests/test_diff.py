@@ -122,3 +122,20 @@ def test_the_cli_plans_the_base_with_its_own_code_in_a_git_repository(tmp_path):
     unknown = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "nosuchref"],
                              cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "'nosuchref' is not a commit" in unknown.stderr
+
+
+def test_removed_settings_are_flagged_as_leaving_the_running_service(write_stack):
+    """The provider's update merges, so a dropped key would stay on the service (issue 10, item 4):
+    the diff says which keys go and that they will be removed, not only that a cell is empty."""
+    scaled = service(autoscaling={"min": 1, "max": 3, "qps": 10}, resource={"kind": "spot", "bidPrice": 1.2,
+                                                                             "instanceTypes": [A10]})
+    plain = service(resource={"kind": "public", "instanceTypes": [A10]})
+    files = {name: plan.make_plan(str(write_stack(stack_config({"chat": spec}), name=name)))[1]
+             for name, spec in (("before", scaled), ("after", plain))}
+    removed = diff.removals(diff.load_configs(files["before"]), diff.load_configs(files["after"]))
+    assert "autoscaler" in removed["chat"]
+    (change,) = diff.diff_services(diff.load_side(files["before"]), diff.load_side(files["after"]), removed)
+    text = diff.render("t", "main", [change])
+    assert "- removed: `autoscaler` — will be removed from the running service" in text
+    # Nothing removed, nothing flagged.
+    assert diff.removals(diff.load_configs(files["after"]), diff.load_configs(files["before"])) == {}

@@ -149,14 +149,14 @@ def test_bad_snapshots_name_what_is_wrong(data, fragment):
         eas_api.validate_snapshot(data)
 
 
-def test_the_endpoint_resource_reads_endpoint_and_token_through_describe_service():
+def test_the_endpoint_resource_reads_endpoint_and_token_through_describe_service(env_credentials):
     from components.endpoint import EndpointProvider
 
     service = {"ServiceName": "chat_dev", "Status": "Running", "AccessToken": "secret-token",
                "InternetEndpoint": "http://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev",
                "IntranetEndpoint": "http://123.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev"}
     with fake_eas(services={"cn-hangzhou/chat_dev": service}) as server:
-        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", credentials=("ak", "sk"))
+        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", endpoint_wait_s=0)
         created = provider.create({"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "a"})
         diff = provider.diff(created.id, {"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "a"},
                              {"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "b"})
@@ -166,11 +166,11 @@ def test_the_endpoint_resource_reads_endpoint_and_token_through_describe_service
     assert diff.changes and not diff.replaces  # a changed config re-reads, never replaces
 
 
-def test_the_endpoint_resource_names_a_missing_service():
+def test_the_endpoint_resource_names_a_missing_service(env_credentials):
     from components.endpoint import EndpointLookupError, EndpointProvider
 
     with fake_eas() as server:
-        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", credentials=("ak", "sk"))
+        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", endpoint_wait_s=0)
         with pytest.raises(EndpointLookupError, match=r"cn-hangzhou/gone.*InvalidService\.NotFound"):
             provider.create({"region": "cn-hangzhou", "serviceName": "gone", "configHash": "a"})
 

@@ -11,7 +11,10 @@ script is compared command by command and flag by flag, not as one string.
 
 Output: ``no changes`` alone when nothing differs; otherwise a heading for the stack and, per
 service, a heading marked ``+`` added, ``-`` removed or ``~`` changed with a table of field,
-before and after. A base that cannot be planned (the stack is new, or its file or code was
+before and after. Keys of the service JSON that the change drops are listed under the table as
+``removed: <key>``: the provider's update merges and would keep them, so the endpoint reader
+removes them from the running service with a replace-type update (``components.endpoint``). A
+base that cannot be planned (the stack is new, or its file or code was
 broken there) is reported with its error and every service is shown as added. A working tree
 that cannot be planned is reported with its error and exits 2, like ``make plan``.
 """
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from ..core.removals import removed_keys
 from ..core.rendering import command_words
 from . import PROG, plan
 
@@ -137,6 +141,17 @@ def load_side(files: Mapping[str, str]) -> dict[str, Fields]:
             for key, summary in summaries.items()}
 
 
+def load_configs(files: Mapping[str, str]) -> dict[str, Any]:
+    """Service key -> service JSON, from a plan's files."""
+    return {key: json.loads(files.get(f"{key}.json", "{}")) for key in json.loads(files["plan.json"])}
+
+
+def removals(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Per service kept on both sides, the service JSON keys the change drops (``removed_keys``)."""
+    return {key: tuple(found) for key in sorted(set(before) & set(after))
+            if (found := removed_keys(before[key], after[key]))}
+
+
 # -- comparing --------------------------------------------------------------------------------
 
 
@@ -156,6 +171,8 @@ class ServiceChange:
     key: str
     status: str
     fields: tuple[FieldChange, ...]
+    removed: tuple[str, ...] = ()
+    """Service JSON keys the change drops from a service that stays (``removals``)."""
 
 
 def _reading_order(before: Fields, after: Fields) -> list[str]:
@@ -169,8 +186,10 @@ def _reading_order(before: Fields, after: Fields) -> list[str]:
     return order
 
 
-def diff_services(before: Mapping[str, Fields], after: Mapping[str, Fields]) -> list[ServiceChange]:
-    """Per service key, sorted: what was added, removed or changed."""
+def diff_services(before: Mapping[str, Fields], after: Mapping[str, Fields],
+                  removed: Optional[Mapping[str, Sequence[str]]] = None) -> list[ServiceChange]:
+    """Per service key, sorted: what was added, removed or changed; ``removed`` (from
+    ``removals``) names the service JSON keys each changed service drops."""
     changes: list[ServiceChange] = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
@@ -184,7 +203,7 @@ def diff_services(before: Mapping[str, Fields], after: Mapping[str, Fields]) -> 
             if (old.get(name) or (None, None))[1] != (new.get(name) or (None, None))[1]
         )
         if fields:
-            changes.append(ServiceChange(key, status, fields))
+            changes.append(ServiceChange(key, status, fields, tuple((removed or {}).get(key, ()))))
     return changes
 
 
@@ -223,6 +242,10 @@ def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: 
                   "| field | before | after |", "|---|---|---|"]
         lines += [f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)} |" for f in change.fields]
         lines.append("")
+        if change.removed:
+            lines += [f"- removed: `{key}` — will be removed from the running service" for key in change.removed]
+            lines += ["", "The provider's update merges and would keep removed keys; a second, replace-type "
+                      "update right after it removes them (one more rolling update).", ""]
     return "\n".join(lines)
 
 
@@ -303,7 +326,8 @@ def diff_stack(stack_arg: str, base: str) -> tuple[str, int]:
         return render_head_error(stack, head_error or "unknown error"), 2
     base_files, base_error = plan_base(stack_arg, commit)
     before = load_side(base_files) if base_files is not None else {}
-    return render(stack, base, diff_services(before, load_side(head_files)), base_error, commit), 0
+    removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
+    return render(stack, base, diff_services(before, load_side(head_files), removed), base_error, commit), 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:
