@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -13,6 +15,46 @@ from components.core import planning, stack_config
 A10 = "ml.gu7i.c16m60.1-gu30"
 L48 = "ml.gu8is.c32m128.1-gu60"
 H96 = "ml.gu8v.c16m128.1-gu120"
+
+
+class OffMachineConnectionError(AssertionError):
+    """A test tried to reach an address that is not this machine's loopback."""
+
+
+def _loopback_only(address: Any) -> None:
+    """Refuse any socket address that is not loopback (UNIX sockets and 127/8, ::1 pass)."""
+    if not isinstance(address, tuple):
+        return  # AF_UNIX path
+    host = address[0]
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass  # a host name: only "localhost" is ours
+    raise OffMachineConnectionError(f"a test tried to connect to {address!r}; tests talk to 127.0.0.1 only")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_connection_leaves_the_machine():
+    """A net under every in-process test: a connect to anything but loopback fails loudly instead
+    of reaching the network (the credentials chain's ECS metadata address, a cloud endpoint).
+    Subprocesses get the environment switches below; this catches what they cannot."""
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        _loopback_only(address)
+        return connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        _loopback_only(address)
+        return connect_ex(self, address)
+
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

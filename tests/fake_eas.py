@@ -52,7 +52,11 @@ class FakeEas:
     updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """UpdateService calls: (``region/name``, update type, body)."""
     port: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    """GET requests being answered at once, and the most at any moment (shows concurrency)."""
     _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def endpoint(self) -> str:
@@ -87,7 +91,12 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                 state._stop.wait()  # hold the connection until the server stops
                 return
             if fault.delay_s:
+                with state._lock:
+                    state.in_flight += 1
+                    state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
                 time.sleep(fault.delay_s)
+                with state._lock:
+                    state.in_flight -= 1
             if fault.status != 200:
                 self._send(fault.status, {"RequestId": "fake", "Code": fault.code, "Message": "injected fault"})
             elif fault.garbage:
