@@ -27,6 +27,13 @@ def test_example_stacks_plan_to_their_golden_files(stack, tmp_path):
         assert produced[name] == golden[name], f"{stack}/{name} changed: run `make golden` and review the diff"
 
 
+def test_every_stack_file_has_golden_files_and_no_other_stack_does():
+    # STACKS is every stacks/Pulumi.<name>.yaml, so a new stack file is checked without a code change.
+    assert set(STACKS) >= {"dev", "staging", "prod"}
+    assert sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) == sorted(STACKS), (
+        "run `make golden`: it writes tests/golden/<stack>/ for every stack file and removes the rest")
+
+
 def test_two_plans_of_a_stack_are_byte_identical(tmp_path):
     for run in ("a", "b"):
         assert plan_main(["prod", "--out", str(tmp_path / run)]) == 0
