@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-from . import instance_types, service_json, sizing
+from . import cost, instance_types, service_json, sizing
 from .catalog import Model
 from .errors import Findings
 from .instance_types import InstanceType
@@ -191,7 +191,7 @@ def json_placement(spec: ServiceSpec, types: Sequence[str], region: str, out: Fi
                 f"{instance_types.LINGJUN_SPOT_REGION}; in {region} your account may need to be allowed first"
             )
         out.warnings.append(
-            f"spot instances can be preempted; bid {resource.bid_price:g} per instance-hour"
+            f"spot instances can be preempted; bid {resource.bid_price:g} {cost.BID_CURRENCY} per instance-hour"
             + ("" if resource.spot_protection else ", without the one-hour protection")
         )
         return service_json.Placement("spot", tuple(types), bid_price=resource.bid_price,
