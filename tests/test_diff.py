@@ -147,3 +147,6 @@ def test_a_bound_that_becomes_unknown_shows_no_amount_of_change(write_stack):
     after = side(write_stack, {"chat": service(resource={**spot, "onDemandFallback": True})})
     text = diff.render("t", "main", diff.diff_services(before, after))
     assert "| `hourlyCostBound` | `≤ 1.2 USD/h` | `unknown (spot ≤ 1.2 USD/h)` |" in text
+    raised = side(write_stack, {"chat": service(resource={**spot, "bidPrice": 2, "onDemandFallback": True})})
+    text = diff.render("t", "main", diff.diff_services(after, raised))
+    assert "| `unknown (spot ≤ 1.2 USD/h)` | `unknown (spot ≤ 2 USD/h)` (+0.8 USD/h) |" in text

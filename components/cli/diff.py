@@ -48,7 +48,7 @@ _MARKS = {"added": "+", "removed": "-", "changed": "~"}
 
 BOUND = "hourlyCostBound"
 """The field of the hourly cost bound; its table row also shows by how much the bound moved."""
-_AMOUNT = re.compile(r"^≤ (?P<amount>\d+(?:\.\d+)?) (?P<currency>[A-Z]{3})/h$")
+_AMOUNT = re.compile(r"^(?P<kind>[^≤]*)≤ (?P<amount>\d+(?:\.\d+)?) (?P<currency>[A-Z]{3})/h\)?$")
 
 
 class DiffError(Exception):
@@ -213,11 +213,12 @@ def _cell(value: Optional[str]) -> str:
 
 
 def _moved(field: FieldChange) -> str:
-    """`` (+3.6 USD/h)`` after the hourly bound when both sides have one in the same currency."""
+    """`` (+3.6 USD/h)`` after the hourly bound when both sides have the same kind of bound (the
+    whole bound, or the spot part of an unknown one) in the same currency."""
     if field.label != BOUND or field.before is None or field.after is None:
         return ""
     old, new = _AMOUNT.match(field.before), _AMOUNT.match(field.after)
-    if not old or not new or old["currency"] != new["currency"]:
+    if not old or not new or (old["kind"], old["currency"]) != (new["kind"], new["currency"]):
         return ""
     delta = round(float(new["amount"]) - float(old["amount"]), 3)
     return f" ({delta:+g} {new['currency']}/h)"
