@@ -45,7 +45,7 @@ stacks: $(STAMP)
 
 init: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make init STACK=<name>  (existing stacks: $(STACKS))" >&2; exit 2; }
-	$(CLI) init $(STACK)
+	$(CLI) init "$(STACK)"
 
 capacity: $(STAMP)
 	@test -n "$(REGIONS)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" [OUT=capacity.json]' >&2; exit 2; }

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_example_stacks_plan_to_their_golden_files(stack, tmp_path):
     assert plan_main([stack, "--out", str(tmp_path / stack)]) == 0
     produced = {p.name: p.read_text() for p in (tmp_path / stack).iterdir()}
+    assert (GOLDEN / stack).is_dir(), f"stack {stack} has no tests/golden/{stack}: run `make golden` and commit it"
     golden = {p.name: p.read_text() for p in (GOLDEN / stack).iterdir()}
     assert produced.keys() == golden.keys()
     for name in golden:
