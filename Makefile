@@ -5,11 +5,14 @@ BIN    := $(VENV)/bin
 CLI    := $(BIN)/qwen3-eas
 # The stamp changes with the lock file and with the project's own packaging (pyproject.toml).
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
-STACKS := dev staging prod
+# Every stacks/Pulumi.<name>.yaml is a stack (the same list as `qwen3-eas stacks`).
+STACKS := $(sort $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml)))
 
-.PHONY: help venv plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
+.PHONY: help venv init stacks plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
 
 help:
+	@echo "make init STACK=<name>   new stacks/Pulumi.<name>.yaml from the commented template"
+	@echo "make stacks              list the stacks, one name per line"
 	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>]"
 	@echo "make diff STACK=<name> BASE=<ref>  per-service diff of the plan against a git ref (Markdown)"
 	@echo "make capacity REGIONS=.. write a capacity snapshot from the live EAS API"
@@ -35,7 +38,14 @@ plan: $(STAMP)
 	$(CLI) plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
 
 plans: $(STAMP)
-	@for s in $(STACKS); do $(CLI) plan $$s --out build/$$s || exit 1; done
+	@for s in $$($(CLI) stacks); do $(CLI) plan $$s --out build/$$s || exit 1; done
+
+stacks: $(STAMP)
+	@$(CLI) stacks
+
+init: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make init STACK=<name>  (existing stacks: $(STACKS))" >&2; exit 2; }
+	$(CLI) init "$(STACK)"
 
 capacity: $(STAMP)
 	@test -n "$(REGIONS)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" [OUT=capacity.json]' >&2; exit 2; }

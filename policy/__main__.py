@@ -3,7 +3,7 @@
     pulumi preview --stack dev --policy-pack policy [--policy-pack-config policy-config.json]
 
 Only wiring: each rule of ``policy.rules.RULES`` becomes one resource policy with its
-default enforcement level, which a policy config file can change (README, "Reviewing changes").
+default enforcement level, which a policy config file can change (docs/reviewing.md, "The policy pack").
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ to exactly the table and estimate the component applies. ``policy/__main__.py`` 
 rules into a pack; the default enforcement levels live here with the rules.
 
 A hand-written service JSON says less than our plan knows, so facts are read in this order
-(README, "Reviewing changes", has the reasoning):
+(docs/reviewing.md, "The policy pack", has the reasoning):
 
 - **model**: our tag ``model``; else the longest catalog name in a container's start script
   (``--served-model-name``, a model path); else in a mounted ``storage[].oss.path``.

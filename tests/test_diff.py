@@ -44,12 +44,14 @@ def test_a_changed_model_shows_the_model_its_files_and_its_served_name(write_sta
     assert "### ~ `chat` changed" in text and "| `model` | `Qwen3-8B` | `Qwen3-4B` |" in text
 
 
-def test_a_changed_bid_price_is_one_field_per_spot_entry(write_stack):
+def test_a_changed_bid_price_is_one_field_per_spot_entry_and_the_cost_it_implies(write_stack):
     spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
     before = side(write_stack, {"router": service(resource=spot)})
     after = side(write_stack, {"router": service(resource={**spot, "bidPrice": 1.5})})
     (change,) = diff.diff_services(before, after)
-    assert rows(change) == {"cloud.computing.instances[0].spot_price_limit": ("1.2", "1.5")}
+    assert rows(change) == {"billing": (f"{A10} spot (bid 1.2 USD/h)", f"{A10} spot (bid 1.5 USD/h)"),
+                            "hourlyCostBound": ("≤ 1.2 USD/h", "≤ 1.5 USD/h"),
+                            "cloud.computing.instances[0].spot_price_limit": ("1.2", "1.5")}
 
 
 def test_script_changes_are_shown_flag_by_flag(write_stack):
@@ -139,3 +141,29 @@ def test_removed_settings_are_flagged_as_leaving_the_running_service(write_stack
     assert "- removed: `autoscaler` — will be removed from the running service" in text
     # Nothing removed, nothing flagged.
     assert diff.removals(diff.load_configs(files["after"]), diff.load_configs(files["before"])) == {}
+
+
+def test_a_raised_bid_shows_the_billing_and_how_far_the_hourly_bound_moved(write_stack):
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    scale = {"min": 2, "max": 6, "qps": 20}
+    before = side(write_stack, {"chat": service(replicas=2, autoscaling=scale, resource=spot)})
+    after = side(write_stack, {"chat": service(replicas=2, autoscaling={**scale, "max": 8},
+                                               resource={**spot, "bidPrice": 1.5})})
+    (change,) = diff.diff_services(before, after)
+    found = rows(change)
+    assert found["replicas"] == ("2 (2–6)", "2 (2–8)")
+    assert found["billing"] == (f"{A10} spot (bid 1.2 USD/h)", f"{A10} spot (bid 1.5 USD/h)")
+    assert found["hourlyCostBound"] == ("≤ 7.2 USD/h", "≤ 12 USD/h")
+    text = diff.render("t", "main", [change])
+    assert "| `hourlyCostBound` | `≤ 7.2 USD/h` | `≤ 12 USD/h` (+4.8 USD/h) |" in text
+
+
+def test_a_bound_that_becomes_unknown_shows_no_amount_of_change(write_stack):
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    before = side(write_stack, {"chat": service(resource=spot)})
+    after = side(write_stack, {"chat": service(resource={**spot, "onDemandFallback": True})})
+    text = diff.render("t", "main", diff.diff_services(before, after))
+    assert "| `hourlyCostBound` | `≤ 1.2 USD/h` | `unknown (spot ≤ 1.2 USD/h)` |" in text
+    raised = side(write_stack, {"chat": service(resource={**spot, "bidPrice": 2, "onDemandFallback": True})})
+    text = diff.render("t", "main", diff.diff_services(after, raised))
+    assert "| `unknown (spot ≤ 1.2 USD/h)` | `unknown (spot ≤ 2 USD/h)` (+0.8 USD/h) |" in text

@@ -21,10 +21,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_example_stacks_plan_to_their_golden_files(stack, tmp_path):
     assert plan_main([stack, "--out", str(tmp_path / stack)]) == 0
     produced = {p.name: p.read_text() for p in (tmp_path / stack).iterdir()}
+    assert (GOLDEN / stack).is_dir(), f"stack {stack} has no tests/golden/{stack}: run `make golden` and commit it"
     golden = {p.name: p.read_text() for p in (GOLDEN / stack).iterdir()}
     assert produced.keys() == golden.keys()
     for name in golden:
         assert produced[name] == golden[name], f"{stack}/{name} changed: run `make golden` and review the diff"
+
+
+def test_every_stack_file_has_golden_files_and_no_other_stack_does():
+    # STACKS is every stacks/Pulumi.<name>.yaml, so a new stack file is checked without a code change.
+    assert set(STACKS) >= {"dev", "staging", "prod"}
+    assert sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) == sorted(STACKS), (
+        "run `make golden`: it writes tests/golden/<stack>/ for every stack file and removes the rest")
 
 
 def test_two_plans_of_a_stack_are_byte_identical(tmp_path):

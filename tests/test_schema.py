@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
+from components.cli import init, stacks
 from components.cli.schema import render, stack_file_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,9 +19,15 @@ def test_committed_schema_is_up_to_date():
     assert SCHEMA.read_text() == render(), "run `make schema` and commit the result"
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_example_stacks_validate(stack):
-    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+@pytest.mark.parametrize("stack", stacks.names())
+def test_every_stack_file_validates(stack):
+    document = yaml.safe_load(stacks.stack_file(stack).read_text())
+    jsonschema.validate(document, stack_file_schema())
+
+
+def test_a_new_stack_from_the_template_validates_also_with_its_encryption_salt():
+    document = yaml.safe_load(init.render("perf"))
+    document["encryptionsalt"] = "v1:c2FsdA==:v1:aXY=:Y2lwaGVy"  # what `pulumi stack init` adds
     jsonschema.validate(document, stack_file_schema())
 
 

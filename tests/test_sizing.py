@@ -123,16 +123,16 @@ def test_non_strict_sizing_turns_estimate_errors_into_warnings_but_never_the_tab
         plan_one(model="Qwen3-32B", sizing={"strict": False})
 
 
-# The three worked examples in README.md ("The estimate, worked"): keep both in step.
-README_CASES = {
+# The three worked examples in docs/sizing.md ("The estimate, worked"): keep both in step.
+WORKED_CASES = {
     ("Qwen3-8B", 1, 24, 32768): (15.26, 4.5, 1.37, 21.23, 32768),
     ("Qwen3-32B", 1, 96, 131072): (61.02, 32.0, 1.84, 84.94, 90112),
     ("Qwen3-235B-A22B-FP8", 4, 96, 32768): (55.03, 1.47, 2.24, 80.47, 131072),
 }
 
 
-@pytest.mark.parametrize(("case", "figures"), README_CASES.items())
-def test_readme_worked_examples(case, figures):
+@pytest.mark.parametrize(("case", "figures"), WORKED_CASES.items())
+def test_the_worked_examples_in_the_docs(case, figures):
     name, gpus, gb, length = case
     verdict = sizing.check(get_model(name), gpus, gb, length, "vllm")
     e = verdict.estimate
@@ -140,13 +140,14 @@ def test_readme_worked_examples(case, figures):
             e.max_len_that_fits) == figures
 
 
-def test_readme_states_the_same_figures():
+def test_the_sizing_page_states_the_same_figures():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    for figures in README_CASES.values():
+    page = (Path(__file__).resolve().parent.parent / "docs" / "sizing.md").read_text()
+    worked = page[page.index("## The estimate, worked"):]
+    for figures in WORKED_CASES.values():
         for value in figures[:4]:
-            assert f"{value:.2f}" in readme, value
+            assert f"{value:.2f}" in worked, value
 
 
 def test_fp8_checkpoints_keep_embeddings_in_bf16():

@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "pin": "record where each deployed service runs (sticky placement)",
     "smoke": "check a deployed stack's live API",
     "schema": "write the JSON Schema of the stack config",
+    "stacks": "list the stacks (stacks/Pulumi.<name>.yaml), one name per line",
+    "init": "create stacks/Pulumi.<name>.yaml from the commented template",
 }
 """Subcommand -> one line of help; the module ``components.cli.<subcommand>`` implements it."""
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from ..core import report
 from ..core.removals import removed_keys
 from ..core.rendering import command_words
 from . import PROG, plan
@@ -48,6 +49,10 @@ Fields = dict[str, tuple[str, str]]
 """Field key -> (label shown to the reader, value as text), in reading order."""
 
 _MARKS = {"added": "+", "removed": "-", "changed": "~"}
+
+BOUND = "hourlyCostBound"
+"""The field of the hourly cost bound; its table row also shows by how much the bound moved."""
+_AMOUNT = re.compile(r"^(?P<kind>[^≤]*)≤ (?P<amount>\d+(?:\.\d+)?) (?P<currency>[A-Z]{3})/h\)?$")
 
 
 class DiffError(Exception):
@@ -130,6 +135,13 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
     verdict = (summary.get("sizing") or {}).get("verdict")
     if verdict is not None:
         fields["sizing.verdict"] = ("sizing.verdict", verdict)
+    cost = summary.get("cost")
+    if cost:  # what the service may cost, as plan.md states it (components.core.cost)
+        fields["replicas"] = ("replicas", report.replicas_text(summary))
+        if cost["instanceTypes"]:
+            fields["billing"] = ("billing", report.billing_text(summary))
+        fields["fallbackRegions"] = ("fallbackRegions", ", ".join(cost["fallbackRegions"]) or "none")
+        fields[BOUND] = (BOUND, report.hourly_bound_text(summary))
     _flatten(service_config, "", fields)
     return fields
 
@@ -219,6 +231,18 @@ def _cell(value: Optional[str]) -> str:
     return f"`{text}`" if "`" not in text else text
 
 
+def _moved(field: FieldChange) -> str:
+    """`` (+3.6 USD/h)`` after the hourly bound when both sides have the same kind of bound (the
+    whole bound, or the spot part of an unknown one) in the same currency."""
+    if field.label != BOUND or field.before is None or field.after is None:
+        return ""
+    old, new = _AMOUNT.match(field.before), _AMOUNT.match(field.after)
+    if not old or not new or (old["kind"], old["currency"]) != (new["kind"], new["currency"]):
+        return ""
+    delta = round(float(new["amount"]) - float(old["amount"]), 3)
+    return f" ({delta:+g} {new['currency']}/h)"
+
+
 def _error_block(text: str) -> list[str]:
     return ["```text", *text.strip().replace("```", "'''").splitlines(), "```"]
 
@@ -240,7 +264,7 @@ def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: 
     for change in changes:
         lines += [f"### {_MARKS[change.status]} `{change.key}` {change.status}", "",
                   "| field | before | after |", "|---|---|---|"]
-        lines += [f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)} |" for f in change.fields]
+        lines += [f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)}{_moved(f)} |" for f in change.fields]
         lines.append("")
         if change.removed:
             lines += [f"- removed: `{key}` — will be removed from the running service" for key in change.removed]

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from . import engines, fitting, hardware, naming, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
+from .cost import Cost, of_service
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem, StackConfigError
 from .instance_types import InstanceType
@@ -75,6 +76,7 @@ class ServicePlan:
     tool_calling: bool = False
     reasoning: bool = False
     thinking: bool = True
+    cost: Optional[Cost] = None
 
     @property
     def service_config_json(self) -> str:
@@ -121,6 +123,7 @@ class ServicePlan:
             "explanation": list(self.explanation),
             "sizing": self.verdict.as_dict() if self.verdict else None,
             "placement": self.choice.as_dict() if self.choice else None,
+            "cost": self.cost.as_dict() if self.cost else None,
         }
 
 
@@ -265,6 +268,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         operations=_operations(spec),
     )
     plan = ServicePlan(
+        cost=_cost(spec, json_place, regions, choice),
         stack=stack, key=key, name=name, model=model, engine=spec.engine, engine_version=version,
         image=image, region=region, json_placement=json_place,
         instance_facts=tuple(facts), gpus_per_replica=gpus, gpu_memory_gb=gpu_memory,
@@ -321,6 +325,25 @@ def _launch(spec: ServiceSpec, version: engines.Version, served: str, gpus: int,
     except UnsupportedFeatureError as exc:
         out.problem(exc.field, str(exc), exc.fix)
         return None
+
+
+def _cost(spec: ServiceSpec, place: service_json.Placement, regions: tuple[str, ...], choice: placement.Choice) -> Cost:
+    """Replicas, billing entries, fallback regions and the hourly bound (``components.core.cost``)."""
+    scale = spec.autoscaling
+    dedicated = (f"resource group {place.resource_group_id}" if place.kind == "resourceGroup"
+                 else f"quota {place.quota_id}" if place.kind == "quota" else None)
+    # A pinned service stays where it runs, and dedicated capacity has one region: no fallback.
+    moves = dedicated is None and not choice.sticky
+    return of_service(
+        kind=place.kind,
+        types=place.instance_types,
+        bid=place.bid_price,
+        on_demand_fallback=place.on_demand_fallback,
+        replicas=spec.replicas,
+        autoscaling=(scale.min, scale.max) if scale else None,
+        fallback_regions=[r for r in regions if r != choice.region] if moves else [],
+        dedicated=dedicated,
+    )
 
 
 def _operations(spec: ServiceSpec) -> service_json.Operations:

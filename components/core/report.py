@@ -41,14 +41,61 @@ def _resources(entry: Mapping[str, Any]) -> str:
     return kind
 
 
+def replicas_text(entry: Mapping[str, Any]) -> str:
+    """``2``, or ``2 (2–6)`` with autoscaling's minimum and maximum."""
+    replicas = (entry.get("cost") or {}).get("replicas") or {}
+    low, high = replicas.get("min", entry["replicas"]), replicas.get("max", entry["replicas"])
+    return str(entry["replicas"]) if low == high else f"{entry['replicas']} ({low}–{high})"
+
+
+def hourly_bound_text(entry: Mapping[str, Any]) -> str:
+    """The hourly cost bound as a short value: ``≤ 120 USD/h``, ``unknown (spot ≤ 7.2 USD/h)``, ``dedicated``."""
+    cost = entry.get("cost")
+    if not cost:
+        return "-"
+    if cost["hourlyBound"] is not None:
+        return f"≤ {cost['hourlyBound']:g} {cost['currency']}/h"
+    if not cost["instanceTypes"]:
+        return "dedicated"
+    spot = cost.get("spotHourlyBound")
+    return "unknown" if spot is None else f"unknown (spot ≤ {spot:g} {cost['currency']}/h)"
+
+
+def billing_text(entry: Mapping[str, Any], quote: str = "") -> str:
+    """The instance types in the order EAS tries them, each with how it is billed."""
+    cost = entry.get("cost") or {}
+    words = []
+    for e in cost.get("instanceTypes") or []:
+        name = f"{quote}{e['type']}{quote}"
+        if e["billing"] == "spot":
+            words.append(f"{name} spot (bid {e['bidPerHour']:g} {cost['currency']}/h)")
+        else:
+            price = e.get("pricePerHour")
+            words.append(f"{name} on-demand (" + ("price unknown" if price is None else f"{price:g} {cost['currency']}/h") + ")")
+    return " → ".join(words)
+
+
+def _cost_lines(entry: Mapping[str, Any]) -> list[str]:
+    cost = entry.get("cost")
+    if not cost:
+        return []
+    low, high = cost["replicas"]["min"], cost["replicas"]["max"]
+    lines = [f"replicas: {entry['replicas']}" + ("" if low == high else f", autoscaling between {low} and {high}")]
+    if cost["instanceTypes"]:
+        lines.append("instance types, in the order EAS tries them: " + billing_text(entry, "`"))
+    lines.append("fallback regions: " + (", ".join(cost["fallbackRegions"]) or "none"))
+    lines.append("hourly cost: " + cost["summary"])
+    return lines
+
+
 def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str:
     """``plan.md``: one table row per service, then each service's choices in words."""
     lines = [
         f"## qwen3-eas plan: stack `{stack}`",
         "",
-        "| service | EAS name | model | engine | region | resources | GPUs / replica | replicas | max tokens | sizing |"
-        " warnings |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| service | EAS name | model | engine | region | resources | GPUs / replica | replicas | cost bound |"
+        " max tokens | sizing | warnings |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(summaries):
         e = summaries[key]
@@ -56,13 +103,14 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str
         lines.append(
             "| " + " | ".join(_cell(v) for v in (
                 f"`{key}`", f"`{e['name']}`", e["model"], f"{e['engine']} {e['engineVersion']}",
-                _region(e), _resources(e), gpus, e["replicas"], e["maxModelLen"],
+                _region(e), _resources(e), gpus, replicas_text(e), hourly_bound_text(e), e["maxModelLen"],
                 (e.get("sizing") or {}).get("verdict", "-"), len(e["warnings"]),
             )) + " |"
         )
     for key in sorted(summaries):
         e = summaries[key]
         lines += ["", f"### `{key}`", ""]
+        lines += [f"- {line}" for line in _cost_lines(e)]
         lines += [f"- {line}" for line in e.get("explanation", [])]
         tried = (e.get("placement") or {}).get("tried") or []
         if tried:

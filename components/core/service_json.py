@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import instance_types
+from . import cost, instance_types
 from .engines import MODEL_DIR, PORT
 from .errors import Findings
 from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
@@ -154,7 +154,7 @@ def placement_for(spec: ServiceSpec, types: Sequence[str], region: str, out: Fin
                 f"{instance_types.LINGJUN_SPOT_REGION}; in {region} your account may need to be allowed first"
             )
         out.warnings.append(
-            f"spot instances can be preempted; bid {resource.bid_price:g} per instance-hour"
+            f"spot instances can be preempted; bid {resource.bid_price:g} {cost.BID_CURRENCY} per instance-hour"
             + ("" if resource.spot_protection else ", without the one-hour protection")
         )
         return Placement("spot", tuple(types), bid_price=resource.bid_price,

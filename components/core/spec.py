@@ -124,7 +124,7 @@ class SpotResource(_Instances):
 
     kind: Literal["spot"]
     bid_price: float = Field(
-        gt=0, description="Maximum price per instance-hour; becomes spot_price_limit."
+        gt=0, description="Maximum price per instance-hour, in USD as EAS documents it; becomes spot_price_limit."
     )
     spot_protection: bool = Field(
         True, description="Keep the one-hour protection from preemption (costs more)."

@@ -142,7 +142,7 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
         ours[key] = _decode(key, value)
     if "services" not in ours:
         problems.append(Problem(f"{NAMESPACE}:services", "no services are configured",
-                                f"add a '{NAMESPACE}:services' mapping of service key to spec (see README)"))
+                                f"add a '{NAMESPACE}:services' mapping of service key to spec (see docs/configuration.md)"))
     config: Optional[spec.StackConfig] = None
     if not problems:
         try:
