@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 import pytest
+
+# The credentials library reads this once, at import: set before anything imports it, so that
+# its default chain never asks the ECS metadata address (100.100.100.200) from a test.
+os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 from components.core import planning, stack_config
 
@@ -22,6 +27,20 @@ def _loopback_stays_local(monkeypatch):
     for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_cloud_from_tests(monkeypatch):
+    """No test reaches Alibaba Cloud: the credential chain never asks the ECS metadata address,
+    no service lookup runs unless a test turns it on (against a local fake), and no endpoint
+    override leaks in from the environment."""
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    from alibabacloud_credentials.utils import auth_util
+
+    monkeypatch.setattr(auth_util, "environment_ecs_metadata_disabled", "true")
+    monkeypatch.setenv("QWEN3_EAS_RUNNING", "offline")
+    monkeypatch.delenv("QWEN3_EAS_API_ENDPOINT", raising=False)
+    monkeypatch.delenv("QWEN3_EAS_API_PROTOCOL", raising=False)
 
 
 def service(**overrides: Any) -> dict[str, Any]:
