@@ -293,3 +293,14 @@ def test_every_stack_file_disables_the_default_alicloud_provider_and_still_loads
     assert loaded.config.services
     if stack == "prod":
         assert loaded.config.protect is True
+
+
+def test_make_capacity_for_a_stack_probes_the_regions_its_program_probes(eas, tmp_path, capsys):
+    from components.cli import capacity
+
+    eas.metas = [meta()]
+    out = tmp_path / "capacity.json"
+    assert capacity.main(["--stack", "prod", "--out", str(out)]) == 0
+    assert sorted(json.loads(out.read_text())) == ["cn-beijing", "cn-wulanchabu"]
+    assert capacity.main(["--stack", "staging", "--out", str(out)]) == 0  # dedicated capacity only
+    assert json.loads(out.read_text()) == {}
