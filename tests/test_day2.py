@@ -4,7 +4,9 @@ The program runs on Pulumi's mock runtime; every RegisterResource request it sen
 (``Recorded.requests``), options included. Where it looks its services up, it does so with the
 real EAS SDK client against the local fake EAS (``tests/fake_eas.py``), reached through
 ``QWEN3_EAS_API_ENDPOINT``. What the engine then does with the options is not run here; the
-lines of pulumi/pulumi it is read from are cited where they are relied on (docs/day2.md too).
+lines of pulumi/pulumi it is read from are cited where they are relied on (docs/day2.md too),
+at commit 1b5949891b3c of pkg/resource/deploy/: step_generator.go, step.go,
+deployment_executor.go.
 """
 
 from __future__ import annotations
@@ -79,18 +81,22 @@ def test_a_region_move_registers_a_replacement_trigger_create_first_through_the_
     recorded = run({"chat": service(regions=TWO_REGIONS, allowRegionMove=True)}, cap)
     request = requests_of(recorded)["chat-service"]
     # The region is the replacement trigger: the engine replaces when it differs from the one
-    # recorded last run (step_generator.go: shouldTriggerReplace, `diff.Replace() || triggerReplace`).
+    # recorded last run (step_generator.go 3683-3698 shouldTriggerReplace, used at 1804 and in
+    # `if diff.Replace() || triggerReplace` at 1953).
     assert request.replacement_trigger.string_value == "cn-beijing"
-    # Create-before-delete, said explicitly (deleteBeforeReplaceDefined): the old one is deleted
-    # after its successor is Running, through the provider recorded in its state (step.go DeleteStep).
+    # Create-before-delete, said explicitly (deleteBeforeReplaceDefined; the option wins over the
+    # provider's answer, step_generator.go 2043-2047; create first at 2159-2165): the old one is
+    # deleted afterwards through the provider recorded in its state (step.go 595 DeleteStep.Provider
+    # = s.old.Provider, resolved by getProvider at 2421).
     assert (request.deleteBeforeReplaceDefined, request.deleteBeforeReplace) == (True, False)
     assert "::alicloud-cn-beijing::" in request.provider
     assert "/api/v2/services/cn-hangzhou/chat_dev" in eas.requests
 
 
 def test_no_region_change_keeps_the_trigger_and_deletes_first_in_its_own_region(eas, tmp_path):
-    """Runs in cn-hangzhou and stays there: the same trigger as last run, so no replacement; a
-    replacement there all the same (`--replace`) deletes first, the name being taken."""
+    """Runs in cn-hangzhou and stays there: the same trigger as last run, so no replacement
+    (step_generator.go 3697: replace only when the values differ); a replacement there all the
+    same (`--replace`) deletes first, the name being taken (step_generator.go 2047-2157)."""
     eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
     cap = snapshot(tmp_path, cn_hangzhou="WithStock", cn_beijing="WithStock")
     first = requests_of(run({"chat": service(regions=TWO_REGIONS)}, cap))["chat-service"]
@@ -154,7 +160,11 @@ def test_without_stock_running_services_stay_and_the_others_fail_by_name_at_the_
 
 
 def test_a_held_back_service_does_not_stop_the_others_from_registering(eas, tmp_path, monkeypatch):
-    """As `pulumi preview` (the first half of `pulumi up`): the others register, it warns by name."""
+    """As `pulumi preview` (the first half of `pulumi up`): the others register, it warns by name.
+
+    `pulumi up` fails at the end instead (test above); the engine then bails before its deletions
+    (deployment_executor.go 295-303, before performPostSteps at 332), so a held-back service that
+    existed is never deleted by its absence."""
     eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
     cap = snapshot(tmp_path, cn_hangzhou="NoStock", cn_beijing="NoStock")
     warned: list[str] = []
