@@ -40,7 +40,7 @@ def main() -> dict[str, Qwen3EasService]:
         capacity = stock.capacity_for(planning.probed_regions(loaded))
         found = running.where_running(planning.lookup_targets(loaded))
         result = planning.plan_services(loaded, capacity, found.regions, found.unknown)
-    except (StackConfigError, stock.CapacityError, running.ServiceLookupError, ValueError) as exc:
+    except (StackConfigError, stock.CapacityError, running.ServiceLookupError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.
         raise pulumi.RunError(str(exc)) from None
     for key, extra in found.also.items():

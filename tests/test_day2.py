@@ -217,8 +217,13 @@ def test_the_endpoint_switch_fills_in_the_region_and_refuses_an_unknown_protocol
     monkeypatch.setenv(eas_api.API_ENDPOINT_ENV, "pai-eas-vpc.{region}.aliyuncs.com")
     assert eas_api.endpoint_override("cn-beijing") == ("pai-eas-vpc.cn-beijing.aliyuncs.com", "https")
     monkeypatch.setenv(eas_api.API_PROTOCOL_ENV, "htp")
-    with pytest.raises(ValueError, match="QWEN3_EAS_API_PROTOCOL='htp'"):
+    with pytest.raises(eas_api.EndpointConfigError, match="QWEN3_EAS_API_PROTOCOL='htp'"):
         eas_api.endpoint_override("cn-beijing")
+    # The lookup makes the first client, which fails before any call (loopback all the same).
+    monkeypatch.setenv(eas_api.API_ENDPOINT_ENV, "127.0.0.1:1")
+    monkeypatch.delenv(running.ENV)
+    with pytest.raises(PlanError, match="QWEN3_EAS_API_PROTOCOL='htp'"):  # one line from the program
+        run({"chat": service()}, look_up=True)
     monkeypatch.delenv(eas_api.API_ENDPOINT_ENV)
     assert eas_api.endpoint_override("cn-beijing") is None
 

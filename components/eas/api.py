@@ -49,6 +49,7 @@ __all__ = [
     "API_PROTOCOL_ENV",
     "AUTH_HINT",
     "Client",
+    "EndpointConfigError",
     "FailureKind",
     "ProbeAuthError",
     "ProbeFailure",
@@ -127,18 +128,22 @@ def default_endpoint(region: str) -> str:
     return f"pai-eas.{region}.aliyuncs.com"
 
 
+class EndpointConfigError(ValueError):
+    """``QWEN3_EAS_API_PROTOCOL`` is neither http nor https."""
+
+
 def endpoint_override(region: str) -> Optional[tuple[str, str]]:
     """(endpoint, protocol) from ``QWEN3_EAS_API_ENDPOINT``/``QWEN3_EAS_API_PROTOCOL``, or None.
 
-    ``ValueError`` for a protocol other than http or https: a typo must not quietly fall back
-    to the public endpoint (or to plain http).
+    ``EndpointConfigError`` for a protocol other than http or https: a typo must not quietly
+    fall back to the public endpoint (or to plain http).
     """
     endpoint = os.environ.get(API_ENDPOINT_ENV, "").strip()
     if not endpoint:
         return None
     protocol = os.environ.get(API_PROTOCOL_ENV, "").strip().lower() or "https"
     if protocol not in ("http", "https"):
-        raise ValueError(f"{API_PROTOCOL_ENV}={protocol!r}: use https, or http for a local test server")
+        raise EndpointConfigError(f"{API_PROTOCOL_ENV}={protocol!r}: use https, or http for a local test server")
     return endpoint.replace("{region}", region), protocol
 
 

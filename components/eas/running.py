@@ -26,7 +26,7 @@ OFFLINE = "offline"
 
 
 class ServiceLookupError(RuntimeError):
-    """The EAS API refused the credentials: every lookup would fail, so the run stops."""
+    """Every lookup would fail (credentials refused, endpoint misconfigured): the run stops."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,12 @@ def where_running(targets: Targets, *, client_factory: Optional[Callable[[str], 
     factory = client_factory or (lambda region: eas_api.make_client(region))
     clients: dict[str, Any] = {}
     pairs = [(key, name, region) for key, (name, regions) in sorted(targets.items()) for region in regions]
-    for _, _, region in pairs:
-        if region not in clients:
-            clients[region] = factory(region)
+    try:
+        for _, _, region in pairs:
+            if region not in clients:
+                clients[region] = factory(region)
+    except eas_api.EndpointConfigError as exc:
+        raise ServiceLookupError(str(exc)) from None
 
     def ask(pair: tuple[str, str, str]) -> Union[Optional[str], BaseException]:
         _, name, region = pair
