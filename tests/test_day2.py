@@ -17,6 +17,8 @@ from pathlib import Path
 import pulumi
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.cli.plan import PlanError, run_program
 from components.eas import api as eas_api
@@ -319,3 +321,34 @@ def test_make_capacity_for_a_stack_probes_the_regions_its_program_probes(eas, tm
     assert sorted(json.loads(out.read_text())) == ["cn-beijing", "cn-wulanchabu"]
     assert capacity.main(["--stack", "staging", "--out", str(out)]) == 0  # dedicated capacity only
     assert json.loads(out.read_text()) == {}
+
+
+STATUSES = ("WithStock", "ClosedWithStock", "NoStock")
+
+
+@settings(max_examples=60, deadline=None)
+@given(stock=st.tuples(st.sampled_from(STATUSES), st.sampled_from(STATUSES)),
+       runs_in=st.sampled_from([None, *TWO_REGIONS]), pin=st.sampled_from([None, *TWO_REGIONS]),
+       allow_move=st.booleans())
+def test_where_a_service_runs_acts_as_a_pin_and_a_pin_wins(stock, runs_in, pin, allow_move):
+    """Property: pin > where it runs > stock, unless allowRegionMove (then stock decides)."""
+    from components.core import planning, stack_config
+    from components.core.errors import StackConfigError
+    from components.core.placement import Capacity
+
+    capacity = Capacity({r: [meta(s)] for r, s in zip(TWO_REGIONS, stock, strict=True)}, source="test")
+    extra = {"placements": json.dumps({"chat": pin})} if pin else {}
+    loaded = stack_config.load("dev", raw_config({"chat": service(regions=TWO_REGIONS, allowRegionMove=allow_move)},
+                                                **extra))
+    with_stock = [r for r, s in zip(TWO_REGIONS, stock, strict=True) if s != "NoStock"]
+    try:
+        plan = planning.plan_stack(loaded, capacity, {"chat": runs_in} if runs_in else None)["chat"]
+    except StackConfigError:
+        assert allow_move or (pin is None and runs_in is None)
+        assert not with_stock
+        return
+    if not allow_move and (pin or runs_in):
+        assert plan.region == (pin or runs_in)
+    else:
+        assert plan.region == with_stock[0]
+    assert plan.moving == (runs_in is not None and runs_in != plan.region)
