@@ -253,30 +253,40 @@ def test_an_unknown_option_key_is_still_an_error():
 
 @pulumi.runtime.test
 def test_the_component_takes_its_provider_through_opts_providers_and_passes_options_through():
+    from pulumi.runtime import mocks
+
     from components.core import planning, stack_config
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 
-    seen: dict[str, pulumi.runtime.MockResourceArgs] = {}
+    sent: dict[str, object] = {}
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args):
-            seen[args.name] = args
             return f"{args.name}-id", dict(args.inputs)
 
         def call(self, args):
             return {}, None
 
-    pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False)
+    class Monitor(mocks.MockMonitor):
+        def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+            sent[request.name] = request
+            return super().RegisterResource(request)
+
+    pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False, monitor=Monitor(Mocks()))
     plan = planning.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
     provider = RegionalProviders().for_region("cn-hangzhou")
     svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan),
                           opts=pulumi.ResourceOptions(providers=[provider], protect=True,
-                                                      aliases=[pulumi.Alias(name="old-chat")]))
-    assert svc._protect is True and svc.service._protect is True
+                                                      aliases=[pulumi.Alias(name="old-chat")],
+                                                      transforms=[lambda args: None]))
 
     def check(_):
-        assert "alicloud-cn-hangzhou" in seen["chat-service"].provider
+        component, child = sent["chat"], sent["chat-service"]
+        assert component.protect and child.protect  # protect is inherited from the parent
+        assert list(component.aliases) and list(component.transforms)
+        assert "::alicloud-cn-hangzhou::" in child.provider  # from the parent's providers map
+        assert child.parent.endswith("Qwen3EasService::chat")
 
     return svc.service.status.apply(check)
 
