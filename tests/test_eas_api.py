@@ -112,7 +112,7 @@ def test_regions_are_probed_concurrently():
         answers = probe(server, regions=[f"cn-region{i}" for i in range(5)])
         elapsed = time.monotonic() - start
     assert all(a == [META] for a in answers.values()) and len(answers) == 5
-    assert elapsed < 0.6  # sequential would be 1.5 s
+    assert elapsed < 1.0  # sequential would be 1.5 s; 0.6 failed on a loaded 2-core machine (0.62-0.70 s)
 
 
 def test_describe_service_goes_through_the_same_client():
