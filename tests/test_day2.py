@@ -92,6 +92,8 @@ def test_a_region_move_registers_a_replacement_trigger_create_first_through_the_
     # = s.old.Provider, resolved by getProvider at 2421).
     assert (request.deleteBeforeReplaceDefined, request.deleteBeforeReplace) == (True, False)
     assert "::alicloud-cn-beijing::" in request.provider
+    # Same name, no alias, no replaceOnChanges: the same URN, replaced by the trigger alone.
+    assert (request.name, list(request.aliases), list(request.replaceOnChanges)) == ("chat-service", [], [])
     assert "/api/v2/services/cn-hangzhou/chat_dev" in eas.requests
 
 
@@ -107,6 +109,8 @@ def test_no_region_change_keeps_the_trigger_and_deletes_first_in_its_own_region(
     assert first.replacement_trigger.string_value == "cn-hangzhou"
     assert (first.deleteBeforeReplaceDefined, first.deleteBeforeReplace) == (True, True)
     assert "::alicloud-cn-hangzhou::" in first.provider
+    assert first.provider == second.provider
+    assert (first.name, list(first.aliases), list(first.replaceOnChanges)) == ("chat-service", [], [])
 
 
 def test_a_service_not_looked_up_replaces_create_first(tmp_path):
