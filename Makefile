@@ -15,7 +15,7 @@ help:
 	@echo "make stacks              list the stacks, one name per line"
 	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>]"
 	@echo "make diff STACK=<name> BASE=<ref>  per-service diff of the plan against a git ref (Markdown)"
-	@echo "make capacity REGIONS=.. write a capacity snapshot from the live EAS API"
+	@echo "make capacity REGIONS=.. write a capacity snapshot from the live EAS API (or STACK=<name>: its regions)"
 	@echo "make pin STACK=<name>    record where each service runs (sticky placement)"
 	@echo "make smoke STACK=<name>  check a deployed stack's live API [OUTPUTS=<outputs json>]"
 	@echo "make test                lint, type check and tests (what CI runs)"
@@ -48,8 +48,8 @@ init: $(STAMP)
 	$(CLI) init "$(STACK)"
 
 capacity: $(STAMP)
-	@test -n "$(REGIONS)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" [OUT=capacity.json]' >&2; exit 2; }
-	$(CLI) capacity --regions "$(REGIONS)" --out $(or $(OUT),capacity.json)
+	@test -n "$(REGIONS)$(STACK)" || { echo 'usage: make capacity REGIONS="cn-hangzhou cn-wulanchabu" | STACK=<name> [OUT=capacity.json]' >&2; exit 2; }
+	$(CLI) capacity $(if $(STACK),--stack $(STACK),--regions "$(REGIONS)") --out $(or $(OUT),capacity.json)
 
 pin: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make pin STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }

@@ -2,6 +2,10 @@
 
 ``__main__.py`` calls ``main()``; the offline plan runs the same ``__main__.py`` on Pulumi's
 mock runtime, so what ``make plan`` shows is what ``pulumi up`` sends.
+
+A service no region can run now (or whose current region cannot be told) is held back by name
+while the others deploy; the run then fails at its end (``pulumi up`` only: a preview warns),
+so the pipeline goes red and the engine deletes nothing the program did not register.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pulumi.runtime import config as runtime_config
 
 from .core import planning, stack_config
 from .core.errors import StackConfigError
-from .eas import stock
+from .eas import running, stock
 from .providers import RegionalProviders
 from .service import Qwen3EasService, Qwen3EasServiceArgs
 
@@ -25,13 +29,7 @@ def _all_config() -> dict[str, Any]:
     return merged
 
 
-def probed_regions(loaded: stack_config.LoadedStack) -> set[str]:
-    """Regions whose public stock matters: those of public and spot services."""
-    regions: set[str] = set()
-    for spec in loaded.config.services.values():
-        if spec.resource.kind in ("public", "spot"):
-            regions.update(spec.regions or ([loaded.default_region] if loaded.default_region else []))
-    return regions
+probed_regions = planning.probed_regions  # kept for callers of the old name
 
 
 def main() -> dict[str, Qwen3EasService]:
@@ -39,24 +37,26 @@ def main() -> dict[str, Qwen3EasService]:
     stack = pulumi.get_stack()
     try:
         loaded = stack_config.load(stack, _all_config())
-        capacity = stock.capacity_for(probed_regions(loaded))
-        plans = planning.plan_stack(loaded, capacity)
-    except (StackConfigError, stock.CapacityError) as exc:
+        capacity = stock.capacity_for(planning.probed_regions(loaded))
+        found = running.where_running(planning.lookup_targets(loaded))
+        result = planning.plan_services(loaded, capacity, found.regions, found.unknown)
+    except (StackConfigError, stock.CapacityError, running.ServiceLookupError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.
         raise pulumi.RunError(str(exc)) from None
+    for key, extra in found.also.items():
+        pulumi.log.warn(f"{key}: also runs in {', '.join(extra)} (a move that did not finish?); "
+                        f"kept in {found.regions[key]}; delete the other copy by hand once it is idle")
 
     providers = RegionalProviders()
     services: dict[str, Qwen3EasService] = {}
-    for key, plan in plans.items():
+    for key, plan in result.plans.items():
         for warning in plan.warnings:
             pulumi.log.warn(f"{key}: {warning}")
         services[key] = Qwen3EasService(
             key,
-            Qwen3EasServiceArgs(
-                plan=plan,
-                provider=providers.for_region(plan.region),
-                workspace_id=loaded.config.workspace_id,
-            ),
+            Qwen3EasServiceArgs(plan=plan, workspace_id=loaded.config.workspace_id),
+            # Each service gets its region's explicit provider, the way components take one.
+            opts=pulumi.ResourceOptions(providers=[providers.for_region(plan.region)]),
         )
     pulumi.export(
         "services",
@@ -78,4 +78,13 @@ def main() -> dict[str, Qwen3EasService]:
     # Apart from `services`: one secret value would make the whole map secret, and `make pin`
     # and reviewers need the rest in the clear.
     pulumi.export("tokens", {key: svc.token for key, svc in services.items()})
+    if result.held_back:
+        message = f"not deployed this run: {', '.join(sorted(result.held_back))}\n" + result.held_back_message(stack)
+        if pulumi.runtime.is_dry_run():
+            # A preview that failed here would stop `pulumi up` before the others deploy.
+            pulumi.log.warn(message)
+        else:
+            # After every other service is registered (the runtime waits for them): the run
+            # fails by name, and the engine skips deletions after a failed program.
+            raise pulumi.RunError(message)
     return services

@@ -3,6 +3,12 @@
 Every decision is already in the ``ServicePlan`` (``components.core.planning``); this component
 only registers resources. Nothing is created inside ``apply``: previews would stop matching
 what ``up`` does.
+
+Like any Pulumi component it takes its provider through ``opts.providers`` (the program hands
+each one its region's explicit provider) and passes the options a user expects through:
+``protect`` and ``transforms`` reach the children (Pulumi inherits them from the parent),
+``aliases`` apply to the component. How a region change replaces the EAS service, and why, is
+in docs/day2.md ("Region changes and replacement").
 """
 
 from __future__ import annotations
@@ -22,12 +28,17 @@ TYPE_TOKEN = "qwen3-eas:eas:Qwen3EasService"
 TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="30m")
 
 
+class MissingProviderError(ValueError):
+    """The component was given no alicloud provider: it would fall back to a default one."""
+
+
 @dataclass(frozen=True)
 class Qwen3EasServiceArgs:
-    """What the component needs: the plan, and the provider of the plan's region."""
+    """What the component needs: the plan (the provider comes in ``opts.providers``)."""
 
     plan: ServicePlan
-    provider: alicloud.Provider
+    provider: Optional[alicloud.Provider] = None
+    """Deprecated: pass ``opts=ResourceOptions(providers=[provider])`` instead."""
     workspace_id: Optional[str] = None
     endpoint_provider: Optional[EndpointProvider] = None
     """Where DescribeService is called (tests point it at a local server)."""
@@ -51,17 +62,35 @@ class Qwen3EasService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: Qwen3EasServiceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        opts = opts or pulumi.ResourceOptions()
+        if args.provider is not None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[args.provider]))
         plan = self.plan = args.plan
+        if opts.protect is None and plan.protect:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        if "alicloud" not in self._providers:
+            # With `pulumi:disable-default-providers: [alicloud]` the engine would refuse it
+            # anyway; without it, the EAS service would go to whatever region the environment
+            # names. Either way: say so now, by name.
+            raise MissingProviderError(f"{name}: pass the alicloud provider of region {plan.region} in "
+                                       "opts.providers (the program's RegionalProviders gives it)")
         self.service = alicloud.pai.Service(
             f"{name}-service",
             service_config=plan.service_config_json,
             workspace_id=args.workspace_id,
             tags=plan.tags,
             opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=args.provider,
+                parent=self,  # the provider comes from the parent's providers map
                 custom_timeouts=TIMEOUTS,
+                # A different region replaces the service; in-place, the new region's provider
+                # would address a service that is not there (see docs/day2.md).
+                replacement_trigger=plan.region,
+                # Across regions the name is free in the new region: create it (Running) first,
+                # then delete the old one through the old region's provider. In the region it
+                # runs in, the name is taken: a replacement there must delete first.
+                delete_before_replace=replace_deletes_first(plan),
+                retain_on_delete=True if opts.retain_on_delete or plan.retain_on_delete else None,
             ),
         )
         self.endpoint = ServiceEndpoint(
@@ -90,3 +119,14 @@ class Qwen3EasService(pulumi.ComponentResource):
                 "token": self.token,
             }
         )
+
+
+def replace_deletes_first(plan: ServicePlan) -> bool:
+    """Whether a replacement of this service deletes the old one before creating the new one.
+
+    Only when the service is known to run in the very region it is planned in: EAS names are
+    unique per region, so a create-first replacement there would fail on the taken name after
+    the engine had started it. A move (it runs elsewhere) and a service not looked up create
+    first: nothing is deleted until its successor is Running.
+    """
+    return plan.running_in is not None and not plan.moving

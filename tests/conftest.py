@@ -5,10 +5,15 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 import socket
 from typing import Any
 
 import pytest
+
+# The credentials library reads this once, at import: set before anything imports it, so that
+# its default chain never asks the ECS metadata address (100.100.100.200) from a test.
+os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 from components.core import planning, stack_config
 
@@ -67,15 +72,19 @@ def _loopback_stays_local(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _no_ecs_metadata(monkeypatch):
-    """The Alibaba credentials chain reads its environment once, when it is imported, and asks the
-    ECS metadata address (100.100.100.200) when nothing else gives credentials. No test may let
-    it: the chain's own switches are set here, where it looks, not only in the environment."""
+def _no_cloud_from_tests(monkeypatch):
+    """No test reaches Alibaba Cloud. The credentials chain reads its environment once, at import,
+    and asks the ECS metadata address (100.100.100.200) when nothing else gives credentials: its
+    own switches are set here, where it looks, not only in the environment. No service lookup runs
+    unless a test turns it on (against a local fake), and no endpoint override leaks in."""
     from alibabacloud_credentials.utils import auth_util
 
     monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
     monkeypatch.setattr(auth_util, "environment_ecs_metadata_disabled", "true")
     monkeypatch.setattr(auth_util, "environment_credentials_uri", None)
+    monkeypatch.setenv("QWEN3_EAS_RUNNING", "offline")
+    monkeypatch.delenv("QWEN3_EAS_API_ENDPOINT", raising=False)
+    monkeypatch.delenv("QWEN3_EAS_API_PROTOCOL", raising=False)
 
 
 @pytest.fixture

@@ -115,3 +115,14 @@ def test_the_pulumi_cli_matches_the_pinned_sdk():
         for job in workflow["jobs"].values():
             for action in uses(job, "pulumi/actions"):
                 assert str(action["with"]["pulumi-version"]) == sdk[1]
+
+
+def test_each_deploy_takes_one_capacity_snapshot_that_both_halves_of_up_read():
+    """`pulumi up` runs the program twice (preview, then update): both must see the same stock."""
+    for stack in DEPLOYED:
+        job = DEPLOY["jobs"][f"up-{stack}"]
+        names = [str(s.get("run", s.get("uses", ""))) for s in steps(job)]
+        (snapshot,) = [i for i, n in enumerate(names) if n == f"make capacity STACK={stack} OUT=capacity.json"]
+        (up,) = [i for i, n in enumerate(names) if n.startswith("pulumi/actions@")]
+        assert snapshot < up
+        assert steps(job)[up]["env"]["QWEN3_EAS_CAPACITY"] == "${{ github.workspace }}/capacity.json"

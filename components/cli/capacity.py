@@ -1,6 +1,11 @@
 """``make capacity REGIONS="..."``: write a capacity snapshot from the live EAS API.
 
     qwen3-eas capacity --regions "cn-wulanchabu cn-beijing" --out capacity.json
+    qwen3-eas capacity --stack prod --out capacity.json    (the regions the stack's program probes)
+
+The deploy workflow takes one snapshot per stack and hands it to ``pulumi up`` through
+``QWEN3_EAS_CAPACITY``, so the preview half of ``up`` and the update half decide on the same
+stock (the program otherwise probes live, once per run: twice per ``up``).
 
 The snapshot is what ``make plan CAPACITY=capacity.json`` reads: a reviewer can reproduce the
 region choice of a plan without credentials. Regions that cannot be read are reported and
@@ -14,17 +19,33 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..core.errors import StackConfigError
 from ..eas import api as eas_api
 from . import PROG
+from .plan import PlanError
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog=f"{PROG} capacity", description=__doc__.splitlines()[0])
-    parser.add_argument("--regions", required=True, help="space- or comma-separated region IDs")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--regions", help="space- or comma-separated region IDs")
+    which.add_argument("--stack", help="stack name or file: the regions its public and spot services use")
     parser.add_argument("--out", type=Path, default=Path("capacity.json"))
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole probe")
     args = parser.parse_args(argv)
-    regions = [r for r in args.regions.replace(",", " ").split() if r]
+    if args.stack is not None:
+        try:
+            regions = _stack_regions(args.stack)
+        except (PlanError, StackConfigError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if not regions:
+            # Dedicated capacity only: nothing to probe, and an empty snapshot says exactly that.
+            eas_api.write_snapshot(args.out, {})
+            print(f"wrote {args.out}: stack {args.stack} has no public or spot service, nothing to probe")
+            return 0
+    else:
+        regions = [r for r in args.regions.replace(",", " ").split() if r]
     bad = [r for r in regions if not eas_api.REGION_ID.match(r)]
     if bad or not regions:
         print(f"error: not region IDs: {', '.join(bad) or '(none given)'} (e.g. cn-wulanchabu)", file=sys.stderr)
@@ -45,6 +66,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     eas_api.write_snapshot(args.out, snapshot)
     print(f"wrote {args.out}: {', '.join(f'{r} ({len(m)} types)' for r, m in sorted(snapshot.items()))}")
     return 0
+
+
+def _stack_regions(stack: str) -> list[str]:
+    """The regions the program would probe for ``stack`` (its public and spot services')."""
+    from ..core import planning, stack_config
+    from .plan import read_stack_config, resolve_stack
+
+    name, path = resolve_stack(stack)
+    return sorted(planning.probed_regions(stack_config.load(name, read_stack_config(path))))
 
 
 if __name__ == "__main__":

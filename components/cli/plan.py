@@ -24,7 +24,7 @@ from typing import Any, Optional
 import yaml
 
 from ..core import report
-from ..eas import stock
+from ..eas import running, stock
 from . import PROG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,8 @@ class Recorded:
     """Service key -> plan summary, from the components the program built."""
     parents: dict[str, str] = field(default_factory=dict)
     """URN -> parent URN of every registered resource."""
+    requests: list[Any] = field(default_factory=list)
+    """Every RegisterResourceRequest as the program sent it to the monitor (options included)."""
 
     def stack_outputs(self) -> dict[str, Any]:
         """The program's ``pulumi.export`` values."""
@@ -117,11 +119,14 @@ def _warnings_logger() -> logging.Logger:
 
 
 def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
-                capacity: Optional[Path] = None) -> Recorded:
+                capacity: Optional[Path] = None, look_up_running: bool = False, preview: bool = False) -> Recorded:
     """Run ``program`` on the mock runtime with ``config``; return what it registered.
 
-    Stock comes from the ``capacity`` snapshot, or none at all: an offline plan never calls
-    the EAS API.
+    Stock comes from the ``capacity`` snapshot, or none at all, and no service is looked up:
+    an offline plan never calls the EAS API. ``look_up_running`` lets the program look its
+    services up as ``pulumi up`` does (tests point it at a local fake EAS with
+    ``QWEN3_EAS_API_ENDPOINT``). ``preview`` runs it as ``pulumi preview`` would (dry run).
+    ``Recorded.requests`` keeps every RegisterResource request.
     """
     import pulumi
     from pulumi.runtime import mocks, rpc
@@ -145,6 +150,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
 
     class Monitor(mocks.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+            recorded.requests.append(request)
             response = super().RegisterResource(request)
             recorded.parents[response.urn] = request.parent
             return response
@@ -157,7 +163,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
     pulumi.runtime.set_all_config(config)
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
-    pulumi.runtime.set_mocks(Mocks(), project=PROJECT, stack=stack, preview=False,
+    pulumi.runtime.set_mocks(Mocks(), project=PROJECT, stack=stack, preview=preview,
                              monitor=Monitor(Mocks()), logger=_warnings_logger())
 
     def body() -> None:
@@ -171,8 +177,10 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
             root.register_outputs(dict(getattr(root, "outputs", {})))
 
     cwd = os.getcwd()
-    saved = os.environ.get(stock.ENV)
+    saved = {name: os.environ.get(name) for name in (stock.ENV, running.ENV)}
     os.environ[stock.ENV] = str(capacity.resolve()) if capacity else stock.OFFLINE
+    if not look_up_running:
+        os.environ[running.ENV] = running.OFFLINE
     os.chdir(program.parent)
     try:
         _sync_await(run_pulumi_func(body))
@@ -180,10 +188,11 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
         raise PlanError(str(exc)) from None
     finally:
         os.chdir(cwd)
-        if saved is None:
-            os.environ.pop(stock.ENV, None)
-        else:
-            os.environ[stock.ENV] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return recorded
 
 

@@ -29,18 +29,23 @@ def stack_file_schema() -> dict[str, Any]:
             "config": {
                 "type": "object",
                 "properties": {
-                    f"{PROJECT}:services": ours["services"],
-                    f"{PROJECT}:workspaceId": ours["workspaceId"],
-                    f"{PROJECT}:placements": ours["placements"],
+                    **{f"{PROJECT}:{key}": value for key, value in ours.items()},
                     "alicloud:region": {
                         "type": "string",
                         "description": "Default region of the stack's services.",
                         "examples": ["cn-hangzhou"],
                     },
+                    "pulumi:disable-default-providers": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Packages that may not use a default provider; [alicloud] keeps every "
+                        "EAS service on the program's explicit per-region provider.",
+                        "examples": [["alicloud"]],
+                    },
                 },
                 "required": [f"{PROJECT}:services"],
                 # Unknown keys of our namespace are errors; other namespaces (alicloud:*) are free.
-                "patternProperties": {f"^{PROJECT}:(?!services$|workspaceId$|placements$)": False},
+                "patternProperties": {f"^{PROJECT}:(?!({'|'.join(sorted(ours))})$)": False},
             },
             "encryptionsalt": {"type": "string"},
             "secretsprovider": {"type": "string"},

@@ -16,6 +16,9 @@ class Problem:
     message: str
     fix: str
     service: Optional[str] = None
+    stock: bool = False
+    """No region can run the service right now (stock, or where it runs cannot be told): not a
+    mistake in the file, so only this service is held back; the others still deploy."""
 
     def describe(self, stack: str) -> str:
         where = f"stack {stack!r}"
@@ -44,5 +47,5 @@ class Findings:
         self.warnings: list[str] = []
         self.explain: list[str] = []
 
-    def problem(self, field: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(field, message, fix, self.service))
+    def problem(self, field: str, message: str, fix: str, *, stock: bool = False) -> None:
+        self.problems.append(Problem(field, message, fix, self.service, stock))

@@ -15,6 +15,7 @@ services are collected and raised together, before anything is registered.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,16 @@ class ServicePlan:
     reasoning: bool = False
     thinking: bool = True
     cost: Optional[Cost] = None
+    running_in: Optional[str] = None
+    """The region the EAS API found this service running in before this run (None: not found,
+    or not looked up). It decides how a replacement is done (``components.service``)."""
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    @property
+    def moving(self) -> bool:
+        """True when the service runs in another region than the one planned: a region move."""
+        return self.running_in is not None and self.running_in != self.region
 
     @property
     def service_config_json(self) -> str:
@@ -145,7 +156,10 @@ def _feature_warnings(spec: ServiceSpec, model: Model, out: Findings) -> None:
 
 def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
             pinned: Optional[str], out: Findings) -> Optional[placement.Choice]:
-    """Stages 1 to 3: the types a replica could use, those that fit, and the region with stock."""
+    """Stages 1 to 3: the types a replica could use, those that fit, and the region with stock.
+
+    ``pinned`` is a pin from qwen3-eas:placements or, failing one, where the service runs now.
+    """
     if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
         group = hardware.group_facts(spec, out)
         if group is None:
@@ -194,7 +208,7 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
         )
     except placement.NoPlacementError as exc:
         out.problem("regions", "no region can run this service now:\n" + str(exc),
-                    "add regions or instance types, raise the bid, or plan again when stock returns")
+                    "add regions or instance types, raise the bid, or plan again when stock returns", stock=True)
         return None
     if not choice.instance_types:
         fitting.nothing_fits(spec, model, out, f"the types {choice.region} offers")
@@ -207,8 +221,14 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
 
 def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Optional[str],
                  workspace_id: Optional[str], capacity: Optional[placement.Capacity] = None,
-                 pinned_region: Optional[str] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
-    """Plan one service, or return the problems that stop it."""
+                 pinned_region: Optional[str] = None,
+                 running_region: Optional[str] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
+    """Plan one service, or return the problems that stop it.
+
+    ``pinned_region`` (qwen3-eas:placements) wins; otherwise ``running_region``, where the EAS
+    API found the service running, keeps it there exactly as a pin would, unless
+    ``allowRegionMove`` is set.
+    """
     out = Findings(key)
     model = get_model(spec.model)
     regions = tuple(spec.regions or ([default_region] if default_region else []))
@@ -217,7 +237,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                     "set alicloud:region in the stack file, or list regions on the service")
         return None, out.problems
 
-    choice = _place(spec, model, regions, capacity, pinned_region, out)
+    choice = _place(spec, model, regions, capacity, pinned_region or running_region, out)
     if choice is None:
         return None, out.problems
     region = choice.region
@@ -247,7 +267,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     name = naming.service_name(stack, key)
     script = render_script(launch)
     explanation = [
-        _region_words(spec, choice, capacity),
+        _region_words(spec, choice, capacity, pinned=pinned_region is not None),
         *out.explain,
         *(f"`{t.name}`: {t.gpus} × {t.gpu_type or 'GPU'} ({t.gpu_memory_gb} GB each), from {_SOURCES[t.source]}"
           for t in facts),
@@ -276,6 +296,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
         explanation=tuple(explanation), verdict=verdict, choice=choice,
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
+        running_in=running_region,
     )
     return plan, []
 
@@ -361,10 +382,12 @@ def _operations(spec: ServiceSpec) -> service_json.Operations:
     )
 
 
-def _region_words(spec: ServiceSpec, choice: placement.Choice, capacity: Optional[placement.Capacity]) -> str:
+def _region_words(spec: ServiceSpec, choice: placement.Choice, capacity: Optional[placement.Capacity],
+                  pinned: bool = True) -> str:
     region = choice.region
     if choice.sticky:
-        return f"region {region}: the service already runs there (placements pin); it is not moved"
+        how = "placements pin" if pinned else "found there by DescribeService"
+        return f"region {region}: the service already runs there ({how}); it is not moved"
     if choice.stock == "dedicated":
         return f"region {region}: " + ("first of the service's regions" if spec.regions else "the stack's alicloud:region")
     if not choice.verified:
@@ -400,19 +423,72 @@ def _sizing_words(verdict: sizing.Verdict) -> str:
             f"{e.max_len_that_fits} tokens fit")
 
 
-def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None) -> dict[str, ServicePlan]:
-    """Plan every service of a stack; raise one ``StackConfigError`` with all problems."""
+def probed_regions(loaded: LoadedStack) -> set[str]:
+    """Regions whose public stock matters: those of public and spot services."""
+    regions: set[str] = set()
+    for spec in loaded.config.services.values():
+        if spec.resource.kind in ("public", "spot"):
+            regions.update(spec.regions or ([loaded.default_region] if loaded.default_region else []))
+    return regions
+
+
+def lookup_targets(loaded: LoadedStack) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Service key -> (EAS name, regions to look for it in): its regions and its pin, in order."""
+    targets: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for key, spec in sorted(loaded.config.services.items()):
+        regions = list(spec.regions or ([loaded.default_region] if loaded.default_region else []))
+        pin = loaded.config.placements.get(key)
+        if pin is not None and pin not in regions:
+            regions.append(pin)
+        if regions:
+            targets[key] = (naming.service_name(loaded.name, key), tuple(regions))
+    return targets
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """What can be deployed now, and the services held back because no region can run them now."""
+
+    plans: dict[str, ServicePlan]
+    held_back: dict[str, Problem]
+    """Service key -> why it is not deployed this run (the region table), by name."""
+
+    def held_back_message(self, stack: str) -> str:
+        """One paragraph per held-back service, for the end of the run."""
+        return str(StackConfigError(stack, list(self.held_back.values())))
+
+
+def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,
+                  running: Optional[Mapping[str, str]] = None,
+                  unknown: Optional[Mapping[str, str]] = None) -> StackPlan:
+    """Plan every service; a mistake in the stack file raises ``StackConfigError`` for all of them.
+
+    ``running``: service key -> the region it runs in now (kept there like a pin). ``unknown``:
+    service key -> why where it runs could not be told; such a service is held back, never
+    guessed at. A service no region can run now is held back too: the others still deploy.
+    """
     plans: dict[str, ServicePlan] = {}
     problems: list[Problem] = []
+    held_back: dict[str, Problem] = {}
     names: dict[str, str] = {}
     pins = loaded.config.placements
+    running = running or {}
+    unknown = unknown or {}
     for key in sorted(set(pins) - set(loaded.config.services)):
         problems.append(Problem(f"qwen3-eas:placements.{key}",
                                 f"pins a region for {key!r}, which is not a configured service",
                                 "remove the pin (the service is gone) or restore the service"))
     for key, spec in sorted(loaded.config.services.items()):
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
-                                   capacity, pins.get(key))
+                                   capacity, pins.get(key), running.get(key))
+        if key in unknown and key not in pins and plan is not None:
+            held_back[key] = Problem("regions", f"cannot tell whether it already runs somewhere: {unknown[key]}",
+                                     "run again when the EAS API answers, or pin its region in qwen3-eas:placements",
+                                     key, stock=True)
+            continue
+        if found and all(p.stock for p in found):
+            held_back[key] = found[0]
+            continue
         problems.extend(found)
         if plan is None:
             continue
@@ -421,7 +497,20 @@ def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = Non
             problems.append(Problem("(service key)", f"services {clash!r} and {key!r} map to the same EAS name {plan.name!r}",
                                     "rename one of the service keys", key))
         names[plan.name] = key
-        plans[key] = plan
+        plans[key] = dataclasses.replace(plan, protect=loaded.config.protected(key),
+                                         retain_on_delete=loaded.config.retained(key))
     if problems:
         raise StackConfigError(loaded.name, problems)
-    return plans
+    return StackPlan(plans, held_back)
+
+
+def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,
+               running: Optional[Mapping[str, str]] = None) -> dict[str, ServicePlan]:
+    """Plan every service of a stack; raise one ``StackConfigError`` with all problems.
+
+    Stricter than ``plan_services``: a service no region can run now is an error here too.
+    """
+    result = plan_services(loaded, capacity, running)
+    if result.held_back:
+        raise StackConfigError(loaded.name, list(result.held_back.values()))
+    return result.plans

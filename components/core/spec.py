@@ -247,7 +247,16 @@ class ServiceSpec(Strict):
     )
     network: Optional[Network] = Field(None, description="VPC, vSwitch and security group for the instances.")
     allow_region_move: bool = Field(
-        False, description="Let a service pinned in qwen3-eas:placements move to another region (recreates it)."
+        False, description="Let a service that runs (or is pinned in qwen3-eas:placements) move to another region: "
+        "the new one is created and Running before the old one is deleted."
+    )
+    protect: Optional[bool] = Field(
+        None, description="Pulumi protect: the EAS service cannot be deleted or replaced (a region move included) "
+        "until this is false again. Default: the stack's qwen3-eas:protect."
+    )
+    retain_on_delete: Optional[bool] = Field(
+        None, description="Pulumi retainOnDelete: removing the service from the stack (or replacing it) leaves "
+        "the EAS service running and billed. Default: the stack's qwen3-eas:retainOnDelete."
     )
 
     @model_validator(mode="after")
@@ -279,3 +288,19 @@ class StackConfig(Strict):
         default_factory=dict,
         description="Service key -> the region it runs in (written by `make pin`); keeps running services in place.",
     )
+    protect: bool = Field(
+        False, description="Pulumi protect for every EAS service of the stack (a service's own protect wins)."
+    )
+    retain_on_delete: bool = Field(
+        False, description="Pulumi retainOnDelete for every EAS service of the stack (a service's own setting wins)."
+    )
+
+    def protected(self, key: str) -> bool:
+        """Whether service ``key`` is protected (its own setting, else the stack's)."""
+        own = self.services[key].protect
+        return self.protect if own is None else own
+
+    def retained(self, key: str) -> bool:
+        """Whether service ``key`` is left running when Pulumi deletes it (its own setting, else the stack's)."""
+        own = self.services[key].retain_on_delete
+        return self.retain_on_delete if own is None else own

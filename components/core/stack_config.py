@@ -20,7 +20,9 @@ from .catalog import MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
-_KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements"}
+_KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements",
+         "protect": "protect", "retainOnDelete": "retain_on_delete"}
+_BOOLEANS = ("protect", "retainOnDelete")
 _RESOURCE_KINDS = ("public", "spot", "resourceGroup", "quota")
 
 
@@ -61,6 +63,9 @@ def _decode(key: str, value: Any) -> Any:
             return json.loads(value)
         except json.JSONDecodeError:
             return value
+    # `pulumi config` hands every value over as text: a stack file's `true` arrives as "true".
+    if isinstance(value, str) and key in _BOOLEANS and value in ("true", "false"):
+        return value == "true"
     return value
 
 

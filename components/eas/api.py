@@ -12,7 +12,13 @@ own retries off, so the only retry policy is the one here:
   SDK's connect/read timeouts and the whole probe by a deadline it returns by, even if a
   connection hangs;
 - a capacity snapshot is a JSON object mapping region ID to the ``InstanceMetas`` list exactly
-  as DescribeMachineSpec returns it (``load_snapshot`` / ``write_snapshot``).
+  as DescribeMachineSpec returns it (``load_snapshot`` / ``write_snapshot``);
+- ``find_service`` asks DescribeService whether a service of a given name exists in a region
+  (where a deployed service runs, so that it stays there).
+
+Every client made here without an explicit endpoint honours ``QWEN3_EAS_API_ENDPOINT`` (and
+``QWEN3_EAS_API_PROTOCOL``): one switch sends every EAS API call of a run, stock probe, service
+lookups and the endpoint reader's DescribeService alike, to a VPC endpoint or a local fake.
 """
 
 from __future__ import annotations
@@ -39,8 +45,11 @@ from darabonba.policy.retry import RetryOptions
 from Tea.exceptions import TeaException
 
 __all__ = [
+    "API_ENDPOINT_ENV",
+    "API_PROTOCOL_ENV",
     "AUTH_HINT",
     "Client",
+    "EndpointConfigError",
     "FailureKind",
     "ProbeAuthError",
     "ProbeFailure",
@@ -49,6 +58,8 @@ __all__ = [
     "classify_error",
     "default_endpoint",
     "describe_machine_spec",
+    "endpoint_override",
+    "find_service",
     "load_snapshot",
     "make_client",
     "probe_regions",
@@ -105,9 +116,35 @@ _MIN_ATTEMPT_S = 0.01
 # --------------------------------------------------------------------------- client
 
 
+API_ENDPOINT_ENV = "QWEN3_EAS_API_ENDPOINT"
+"""Host[:port] of the EAS API for every call; ``{region}`` in it becomes the region ID
+(``pai-eas-vpc.{region}.aliyuncs.com`` for the VPC endpoints). Unset: the public endpoint."""
+API_PROTOCOL_ENV = "QWEN3_EAS_API_PROTOCOL"
+"""``https`` (default) or ``http`` (a local fake EAS); applies with ``QWEN3_EAS_API_ENDPOINT``."""
+
+
 def default_endpoint(region: str) -> str:
     """The public EAS API endpoint of ``region``."""
     return f"pai-eas.{region}.aliyuncs.com"
+
+
+class EndpointConfigError(ValueError):
+    """``QWEN3_EAS_API_PROTOCOL`` is neither http nor https."""
+
+
+def endpoint_override(region: str) -> Optional[tuple[str, str]]:
+    """(endpoint, protocol) from ``QWEN3_EAS_API_ENDPOINT``/``QWEN3_EAS_API_PROTOCOL``, or None.
+
+    ``EndpointConfigError`` for a protocol other than http or https: a typo must not quietly
+    fall back to the public endpoint (or to plain http).
+    """
+    endpoint = os.environ.get(API_ENDPOINT_ENV, "").strip()
+    if not endpoint:
+        return None
+    protocol = os.environ.get(API_PROTOCOL_ENV, "").strip().lower() or "https"
+    if protocol not in ("http", "https"):
+        raise EndpointConfigError(f"{API_PROTOCOL_ENV}={protocol!r}: use https, or http for a local test server")
+    return endpoint.replace("{region}", region), protocol
 
 
 def make_client(region: str, endpoint: Optional[str] = None, protocol: str = "https", *,
@@ -121,7 +158,14 @@ def make_client(region: str, endpoint: Optional[str] = None, protocol: str = "ht
     access_key_secret)`` replaces the chain (tests, with ``endpoint="127.0.0.1:<port>"`` and
     ``protocol="http"``). The timeouts (seconds, like every duration in this module) are the
     defaults of calls that do not set their own; ``describe_machine_spec`` sets its own.
+
+    Without ``endpoint``, ``QWEN3_EAS_API_ENDPOINT`` decides, with its own protocol
+    (``QWEN3_EAS_API_PROTOCOL``): ``protocol`` goes with an explicit ``endpoint`` only.
     """
+    if endpoint is None:
+        override = endpoint_override(region)
+        if override is not None:
+            endpoint, protocol = override
     config = open_api_models.Config(
         region_id=region,
         endpoint=endpoint or default_endpoint(region),
@@ -405,6 +449,26 @@ def describe_machine_spec(client: Client, *, timeout_s: Optional[float] = None) 
         return validate_metas(body["InstanceMetas"])
     except ValueError as exc:
         raise ProbeFailure(FailureKind.MALFORMED, str(exc), request_id=body.get("RequestId")) from None
+
+
+def find_service(client: Client, region: str, name: str, *, timeout_s: Optional[float] = None) -> Optional[str]:
+    """DescribeService ``region``/``name``: the service's status if it exists there, None if not.
+
+    One attempt; any failure other than "no such service" raises ``ProbeFailure`` (classified
+    like the stock probe's, so an authentication error can stop the run).
+    """
+    runtime = util_models.RuntimeOptions(autoretry=False)
+    if timeout_s is not None:
+        runtime.read_timeout = runtime.connect_timeout = _millis(timeout_s)
+    endpoint = str(getattr(client, "_endpoint", None) or "the EAS API")
+    try:
+        body = client.describe_service_with_options(region, name, {}, runtime).body
+    except Exception as exc:  # classify_error re-raises what is not the SDK's
+        failure = classify_error(exc, timeout_s=timeout_s, endpoint=endpoint)
+        if failure.status == 404 or (failure.code or "").endswith("NotFound"):
+            return None  # EAS answers InvalidService.NotFound (HTTP 404) for a name it does not have
+        raise failure from None
+    return str(getattr(body, "status", None) or "unknown")
 
 
 # --------------------------------------------------------------------------- many regions

@@ -55,7 +55,7 @@ def live(regions: list[str]) -> Capacity:
 
     try:
         result = eas_api.probe_regions(regions, client_factory=eas_api.make_client)
-    except eas_api.ProbeAuthError as exc:
+    except (eas_api.ProbeAuthError, eas_api.EndpointConfigError) as exc:
         raise CapacityError(str(exc)) from None
     answers: dict[str, object] = {}
     for region in regions:
