@@ -124,6 +124,9 @@ def test_cloud_credentials_come_from_oidc_role_sessions_only():
         assert login["with"]["oidc-provider-arn"] == "${{ vars.ALIBABA_CLOUD_OIDC_PROVIDER_ARN }}", name
         names = [s.get("uses", "").split("@")[0] for s in steps(job)]
         assert names.index(ALIBABA_ACTION) < names.index("pulumi/actions"), f"{name}: log in before pulumi runs"
+        guard = steps(job)[names.index(ALIBABA_ACTION) - 1]
+        assert guard.get("env", {}).get("ROLE") == login["with"]["role-to-assume"] and "exit 1" in guard["run"], \
+            f"{name}: an unset role variable must stop the job with a message before the login"
         if name.startswith("deploy/"):
             # The role ARN is an environment variable: without the environment it would be empty.
             assert job["environment"], name
