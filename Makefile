@@ -79,7 +79,7 @@ golden: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements.in
 	@{ echo "# Generated from requirements.in by 'make lock'; every package pinned."; \
-	   $(BIN)/python -m pip freeze --all | grep -vE '^(pip|setuptools|wheel)=='; } > requirements.txt
+	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -vE '^(pip|setuptools|wheel)=='; } > requirements.txt
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

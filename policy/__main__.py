@@ -48,8 +48,14 @@ def _validation(rule: policy_rules.Rule) -> ResourceValidation:
         provider_props = args.provider.props if args.provider is not None else None
         region = policy_rules.resource_region(provider_props, config.get("region"), os.environ)
         gpu_facts = config.get("gpuFacts")
+        extra: dict[str, Any] = {}
+        if "requireImageDigest" in rule.config:
+            # Only this rule takes the stack: which stacks must pin by digest is its config.
+            stack = policy_rules.urn_stack(args.urn)
+            extra = {"stack": stack,
+                     "digest_required": policy_rules.digest_required(config.get("requireImageDigest"), stack)}
         for message in rule.check(args.props, region=region,
-                                  gpu_facts=gpu_facts if isinstance(gpu_facts, Mapping) else None):
+                                  gpu_facts=gpu_facts if isinstance(gpu_facts, Mapping) else None, **extra):
             report_violation(message, None)
 
     return validate
@@ -75,7 +81,8 @@ def build_policies() -> list[Policy]:
 def main() -> None:
     """Serve the pack to the Pulumi CLI (``PolicyPack`` starts its gRPC server and blocks)."""
     PolicyPack(PACK_NAME, build_policies(),
-               description="Qwen3 on PAI-EAS: GPU sizing, spot bids, no credentials, same-region images")
+               description="Qwen3 on PAI-EAS: GPU sizing, spot bids, no credentials, same-region images, "
+                           "images by digest where required")
 
 
 if __name__ == "__main__":

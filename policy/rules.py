@@ -574,6 +574,59 @@ def image_region(props: Mapping[str, Any], *, region: Optional[str] = None,
     return messages
 
 
+def urn_stack(urn: Any) -> Optional[str]:
+    """The stack a resource belongs to, from its URN (``urn:pulumi:<stack>::<project>::...``)."""
+    if not isinstance(urn, str) or not urn.startswith("urn:pulumi:"):
+        return None
+    stack = urn[len("urn:pulumi:"):].split("::", 1)[0]
+    return stack or None
+
+
+def digest_required(setting: Any, stack: Optional[str]) -> bool:
+    """Whether the policy config ``requireImageDigest`` asks for digests in ``stack``.
+
+    ``true`` means every stack; a list names the stacks (``["prod"]``), so one config file can
+    serve the whole pipeline. A resource whose stack cannot be read is held to a list too: a
+    rule that silently passes when it cannot tell is no guard.
+    """
+    if isinstance(setting, bool):
+        return setting
+    if isinstance(setting, (list, tuple)):
+        return stack is None or stack in setting
+    return False
+
+
+def image_digest(props: Mapping[str, Any], *, region: Optional[str] = None,
+                 gpu_facts: Optional[GpuFacts] = None, digest_required: bool = False,
+                 stack: Optional[str] = None) -> list[str]:
+    """Every container image is pinned by digest (``...@sha256:<64 hex>``), where required.
+
+    A tag can be moved to other content after review; a digest names the content, so what was
+    reviewed is what EAS pulls. Off unless the policy config ``requireImageDigest`` covers the
+    resource's stack (see ``digest_required``).
+    """
+    if not digest_required:
+        return []
+    config, _ = parse_config(props)
+    if config is None:
+        return []  # eas-gpu-unverified reports an unreadable config
+    where_stack = f" in stack {stack}" if stack else ""
+    messages = []
+    for index, container in enumerate(_containers(config)):
+        image = container.get("image")
+        if not isinstance(image, str):
+            continue
+        digest = engines.image_digest(image)
+        if digest is None:
+            messages.append(f"containers[{index}].image {image} is not pinned by digest, which the policy config "
+                            f"requireImageDigest requires{where_stack}. Fix: append the digest of that tag "
+                            "(image: <repo>:<tag>@sha256:<64 hex>; docs/security.md says how to read it)")
+        elif not engines.DIGEST.fullmatch(digest):
+            messages.append(f"containers[{index}].image {image}: {digest!r} is not a sha256 digest. Fix: "
+                            "@sha256: followed by the 64 lowercase hex characters the registry shows")
+    return messages
+
+
 def resource_region(provider_props: Optional[Mapping[str, Any]], configured: Any,
                     environ: Mapping[str, str]) -> Optional[str]:
     """The region a service is created in: its provider's ``region`` input, else the policy
@@ -598,7 +651,7 @@ class Rule:
     level: str
     check: Check
     config: tuple[str, ...] = ()
-    """Policy config properties it reads: ``region``, ``gpuFacts``."""
+    """Policy config properties it reads: ``region``, ``gpuFacts``, ``requireImageDigest``."""
 
 
 RULES: tuple[Rule, ...] = (
@@ -614,11 +667,17 @@ RULES: tuple[Rule, ...] = (
          MANDATORY, credentials),
     Rule("eas-image-region", "EAS images and internal model files come from the service's own region",
          MANDATORY, image_region, ("region",)),
+    Rule("eas-image-digest", "EAS images are pinned by digest in the stacks the config names (requireImageDigest)",
+         MANDATORY, image_digest, ("requireImageDigest",)),
 )
 """Every rule, with its default enforcement level (the pack's config can change any)."""
 
 CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "region": {"type": "string", "description": "region of services whose provider states none"},
+    "requireImageDigest": {
+        "description": "require images pinned by digest: true for every stack, or the stack names",
+        "oneOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}, "uniqueItems": True}],
+    },
     "gpuFacts": {
         "type": "object",
         "description": "GPU figures by instance type, resource group ID or quota ID",

@@ -167,3 +167,20 @@ def test_a_bound_that_becomes_unknown_shows_no_amount_of_change(write_stack):
     raised = side(write_stack, {"chat": service(resource={**spot, "bidPrice": 2, "onDemandFallback": True})})
     text = diff.render("t", "main", diff.diff_services(after, raised))
     assert "| `unknown (spot ≤ 1.2 USD/h)` | `unknown (spot ≤ 2 USD/h)` (+0.8 USD/h) |" in text
+
+
+IMAGE = "eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:0.11.2"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+
+
+def test_pinning_and_moving_an_image_digest_is_its_own_row(write_stack):
+    tagged = side(write_stack, {"chat": service(image=IMAGE)})
+    pinned = side(write_stack, {"chat": service(image=f"{IMAGE}@{DIGEST_A}")})
+    moved = side(write_stack, {"chat": service(image=f"{IMAGE}@{DIGEST_B}")})
+    found = rows(diff.diff_services(tagged, pinned)[0])
+    assert found["imageDigest"] == (None, DIGEST_A)
+    assert found["containers[0].image"] == (IMAGE, f"{IMAGE}@{DIGEST_A}")
+    (change,) = diff.diff_services(pinned, moved)
+    assert rows(change)["imageDigest"] == (DIGEST_A, DIGEST_B)
+    assert f"| `imageDigest` | `{DIGEST_A}` | `{DIGEST_B}` |" in diff.render("t", "main", [change])

@@ -16,6 +16,8 @@ import pytest
 from policy import rules
 from policy.rules import (
     credentials,
+    digest_required,
+    image_digest,
     image_region,
     resource_region,
     secret_name,
@@ -23,6 +25,7 @@ from policy.rules import (
     sizing_table,
     spot_bid,
     unverifiable,
+    urn_stack,
 )
 
 from .conftest import A10, H96, plan_one
@@ -287,6 +290,55 @@ def test_the_region_comes_from_the_provider_then_the_config_then_the_environment
     assert resource_region(None, "", {}) is None
 
 
+# -- images by digest -------------------------------------------------------------------------
+
+DIGEST = "sha256:" + "c" * 64
+
+
+def test_a_missing_digest_is_a_violation_only_where_the_config_requires_it():
+    tagged = props(hand_written("Qwen3-8B"))
+    assert image_digest(tagged, region="cn-hangzhou") == []  # off by default
+    (message,) = image_digest(tagged, region="cn-hangzhou", digest_required=True, stack="prod")
+    assert "containers[0].image" in message and "not pinned by digest" in message and "stack prod" in message
+    assert "Fix:" in message and "@sha256:" in message
+    pinned = props(hand_written("Qwen3-8B", image=f"{HANGZHOU_VLLM}@{DIGEST}"))
+    assert image_digest(pinned, digest_required=True, stack="prod") == []
+    short = props(hand_written("Qwen3-8B", image=f"{HANGZHOU_VLLM}@sha256:abc"))
+    assert "is not a sha256 digest" in image_digest(short, digest_required=True)[0]
+    resource, region = ours(image=f"{HANGZHOU_VLLM}@{DIGEST}")
+    assert image_digest(resource, region=region, digest_required=True) == []
+
+
+def test_require_image_digest_is_true_or_a_list_of_stacks():
+    assert urn_stack("urn:pulumi:prod::qwen3-eas::alicloud:pai/service:Service::x") == "prod"
+    assert urn_stack("urn:s") is None and urn_stack(None) is None
+    assert digest_required(True, "dev") and not digest_required(False, "prod")
+    assert digest_required(["prod"], "prod") and not digest_required(["prod"], "dev")
+    assert digest_required(["prod"], None), "a stack it cannot read is held to the list"
+    assert not digest_required(None, "prod") and not digest_required("prod", "prod")
+
+
+def test_the_pack_reads_require_image_digest_and_the_stack_from_the_urn():
+    from pulumi_policy import ResourceValidationArgs
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    policy = {p.name: p for p in _pack()["build_policies"]()}["eas-image-digest"]
+    tagged = props(hand_written("Qwen3-8B"))
+
+    def violations(stack: str, config: dict[str, Any]) -> list[str]:
+        found: list[str] = []
+        urn = f"urn:pulumi:{stack}::qwen3-eas::{rules.SERVICE_TYPE}::by_hand"
+        args = ResourceValidationArgs(rules.SERVICE_TYPE, unknown_checking_proxy(tagged), urn, "by_hand", None, None,
+                                      config)
+        policy.validate(args, lambda message, urn=None: found.append(message))
+        return found
+
+    assert violations("prod", {}) == []
+    assert violations("dev", {"requireImageDigest": ["prod"]}) == []
+    assert "stack prod" in violations("prod", {"requireImageDigest": ["prod"]})[0]
+    assert violations("dev", {"requireImageDigest": True})
+
+
 # -- the pack ---------------------------------------------------------------------------------
 
 
@@ -298,8 +350,10 @@ def test_the_pack_builds_one_policy_per_rule_at_the_default_levels():
     policies = {p.name: p for p in _pack()["build_policies"]()}
     levels = {name: p.enforcement_level.value for name, p in policies.items()}
     assert levels == {"eas-gpu-table": "mandatory", "eas-gpu-estimate": "advisory", "eas-gpu-unverified": "advisory",
-                      "eas-spot-bid": "mandatory", "eas-no-credentials": "mandatory", "eas-image-region": "mandatory"}
+                      "eas-spot-bid": "mandatory", "eas-no-credentials": "mandatory", "eas-image-region": "mandatory",
+                      "eas-image-digest": "mandatory"}
     assert set(policies["eas-image-region"].config_schema.properties) == {"region"}
+    assert set(policies["eas-image-digest"].config_schema.properties) == {"requireImageDigest"}
 
 
 def test_the_pack_validates_proxied_inputs_and_reads_region_from_the_provider():

@@ -13,7 +13,14 @@ import textwrap
 import jinja2
 import pytest
 
-from components.core.engines import Features, UnsupportedFeatureError, decide_launch, parse_version
+from components.core.engines import (
+    Features,
+    UnsupportedFeatureError,
+    decide_launch,
+    image_digest,
+    image_tag,
+    parse_version,
+)
 from components.core.rendering import NO_THINKING_PROGRAM, command_words, render_script, shell_quote
 
 NEW = {"vllm": (0, 11, 2), "sglang": (0, 5, 17), "bladellm": (0, 11, 0)}
@@ -245,3 +252,13 @@ def test_generated_template_always_emits_the_empty_think_block(tmp_path, layout)
                                                ("v0.5.17", (0, 5, 17)), ("0.10", (0, 10, 0)), ("latest", None)])
 def test_versions_are_read_from_image_tags(text, version):
     assert parse_version(text) == version
+
+
+@pytest.mark.parametrize(("image", "tag", "digest"), [
+    ("r.io/ns/vllm:0.11.2", "0.11.2", None),
+    ("r.io:5000/ns/vllm:0.11.2", "0.11.2", None),
+    ("r.io/ns/vllm:0.11.2@sha256:" + "a" * 64, "0.11.2", "sha256:" + "a" * 64),
+    ("r.io:5000/ns/vllm@sha256:" + "b" * 64, "", "sha256:" + "b" * 64),
+])
+def test_tag_and_digest_of_an_image_reference(image, tag, digest):
+    assert image_tag(image) == tag and image_digest(image) == digest

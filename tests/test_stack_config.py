@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.core import planning, stack_config
+from components.core import planning, report, stack_config
 from components.core.errors import StackConfigError
 
-from .conftest import raw_config, service
+from .conftest import plan_one, raw_config, service
 
 
 def problems(services=None, **extra) -> list[str]:
@@ -206,3 +206,44 @@ def test_autoscaling_bounds(autoscaling, replicas, fragment):
 def test_a_rolling_strategy_that_cannot_progress_is_refused():
     msg = only({"chat": service(rollingStrategy={"maxSurge": 0, "maxUnavailable": 0})})
     assert "could never progress" in msg
+
+
+# -- images pinned by digest ------------------------------------------------------------------
+
+REGISTRY = "eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm"
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(("image", "words"), [
+    (f"{REGISTRY}:0.11.2@sha256:abc", "is not sha256: followed by 64 lowercase hex"),
+    (f"{REGISTRY}:0.11.2@{DIGEST.upper()}", "is not sha256: followed by 64 lowercase hex"),
+    (f"{REGISTRY}@sha256:{'0' * 63}", "is not sha256: followed by 64 lowercase hex"),
+    (f"{REGISTRY}:0.11.2@md5:{'0' * 32}", "is not sha256: followed by 64 lowercase hex"),
+    (REGISTRY, "neither a tag nor a digest"),
+    (f"Bad/Name@{DIGEST}", "before the @ is not a valid image name"),
+])
+def test_a_malformed_image_reference_says_which_part_is_wrong(image, words):
+    msg = only({"chat": service(image=image)})
+    assert "stack 'dev', service 'chat', field 'image'" in msg and words in msg, msg
+
+
+def test_an_image_pinned_by_digest_only_needs_engine_version():
+    msg = only({"chat": service(image=f"{REGISTRY}@{DIGEST}")})
+    assert "field 'engineVersion'" in msg and "pinned by digest only" in msg and "set engineVersion" in msg
+
+
+def test_a_digest_pinned_image_plans_with_its_digest_shown():
+    by_digest = plan_one(image=f"{REGISTRY}@{DIGEST}", engineVersion="0.11.2")
+    assert by_digest.service_config["containers"][0]["image"] == f"{REGISTRY}@{DIGEST}"
+    assert by_digest.summary()["imageDigest"] == DIGEST and by_digest.summary()["engineVersion"] == "0.11.2"
+    assert any(f"pinned by digest {DIGEST}" in line for line in by_digest.explanation)
+    # tag and digest: the version is still read from the tag
+    both = plan_one(image=f"{REGISTRY}:0.10.1@{DIGEST}")
+    assert both.summary()["engineVersion"] == "0.10.1" and both.summary()["imageDigest"] == DIGEST
+    tagged = plan_one(image=f"{REGISTRY}:0.11.2")
+    assert tagged.summary()["imageDigest"] is None
+    assert any("not pinned by digest" in line for line in tagged.explanation)
+    table = report.plan_markdown("dev", {"pinned": by_digest.summary(), "tagged": tagged.summary()})
+    row = next(line for line in table.splitlines() if line.startswith("| `pinned`"))
+    assert f"vllm 0.11.2 @{DIGEST[:19]}…" in row
+    assert "@sha256" not in next(line for line in table.splitlines() if line.startswith("| `tagged`"))

@@ -1,8 +1,13 @@
-"""The GitHub workflows: valid YAML, the jobs and steps the review and deploy process relies on."""
+"""The GitHub workflows: valid YAML, the jobs and steps the review and deploy process relies on,
+and the supply-chain and credential rules of issue 13 (pinned actions, OIDC role sessions, least
+privilege), with zizmor as the security linter."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +44,108 @@ ALL = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 PR, COMMENT, DEPLOY = load("pull-request.yml"), load("pull-request-comment.yml"), load("deploy.yml")
 
 
+# `uses: owner/repo@<40 hex> # vX.Y.Z`: the SHA is what runs, the comment is what Dependabot and
+# a reader compare. YAML drops comments, so this reads the text.
+PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$")
+SHA = re.compile(r"[0-9a-f]{40}")
+VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+\.\d+\.\d+\s*$")
+# Long-lived Alibaba Cloud keys under any of the names the SDKs, the provider and people use.
+LONG_LIVED_KEY = re.compile(r"secrets\.\w*(ALIBABA|ALICLOUD|ALIYUN)\w*(ACCESS_KEY|SECRET_KEY|_AK\b|_SK\b)", re.I)
+ALIBABA_ACTION = "aliyun/configure-aliyun-credentials-action"
+
+
+def uses_lines(name: str) -> list[tuple[int, str]]:
+    text = (WORKFLOWS / name).read_text()
+    return [(number, line) for number, line in enumerate(text.splitlines(), 1) if re.match(r"^\s*(-\s+)?uses:", line)]
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_every_workflow_is_valid_yaml_with_least_privilege_defaults(name):
     workflow = load(name)
     assert workflow["name"] and workflow["on"] and workflow["jobs"]
-    assert "permissions" in workflow, "set a default token permission"
+    assert workflow.get("permissions") == {}, f"{name}: set `permissions: {{}}` at the top; each job declares its own"
     assert "pull_request_target" not in workflow["on"], "pull_request_target would run fork code with secrets"
-    for job in workflow["jobs"].values():
-        for step in steps(job):
-            if "uses" in step:
-                assert re.search(r"@v\d+", step["uses"]), f"pin {step['uses']} to a major version"
+    for job_name, job in workflow["jobs"].items():
+        assert isinstance(job.get("permissions"), dict) and job["permissions"], \
+            f"{name}: job {job_name} must declare the permissions it needs"
+        assert job.get("secrets") != "inherit", f"{name}: job {job_name}: pass named secrets, not `secrets: inherit`"
+        if "id-token" in job["permissions"]:
+            assert uses(job, ALIBABA_ACTION), f"{name}: job {job_name} asks for an OIDC token it never exchanges"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment(name):
+    lines = uses_lines(name)
+    assert lines, f"{name} uses no action?"
+    for number, line in lines:
+        match = PINNED_USES.match(line)
+        assert match, f"{name}:{number}: cannot read `{line.strip()}`"
+        assert SHA.fullmatch(match["ref"]), \
+            f"{name}:{number}: {match['action']}@{match['ref']} is a moving ref; pin the full commit SHA"
+        assert VERSION_COMMENT.match(match["rest"]), \
+            f"{name}:{number}: add the version the SHA is, e.g. `@{match['ref']} # v1.2.3`"
+
+
+def test_one_action_is_pinned_to_one_sha_everywhere():
+    seen: dict[str, set[str]] = {}
+    for name in ALL:
+        for _, line in uses_lines(name):
+            match = PINNED_USES.match(line)
+            assert match is not None
+            seen.setdefault(match["action"], set()).add(f"{match['ref']}{match['rest']}".strip())
+    drift = {action: refs for action, refs in seen.items() if len(refs) > 1}
+    assert not drift, f"the same action at different pins: {drift}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_long_lived_alibaba_keys_and_checkouts_keep_no_credentials(name):
+    text = (WORKFLOWS / name).read_text()
+    assert not LONG_LIVED_KEY.search(text), \
+        f"{name}: long-lived Alibaba Cloud keys in secrets; use {ALIBABA_ACTION} with a RAM role (docs/security.md)"
+    assert "secrets: inherit" not in text
+    workflow = load(name)
+    for job_name, job in workflow["jobs"].items():
+        for checkout in uses(job, "actions/checkout"):
+            assert checkout.get("with", {}).get("persist-credentials") is False, \
+                f"{name}: job {job_name}: a checkout that does not push sets `persist-credentials: false`"
+
+
+def test_cloud_credentials_come_from_oidc_role_sessions_only():
+    # Each deploying job: its environment's role; the preview: the read-only role. Both by OIDC.
+    jobs = {**{f"deploy/{k}": v for k, v in DEPLOY["jobs"].items()}, **{f"pr/{k}": v for k, v in PR["jobs"].items()}}
+    holders = {name for name, job in jobs.items() if "pulumi/actions" in yaml.safe_dump(job)}
+    assert holders == {"deploy/up-dev", "deploy/up-staging", "deploy/up-prod", "pr/preview"}
+    for name in holders:
+        job = jobs[name]
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}, name
+        (login,) = uses(job, ALIBABA_ACTION)
+        role = "ALIBABA_CLOUD_PREVIEW_ROLE_ARN" if name == "pr/preview" else "ALIBABA_CLOUD_ROLE_ARN"
+        assert login["with"]["role-to-assume"] == "${{ vars." + role + " }}", name
+        assert login["with"]["oidc-provider-arn"] == "${{ vars.ALIBABA_CLOUD_OIDC_PROVIDER_ARN }}", name
+        names = [s.get("uses", "").split("@")[0] for s in steps(job)]
+        assert names.index(ALIBABA_ACTION) < names.index("pulumi/actions"), f"{name}: log in before pulumi runs"
+        guard = steps(job)[names.index(ALIBABA_ACTION) - 1]
+        assert guard.get("env", {}).get("ROLE") == login["with"]["role-to-assume"] and "exit 1" in guard["run"], \
+            f"{name}: an unset role variable must stop the job with a message before the login"
+        if name.startswith("deploy/"):
+            # The role ARN is an environment variable: without the environment it would be empty.
+            assert job["environment"], name
+    for job in PR["jobs"].values():
+        if job is not PR["jobs"]["preview"]:
+            assert "id-token" not in job["permissions"] and not uses(job, ALIBABA_ACTION)
+
+
+def test_zizmor_finds_nothing_unexplained():
+    """The security linter, offline, at medium and above: a new finding fails `make test`.
+
+    An accepted finding is suppressed in the workflow with `# zizmor: ignore[<audit>]` and its
+    reason beside it (see pull-request-comment.yml).
+    """
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert zizmor, "zizmor is pinned in requirements.txt: run `make venv`"
+    result = subprocess.run([zizmor, "--offline", "--no-progress", "--min-severity", "medium",
+                             str(WORKFLOWS)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"zizmor findings:\n{result.stdout}\n{result.stderr}"
 
 
 def test_pull_requests_run_the_tests_plan_and_diff_every_stack_without_secrets():
@@ -86,7 +183,6 @@ def test_same_repository_pull_requests_preview_every_stack_with_the_policy_pack(
     assert "head.repo.full_name == github.repository" in preview["if"]
     assert preview["strategy"]["matrix"]["stack"] == list(DEPLOYED)
     (action,) = uses(preview, "pulumi/actions")
-    assert action["uses"] == "pulumi/actions@v6"
     assert action["with"]["command"] == "preview" and action["with"]["policyPacks"] == "policy"
     assert action["with"].get("comment-on-pr") in (None, False), "the plan comment is the one comment"
 

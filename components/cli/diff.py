@@ -128,6 +128,10 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
     for name in ("model", "region"):
         if name in summary:
             fields[name] = (name, _text(summary[name]))
+    # The digest on a row of its own: in containers[0].image it is the tail of a long reference,
+    # and pinning, unpinning or moving it is what a reviewer of a prod change must not miss.
+    if summary.get("imageDigest"):
+        fields["imageDigest"] = ("imageDigest", _text(summary["imageDigest"]))
     if "instanceTypes" in summary:
         fields["instanceTypes"] = ("instanceTypes", ", ".join(summary["instanceTypes"]))
     if summary.get("placement"):

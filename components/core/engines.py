@@ -75,10 +75,24 @@ def parse_version(text: str) -> Optional[Version]:
     return tuple(int(part) for part in match.groups(default="0"))
 
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+"""An image digest as registries print it: ``sha256:`` and 64 lowercase hex characters."""
+
+
 def image_tag(image: str) -> str:
-    """The tag of an image reference (what follows the last ``:`` after the last ``/``)."""
-    last = image.rsplit("/", 1)[-1]
+    """The tag of an image reference (what follows the last ``:`` after the last ``/``, before
+    any ``@digest``); empty when the reference has none (``repo@sha256:...``)."""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else ""
+
+
+def image_digest(image: str) -> Optional[str]:
+    """The ``sha256:...`` an image reference is pinned to (after ``@``), else None.
+
+    A digest names the image's content, so what EAS pulls cannot change while the reference
+    stays the same; a tag can be moved to other content at any time.
+    """
+    return image.split("@", 1)[1] if "@" in image else None
 
 
 def image_region(image: str) -> Optional[str]:

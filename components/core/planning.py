@@ -122,6 +122,7 @@ class ServicePlan:
             "engine": self.engine,
             "engineVersion": engines.format_version(self.engine_version),
             "image": self.image,
+            "imageDigest": engines.image_digest(self.image),
             "region": self.region,
             "resourceKind": self.json_placement.kind,
             "instanceTypes": list(self.json_placement.instance_types),
@@ -274,6 +275,9 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         _sizing_words(verdict),
         f"image {image} ({spec.engine} {engines.format_version(version)}"
         + (", version set by engineVersion)" if spec.engine_version else ", version read from the tag)"),
+        (f"image pinned by digest {digest}: EAS pulls exactly this content, whatever the tag points to later"
+         if (digest := engines.image_digest(image)) else
+         "image not pinned by digest: EAS pulls what the tag points to when an instance starts"),
         *engines.explain(launch, version),
     ]
     config = service_json.build(
@@ -314,7 +318,15 @@ def _engine_release(spec: ServiceSpec, region: str,
         out.problem("image", f"{image} is in {image_region}'s registry but the service runs in {region}",
                     f"use the {region} registry (eas-registry-vpc.{region}.cr.aliyuncs.com) or leave image out")
     version = engines.parse_version(spec.engine_version or engines.image_tag(image))
-    if version is None:
+    if version is None and not engines.image_tag(image):
+        # Pinned by digest alone: the digest names content, not a release, so the start
+        # command's flags (which depend on the version) need the version stated.
+        out.problem("engineVersion",
+                    f"image {image} is pinned by digest only, so it has no tag to read the {spec.engine} "
+                    "version from",
+                    "set engineVersion (e.g. 0.11.2) to the engine release inside the image, or keep the tag "
+                    "before the digest (repo:0.11.2@sha256:...)")
+    elif version is None:
         out.problem("engineVersion",
                     f"cannot read the {spec.engine} version from image tag {engines.image_tag(image)!r}",
                     "set engineVersion (e.g. 0.11.2) to the engine release inside the image")

@@ -88,6 +88,13 @@ def _cost_lines(entry: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _engine(entry: Mapping[str, Any]) -> str:
+    """Engine and version; with the image's digest (shortened as registries show it) when pinned."""
+    text = f"{entry['engine']} {entry['engineVersion']}"
+    digest = entry.get("imageDigest")
+    return f"{text} @{digest[:19]}…" if digest else text
+
+
 def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str:
     """``plan.md``: one table row per service, then each service's choices in words."""
     lines = [
@@ -102,7 +109,7 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str
         gpus = f"{e['gpusPerReplica']} × {e['gpuMemoryGiB']} GB"
         lines.append(
             "| " + " | ".join(_cell(v) for v in (
-                f"`{key}`", f"`{e['name']}`", e["model"], f"{e['engine']} {e['engineVersion']}",
+                f"`{key}`", f"`{e['name']}`", e["model"], _engine(e),
                 _region(e), _resources(e), gpus, replicas_text(e), hourly_bound_text(e), e["maxModelLen"],
                 (e.get("sizing") or {}).get("verdict", "-"), len(e["warnings"]),
             )) + " |"

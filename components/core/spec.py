@@ -66,8 +66,40 @@ ServiceKey = Annotated[str, Pattern(r"[a-z][a-z0-9_-]{0,39}", "service key (lowe
 # Served model names reach the engine command line; the shell filter quotes them anyway, but a
 # name clients must type is kept to a sane alphabet.
 ServedName = Annotated[str, Pattern(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", "served model name", "qwen3-8b")]
+
+
+@dataclass(frozen=True)
+class ImagePattern(Pattern):
+    """An image reference: ``registry/repo:tag``, ``registry/repo:tag@sha256:<64 hex>`` or
+    ``registry/repo@sha256:<64 hex>``.
+
+    A digest pins the exact image content (a tag can be moved to other content); the errors
+    say which part is wrong, since a mistyped digest is easy to miss in a long reference.
+    """
+
+    def check(self, value: str) -> str:
+        if "@" in value:
+            name, digest = value.split("@", 1)
+            if not re.fullmatch(_DIGEST, digest):
+                raise ValueError(
+                    f"{value!r}: the digest {digest!r} is not sha256: followed by 64 lowercase hex characters "
+                    "(copy it whole from the registry, e.g. `docker buildx imagetools inspect <image>`)")
+            if not re.fullmatch(_IMAGE_NAME + f"(?:{_IMAGE_TAG})?", name):
+                raise ValueError(f"{value!r}: {name!r} before the @ is not a valid image name "
+                                 "(expected e.g. 'registry/ns/vllm:0.11.2@sha256:<64 hex>')")
+            return value
+        if re.fullmatch(_IMAGE_NAME, value):
+            raise ValueError(f"{value!r} has neither a tag nor a digest (expected e.g. 'registry/ns/vllm:0.11.2' "
+                             "or 'registry/ns/vllm@sha256:<64 hex>' with engineVersion)")
+        return super().check(value)
+
+
+_IMAGE_NAME = r"[a-z0-9][a-z0-9.\-]*(:\d+)?/[a-z0-9._/\-]+"
+_IMAGE_TAG = r":[A-Za-z0-9._\-]+"
+_DIGEST = r"sha256:[0-9a-f]{64}"
 Image = Annotated[
-    str, Pattern(r"[a-z0-9][a-z0-9.\-]*(:\d+)?/[a-z0-9._/\-]+:[A-Za-z0-9._\-]+", "image", "registry/ns/vllm:0.11.2")
+    str,
+    ImagePattern(f"{_IMAGE_NAME}(?:{_IMAGE_TAG}(?:@{_DIGEST})?|@{_DIGEST})", "image", "registry/ns/vllm:0.11.2"),
 ]
 Version = Annotated[str, Pattern(r"\d+\.\d+(\.\d+)?", "engine version", "0.11.2")]
 
@@ -229,8 +261,11 @@ class ServiceSpec(Strict):
     reasoning: bool = Field(False, description="Return reasoning separately from the answer.")
     thinking: bool = Field(True, description="False serves a chat template that never thinks.")
     served_model_name: Optional[ServedName] = Field(None, description="Name clients send; default the model name.")
-    image: Optional[Image] = Field(None, description="Engine image; default the EAS image of the engine.")
-    engine_version: Optional[Version] = Field(None, description="Overrides the version read from the image tag.")
+    image: Optional[Image] = Field(
+        None, description="Engine image, optionally pinned by digest (repo:tag@sha256:..., or repo@sha256:... with "
+        "engineVersion); default the EAS image of the engine.")
+    engine_version: Optional[Version] = Field(
+        None, description="Overrides the version read from the image tag; required for an image pinned by digest only.")
     model_path: Optional[OssUri] = Field(None, description="oss:// directory of the weights (e.g. fine-tuned).")
     kv_cache_dtype: KvCacheDtype = Field(
         "auto", description="auto: the model's dtype (BF16); fp8 halves the KV cache for longer contexts."
