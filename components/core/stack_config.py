@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from . import spec
+from . import regions, spec
 from .catalog import MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
@@ -149,7 +149,28 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
             config = spec.StackConfig.model_validate(ours)
         except ValidationError as exc:
             problems.extend(_problem(e) for e in exc.errors())
+    region = raw.get("alicloud:region")
+    problems.extend(_region_problems(region if isinstance(region, str) else None, config))
     if problems or config is None:
         raise StackConfigError(stack, problems)
-    region = raw.get("alicloud:region")
     return LoadedStack(stack, config, region if isinstance(region, str) else None)
+
+
+def _region_problems(default_region: Optional[str], config: Optional[spec.StackConfig]) -> list[Problem]:
+    """Every region the stack names that EAS does not run in (``components.core.regions``)."""
+    found: list[Problem] = []
+    if default_region is not None and not regions.is_eas_region(default_region):
+        found.append(Problem("alicloud:region", str(regions.unknown_region(default_region)),
+                             f"set alicloud:region to a region ID where EAS runs ({regions.region_hint(default_region)})"))
+    if config is None:
+        return found
+    for key, service in sorted(config.services.items()):
+        for index, region in enumerate(service.regions or []):
+            if not regions.is_eas_region(region):
+                found.append(Problem(f"regions[{index}]", str(regions.unknown_region(region)),
+                                     f"write a region ID where EAS runs ({regions.region_hint(region)})", key))
+    for key, region in sorted(config.placements.items()):
+        if not regions.is_eas_region(region):
+            found.append(Problem(f"{NAMESPACE}:placements.{key}", str(regions.unknown_region(region)),
+                                 f"pin {key!r} to the region it runs in ({regions.region_hint(region)})"))
+    return found
