@@ -236,8 +236,8 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
     """Plan a stack: (stack name, files)."""
     stack, path = resolve_stack(stack_arg)
     if capacity is not None and not capacity.is_file():
-        raise PlanError(f"capacity snapshot {capacity} does not exist: correct {make_words('CAPACITY=', '--capacity')} "
-                        "or write one with `make capacity REGIONS=\"<region> ...\"`")
+        raise PlanError(f"capacity snapshot {capacity} does not exist: check the path given to "
+                        f"{make_words('CAPACITY=', '--capacity')}, or write one with `make capacity REGIONS=\"<region> ...\"`")
     recorded = run_program(stack, read_stack_config(path), capacity=capacity)
     return stack, plan_files(stack, recorded)
 

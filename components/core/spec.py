@@ -20,6 +20,21 @@ from .catalog import MAX_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
 PROJECT = "qwen3-eas"
 
 
+class SpecError(ValueError):
+    """A rule of the stack file broken: what is wrong, which field to change (relative to the
+    model that raised it; "" for the model's own mapping), and what to write instead.
+
+    Raised inside validators; pydantic keeps the exception in the error's ``ctx``, so the
+    loader (``components.core.stack_config``) can report it in the stack file's own terms.
+    """
+
+    def __init__(self, message: str, fix: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.field = field
+
+
 class Strict(BaseModel):
     """Base for every config model: camelCase keys, no unknown keys, no type coercion."""
 
@@ -46,7 +61,9 @@ class Pattern:
 
     def check(self, value: str) -> str:
         if not re.fullmatch(self.regex, value):
-            raise ValueError(f"{value!r} is not a valid {self.what} (expected e.g. {self.example!r})")
+            article = "an" if self.what[:1].lower() in "aeiou" else "a"
+            raise SpecError(f"{value!r} is not a valid {self.what}",
+                            f"write {article} {self.what} such as {self.example!r}")
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
@@ -88,7 +105,8 @@ class InstanceFacts(Strict):
     @model_validator(mode="after")
     def _memory_known(self) -> InstanceFacts:
         if self.gpu_type is None and self.gpu_memory_gi_b is None:
-            raise ValueError("state gpuType (e.g. GU60) or gpuMemoryGiB")
+            raise SpecError("the GPU memory of this type is not stated",
+                            "add gpuType (a GPU code such as GU60) or gpuMemoryGiB (GB of one GPU, e.g. 48)")
         return self
 
 
@@ -109,7 +127,8 @@ class _Instances(Strict):
         types = self.instance_types or []
         dupes = sorted({t for t in types if types.count(t) > 1})
         if dupes:
-            raise ValueError(f"instanceTypes lists {', '.join(dupes)} more than once")
+            raise SpecError(f"lists {', '.join(dupes)} more than once", "list each instance type once",
+                            "instanceTypes")
         return self
 
 
@@ -175,9 +194,11 @@ class Autoscaling(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+            raise SpecError(f"min ({self.min}) is above max ({self.max})",
+                            f"set min to {self.max} or less, or max to {self.min} or more", "min")
         if self.qps is None and self.cpu is None:
-            raise ValueError("name a scaling metric: qps or cpu")
+            raise SpecError("has no scaling metric (qps or cpu)",
+                            "add qps (requests per second per replica, e.g. qps: 10) or cpu (percent, e.g. cpu: 70)")
         return self
 
 
@@ -192,7 +213,8 @@ class RollingStrategy(Strict):
     @model_validator(mode="after")
     def _progress(self) -> RollingStrategy:
         if self.max_surge in (0, "0%") and self.max_unavailable == 0:
-            raise ValueError("maxSurge and maxUnavailable are both 0: an update could never progress")
+            raise SpecError("maxSurge and maxUnavailable are both 0: an update could never progress",
+                            "set maxSurge: 1 (start a new replica before stopping an old one) or maxUnavailable: 1")
         return self
 
 
@@ -254,15 +276,16 @@ class ServiceSpec(Strict):
     def _regions_unique(self) -> ServiceSpec:
         regions = self.regions or []
         if len(set(regions)) != len(regions):
-            raise ValueError("regions lists a region more than once")
+            dupes = sorted({r for r in regions if regions.count(r) > 1})
+            raise SpecError(f"lists {', '.join(dupes)} more than once", "list each region once", "regions")
         return self
 
     @model_validator(mode="after")
     def _replicas_within_autoscaling(self) -> ServiceSpec:
         scale = self.autoscaling
         if scale is not None and not scale.min <= self.replicas <= scale.max:
-            raise ValueError(f"replicas ({self.replicas}) must lie within autoscaling min..max "
-                             f"({scale.min}..{scale.max})")
+            raise SpecError(f"replicas ({self.replicas}) must lie within autoscaling min..max ({scale.min}..{scale.max})",
+                            f"set replicas between {scale.min} and {scale.max}, or widen autoscaling", "replicas")
         return self
 
 
