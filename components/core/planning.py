@@ -166,7 +166,8 @@ def _choose(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity:
             return hardware.auto_candidates(spec, model, offered)
         unprobed = hardware.auto_candidates(spec, model, hardware.built_in_pool())
         if capacity is None and not unprobed:
-            hardware.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
+            hardware.nothing_fits(spec, model, out, "the types built in for planning without a capacity snapshot",
+                                  hardware.built_in_pool())
             return None
 
     try:
