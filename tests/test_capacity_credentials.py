@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Runs `qwen3-eas capacity` with every connect recorded and refused; prints what it saw as JSON.
@@ -85,3 +87,22 @@ def test_a_credentials_error_in_a_region_never_says_eas_refused_a_request():
     failure = ProbeFailure(FailureKind.AUTH, "no credentials found: nothing configured", code="NoCredentials")
     message = str(eas_api.ProbeAuthError("cn-hangzhou", failure))
     assert "refused" not in message and message.startswith("no request sent to cn-hangzhou")
+
+
+def test_pulumi_up_without_credentials_stops_in_one_line_before_any_request(monkeypatch):
+    """The live probe of ``pulumi up`` resolves credentials first, like ``make capacity``."""
+    from components.eas import api as eas_api
+    from components.eas import stock
+
+    monkeypatch.setattr(eas_api, "credentials_chain", lambda: [("environment variables", eas_api._from_environment)])
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_probe(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no region may be probed without credentials")
+
+    monkeypatch.setattr(eas_api, "probe_regions", no_probe)
+    with pytest.raises(stock.CapacityError) as err:
+        stock.live(["cn-hangzhou"])
+    assert str(err.value).startswith("no Alibaba Cloud credentials found (environment variables)")
+    assert "\n" not in str(err.value) and "refused" not in str(err.value)

@@ -451,7 +451,8 @@ def classify_error(exc: BaseException, *, timeout_s: Optional[float] = None, end
         return exc
     for link in _chain(exc):
         if isinstance(link, CredentialException):
-            return ProbeFailure(FailureKind.AUTH, f"no credentials found: {link}", code="NoCredentials")
+            detail = str(link) if str(link).startswith("no Alibaba Cloud credentials") else f"no credentials found: {link}"
+            return ProbeFailure(FailureKind.AUTH, detail, code="NoCredentials")
     status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
     if isinstance(exc, TeaException) and isinstance(status, int):
         return _response_failure(exc, status)
