@@ -209,6 +209,15 @@ _EXAMPLES = {
     "replicas": "1",
     "maxModelLen": "32768",
     "maxUnavailable": "0",
+    "vpcId": "vpc-...",
+    "vswitchId": "vsw-...",
+    "securityGroupId": "sg-...",
+    "image": "<registry>/<namespace>/vllm:0.11.2",
+    "engineVersion": "'0.11.2'",
+    "modelPath": "oss://my-bucket/models/qwen3/",
+    "servedModelName": "qwen3-8b",
+    "resourceGroupId": "eas-r-...",
+    "quotaId": "quota...",
 }
 """A value to show in a fix, by the key it belongs to."""
 
@@ -260,6 +269,8 @@ def _example(place: _Place) -> str:
     """``key: value`` showing what to write at ``place`` ("" when there is no good example)."""
     if place.service is not None and not place.parts:
         return f"{place.service}: {_EXAMPLES['services'].split(': ', 1)[1]}"
+    if place.service is None and len(place.parts) == 2 and place.parts[0] == "placements":
+        return f"{place.leaf}: cn-hangzhou"
     if "[" in place.leaf:
         entry = _ENTRY_EXAMPLES.get(place.leaf.split("[")[0])
         return entry or ""
