@@ -82,3 +82,22 @@ def test_make_capacity_names_the_make_variable_under_make(capsys, monkeypatch):
     monkeypatch.delenv("QWEN3_EAS_VIA_MAKE")
     assert capacity.main(["--regions", "cn-hangzou", "--out", "unused.json"]) == 2
     assert "in --regions did you mean 'cn-hangzhou'?" in capsys.readouterr().err
+
+
+def test_the_json_schema_offers_the_same_regions_to_editors():
+    import jsonschema
+    import yaml
+
+    from components.cli.schema import stack_file_schema
+
+    from .test_schema import ROOT
+
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    jsonschema.validate(document, stack_file_schema())
+    document["config"]["alicloud:region"] = "cn-hangzou"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, stack_file_schema())
+    document["config"]["alicloud:region"] = "cn-hangzhou"
+    document["config"]["qwen3-eas:services"]["chat"]["regions"] = ["us-east-1", "cn-wulanchab"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, stack_file_schema())

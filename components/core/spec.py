@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
 from .catalog import MAX_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
+from .regions import EAS_REGIONS
 
 PROJECT = "qwen3-eas"
 
@@ -58,6 +59,9 @@ class Pattern:
     regex: str
     what: str
     example: str
+    choices: tuple[str, ...] = ()
+    """The allowed values, when there is a list: the JSON Schema offers them to editors (the loader
+    checks them itself, with a did-you-mean hint)."""
 
     def check(self, value: str) -> str:
         if not re.fullmatch(self.regex, value):
@@ -70,10 +74,13 @@ class Pattern:
         return core_schema.no_info_after_validator_function(self.check, handler(source))
 
     def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        if self.choices:
+            return {"type": "string", "enum": list(self.choices)}
         return {"type": "string", "pattern": f"^(?:{self.regex})$", "examples": [self.example]}
 
 
-RegionId = Annotated[str, Pattern(r"[a-z]{2}(-[a-z]+)+(-\d+)?", "region ID", "cn-hangzhou")]
+RegionId = Annotated[str, Pattern(r"[a-z]{2}(-[a-z]+)+(-\d+)?", "region ID", "cn-hangzhou",
+                                  tuple(sorted(EAS_REGIONS)))]
 InstanceTypeName = Annotated[str, Pattern(r"(ml|ecs)\.[a-z0-9][a-z0-9.\-]*", "instance type", "ml.gu7i.c16m60.1-gu30")]
 OssUri = Annotated[str, Pattern(r"oss://[a-z0-9][a-z0-9.\-]{1,254}/[^\s'\"]*", "OSS URI", "oss://my-bucket/models/qwen3/")]
 ResourceGroupId = Annotated[str, Pattern(r"eas-r-[a-z0-9]+", "resource group ID", "eas-r-4gt8twzwllfo")]
