@@ -158,6 +158,7 @@ def _place(loc: tuple[Any, ...]) -> _Place:
             tp = chosen[0] if chosen else None
         elif get_origin(tp) is dict:
             if index == 1 and tuple(loc[:1]) == ("services",):
+                # A service's fields are named from the service, which the message names apart.
                 service = str(part)
                 parts.clear()
             else:
@@ -173,11 +174,6 @@ def _place(loc: tuple[Any, ...]) -> _Place:
         elif tp is not None:
             parts.append(str(part))
             tp = None
-    if parts[:1] == ["services"] and service is None and len(parts) > 1:
-        service = parts[1]
-        parts = parts[2:]
-    if service is not None and parts[:1] == ["services"]:
-        parts = parts[1:]
     return _Place(service, tuple(parts), field, container, key_error)
 
 
