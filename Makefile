@@ -7,6 +7,8 @@ CLI    := $(BIN)/qwen3-eas
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 # Every stacks/Pulumi.<name>.yaml is a stack (the same list as `qwen3-eas stacks`).
 STACKS := $(sort $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml)))
+# The tools word their hints for make (CAPACITY=, OUTPUTS=) rather than for their own flags.
+export QWEN3_EAS_VIA_MAKE := 1
 
 .PHONY: help venv init stacks plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
 
@@ -84,9 +86,14 @@ lock: $(STAMP)
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
+# make exits 2 whenever a recipe fails, so the tool's own status (1: a check failed, 2: the test
+# could not start) is said in words here and shows as make's "Error 1" / "Error 2"; a pipeline that
+# must tell them apart by status runs `.venv/bin/qwen3-eas smoke` itself.
 smoke: $(STAMP)
 	@test -n "$(STACK)$(OUTPUTS)" || { echo "usage: make smoke STACK=<name> [OUTPUTS=<file>]" >&2; exit 2; }
-	$(CLI) smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+	@$(CLI) smoke $(if $(STACK),--stack $(STACK)) $(if $(OUTPUTS),--outputs $(OUTPUTS)) || { status=$$?; \
+	  case $$status in 1) why="a check failed";; 2) why="the smoke test could not start";; *) why="unexpected";; esac; \
+	  echo "make smoke: qwen3-eas smoke exited $$status ($$why)" >&2; exit $$status; }
 
 # The command is not echoed, so that the output is only the diff (paste it into a PR).
 diff: $(STAMP)

@@ -10,12 +10,13 @@ so the pipeline goes red and the engine deletes nothing the program did not regi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .core import planning, stack_config
+from .core import planning, stack_config, stack_file
 from .core.errors import StackConfigError
 from .eas import running, stock
 from .providers import RegionalProviders
@@ -32,9 +33,29 @@ def _all_config() -> dict[str, Any]:
 probed_regions = planning.probed_regions  # kept for callers of the old name
 
 
+STACK_CONFIG_DIR = Path(__file__).resolve().parents[1] / "stacks"
+"""Pulumi.yaml's ``stackConfigDir``: where ``pulumi up`` reads ``Pulumi.<stack>.yaml``."""
+
+
+def duplicate_key_error(stack: str) -> str | None:
+    """The stack file's duplicate keys, which the Pulumi CLI has already dropped silently.
+
+    The engine hands the program config with the second of two equal keys only (see
+    ``components.core.stack_file``), so the program reads the file itself to refuse it.
+    """
+    path = STACK_CONFIG_DIR / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        return None
+    found = stack_file.duplicate_keys(path.read_text(encoding="utf-8"))
+    return "\n".join(f"{path.name}: {d.describe()}" for d in found) or None
+
+
 def main() -> dict[str, Qwen3EasService]:
     """Register one ``Qwen3EasService`` per configured service and export their facts."""
     stack = pulumi.get_stack()
+    duplicates = duplicate_key_error(stack)
+    if duplicates:
+        raise pulumi.RunError(duplicates)
     try:
         loaded = stack_config.load(stack, _all_config())
         capacity = stock.capacity_for(planning.probed_regions(loaded))

@@ -99,6 +99,13 @@ def env_credentials(monkeypatch):
     monkeypatch.setattr(auth_util, "environment_security_token", None)
 
 
+@pytest.fixture(autouse=True)
+def _not_under_make(monkeypatch):
+    """`make test` exports QWEN3_EAS_VIA_MAKE (the tools' hints then name make variables); the
+    tests see the tools as a user running them directly does, unless a test sets it."""
+    monkeypatch.delenv("QWEN3_EAS_VIA_MAKE", raising=False)
+
+
 def service(**overrides: Any) -> dict[str, Any]:
     """A valid service spec (Qwen3-8B on vLLM, one A10) with ``overrides`` applied."""
     spec: dict[str, Any] = {

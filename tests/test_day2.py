@@ -42,13 +42,9 @@ def running_service(name: str) -> dict:
 
 
 @pytest.fixture
-def eas(monkeypatch):
-    """A fake EAS that every EAS call of the run reaches through the endpoint switch."""
-    from alibabacloud_credentials.utils import auth_util
-
-    # The default credential chain reads these once at import; test values, never real ones.
-    monkeypatch.setattr(auth_util, "environment_access_key_id", "test-ak")
-    monkeypatch.setattr(auth_util, "environment_access_key_secret", "test-sk")
+def eas(monkeypatch, env_credentials):
+    """A fake EAS that every EAS call of the run reaches through the endpoint switch (with test
+    credentials from the environment, never real ones)."""
     with fake_eas() as server:
         monkeypatch.setenv(eas_api.API_ENDPOINT_ENV, server.endpoint)
         monkeypatch.setenv(eas_api.API_PROTOCOL_ENV, "http")

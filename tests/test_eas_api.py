@@ -184,5 +184,7 @@ def test_make_capacity_refuses_typos_and_keeps_a_good_snapshot_when_nothing_answ
     assert "Hangzhou" in capsys.readouterr().err
     monkeypatch.setattr(eas_api, "probe_regions", lambda regions, **kw: {
         r: ProbeFailure(FailureKind.UNREACHABLE, "refused") for r in regions})
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk")
     assert capacity.main(["--regions", "cn-beijing", "--out", str(out)]) == 1
     assert out.read_text() == '{"cn-beijing": []}\n'

@@ -148,6 +148,9 @@ def test_each_region_is_probed_once_per_run_however_many_services_share_it(monke
 
     asked: list[list[str]] = []
     monkeypatch.delenv(stock.ENV, raising=False)
+    # The live probe resolves credentials before it asks anything; the stubbed probe needs some.
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk")
     monkeypatch.setattr(eas_api, "probe_regions", lambda regions, **kw: asked.append(list(regions)) or {
         r: [meta(A10)] for r in regions})
     services = {f"s{i}": service(regions=["cn-hangzhou", "cn-shanghai"]) for i in range(5)}

@@ -46,13 +46,13 @@ def test_unknown_key_in_the_namespace_is_an_error():
 
 def test_replicas_zero():
     msg = only({"chat": service(replicas=0)})
-    assert "field 'replicas'" in msg and "greater than or equal to 1" in msg and "Fix: set replicas to 1 or more" in msg
+    assert "field 'replicas': is 0, below the smallest allowed, 1" in msg and "Fix: set replicas to 1 or more" in msg
 
 
 @pytest.mark.parametrize("bid", [0, -1, -0.5])
 def test_bid_price_must_be_positive(bid):
     msg = only({"chat": service(resource={"kind": "spot", "bidPrice": bid, "instanceTypes": ["ml.gu7i.c16m60.1-gu30"]})})
-    assert "field 'resource.bidPrice'" in msg and "greater than 0" in msg and "per instance-hour" in msg
+    assert "field 'resource.bidPrice'" in msg and "not above 0" in msg and "per instance-hour" in msg
 
 
 def test_max_model_len_above_131072():
@@ -74,7 +74,7 @@ def test_shell_metacharacters_in_served_model_name_are_refused(name):
 
 def test_wrong_types_are_not_coerced():
     msg = only({"chat": service(toolCalling="yes")})
-    assert "field 'toolCalling'" in msg and "valid boolean" in msg
+    assert "field 'toolCalling': is 'yes', not true or false" in msg and "Fix: write toolCalling as true or false" in msg
 
 
 def test_unknown_resource_kind_lists_the_kinds():
@@ -195,8 +195,8 @@ def test_valid_specs_plan_or_fail_only_on_length(model, engine, tools, reasoning
     ({"min": 2, "max": 4, "qps": 5}, 1, "must lie within autoscaling min..max (2..4)"),
     ({"min": 1, "max": 2, "qps": 5}, 3, "must lie within autoscaling min..max (1..2)"),
     ({"min": 3, "max": 2, "qps": 5}, 2, "min (3) is above max (2)"),
-    ({"min": 0, "max": 2, "qps": 5}, 1, "greater than or equal to 1"),
-    ({"min": 1, "max": 2}, 1, "name a scaling metric"),
+    ({"min": 0, "max": 2, "qps": 5}, 1, "is 0, below the smallest allowed, 1. Fix: set min to 1 or more"),
+    ({"min": 1, "max": 2}, 1, "has no scaling metric (qps or cpu). Fix: add qps"),
 ])
 def test_autoscaling_bounds(autoscaling, replicas, fragment):
     found = problems({"chat": service(autoscaling=autoscaling, replicas=replicas)})

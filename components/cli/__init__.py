@@ -9,11 +9,25 @@ of this package with a ``main(argv) -> int``; it is imported only when asked for
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
 
 PROG = "qwen3-eas"
+
+VIA_MAKE_ENV = "QWEN3_EAS_VIA_MAKE"
+"""Set to 1 by the Makefile: hints then name the make variable the user typed, not the flag."""
+
+
+def via_make() -> bool:
+    """True when the tool runs from a Makefile target."""
+    return os.environ.get(VIA_MAKE_ENV) == "1"
+
+
+def make_words(make_variable: str, flag: str) -> str:
+    """How a hint names an input: ``CAPACITY=`` under make, ``--capacity`` on the command line."""
+    return make_variable if via_make() else flag
 
 SUBCOMMANDS: dict[str, str] = {
     "plan": "offline plan of a stack: plan.json, plan.md and each service's JSON",

@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..core import regions as eas_regions
 from ..core.errors import StackConfigError
 from ..eas import api as eas_api
-from . import PROG
+from . import PROG, make_words
 from .plan import PlanError
 
 
@@ -33,6 +34,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("capacity.json"))
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole probe")
     args = parser.parse_args(argv)
+    given = make_words("REGIONS=", "--regions")
     if args.stack is not None:
         try:
             regions = _stack_regions(args.stack)
@@ -46,12 +48,26 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 0
     else:
         regions = [r for r in args.regions.replace(",", " ").split() if r]
-    bad = [r for r in regions if not eas_api.REGION_ID.match(r)]
-    if bad or not regions:
-        print(f"error: not region IDs: {', '.join(bad) or '(none given)'} (e.g. cn-wulanchabu)", file=sys.stderr)
+    if not regions:
+        print(f"error: no region given; set {given} to region IDs where EAS runs (e.g. cn-wulanchabu)",
+              file=sys.stderr)
+        return 2
+    # The same list the stack files are checked against: a typo is caught here, not by a timeout.
+    bad = [r for r in regions if not eas_regions.is_eas_region(r)]
+    if bad:
+        for region in bad:
+            print(f"error: {eas_regions.unknown_region(region)}; in {given} {eas_regions.region_hint(region)}",
+                  file=sys.stderr)
         return 2
     try:
-        answers = eas_api.probe_regions(regions, client_factory=eas_api.make_client, deadline_s=args.deadline)
+        provider = eas_api.resolve_credentials()
+    except eas_api.NoCredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        answers = eas_api.probe_regions(
+            regions, client_factory=lambda region: eas_api.make_client(region, provider=provider),
+            deadline_s=args.deadline)
     except eas_api.ProbeAuthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.spec import PROJECT
-from . import PROG
+from . import PROG, make_words
 
 
 class PinError(RuntimeError):
@@ -35,7 +35,8 @@ def read_outputs(stack: str, outputs: Optional[Path]) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError) as exc:
             raise PinError(f"cannot read outputs from {outputs}: {exc}") from None
     if shutil.which("pulumi") is None:
-        raise PinError("the pulumi CLI is not on PATH; pass --outputs FILE with `pulumi stack output --json`")
+        raise PinError(f"the pulumi CLI is not on PATH; pass {make_words('OUTPUTS=', '--outputs ')}FILE "
+                       "with the JSON of `pulumi stack output --json`")
     done = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:

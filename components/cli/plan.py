@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
-from ..core import report
+from ..core import report, stack_file
 from ..eas import running, stock
-from . import PROG
+from . import PROG, make_words
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -82,9 +80,9 @@ def resolve_stack(arg: str) -> tuple[str, Path]:
 def read_stack_config(path: Path) -> dict[str, str]:
     """The stack file's ``config:`` as Pulumi hands it to a program: object values as JSON text."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PlanError(f"{path}: not valid YAML: {exc}") from None
+        document = stack_file.load(path.read_text(encoding="utf-8"), str(path)) or {}
+    except stack_file.StackFileError as exc:
+        raise PlanError(str(exc)) from None
     if not isinstance(document, dict):
         raise PlanError(f"{path}: expected a mapping with a 'config:' key")
     config = document.get("config") or {}
@@ -220,11 +218,35 @@ def write_atomically(out: Path, files: dict[str, str]) -> None:
     staging.rename(out)
 
 
+FAILED_FILE = "PLAN-FAILED.txt"
+"""What a failed plan leaves in place of an earlier plan's files."""
+
+
+def _default_out(stack_arg: str) -> Path:
+    """Where ``make plan`` would have written: build/<stack name>."""
+    try:
+        return ROOT / "build" / resolve_stack(stack_arg)[0]
+    except PlanError:
+        return ROOT / "build" / Path(stack_arg).name
+
+
+def mark_failed(out: Path, error: str) -> None:
+    """Replace an earlier plan in ``out`` with the error: a stale plan must never pass for this one.
+
+    Nothing is created where no plan was before.
+    """
+    if not out.is_dir():
+        return
+    write_atomically(out, {FAILED_FILE: f"The last plan of this stack failed; no plan is current.\n\n{error}\n"})
+    print(f"{out}: the previous plan was removed ({FAILED_FILE} says why)", file=sys.stderr)
+
+
 def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dict[str, str]]:
     """Plan a stack: (stack name, files)."""
     stack, path = resolve_stack(stack_arg)
     if capacity is not None and not capacity.is_file():
-        raise PlanError(f"capacity snapshot {capacity} does not exist (make capacity REGIONS=... writes one)")
+        raise PlanError(f"capacity snapshot {capacity} does not exist: check the path given to "
+                        f"{make_words('CAPACITY=', '--capacity')}, or write one with `make capacity REGIONS=\"<region> ...\"`")
     recorded = run_program(stack, read_stack_config(path), capacity=capacity)
     return stack, plan_files(stack, recorded)
 
@@ -239,6 +261,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         stack, files = make_plan(args.stack, args.capacity)
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        mark_failed(args.out or _default_out(args.stack), str(exc))
         return 2
     finally:
         release_runtime_threads()

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from ..core.regions import EAS_REGIONS
 from ..core.spec import PROJECT, StackConfig
 from . import PROG
 
@@ -32,8 +33,8 @@ def stack_file_schema() -> dict[str, Any]:
                     **{f"{PROJECT}:{key}": value for key, value in ours.items()},
                     "alicloud:region": {
                         "type": "string",
-                        "description": "Default region of the stack's services.",
-                        "examples": ["cn-hangzhou"],
+                        "description": "Default region of the stack's services: one where EAS runs.",
+                        "enum": sorted(EAS_REGIONS),
                     },
                     "pulumi:disable-default-providers": {
                         "type": "array",

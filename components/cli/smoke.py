@@ -35,7 +35,7 @@ from typing import Any, Literal, Optional, Union
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ChatCompletionToolParam
 
-from . import PROG
+from . import PROG, make_words
 
 DEFAULT_TIMEOUT = 60.0
 PULUMI_TIMEOUT = 120.0
@@ -397,7 +397,7 @@ def pulumi_outputs(stack: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise SmokeError(
             "the Pulumi CLI (pulumi) is not on PATH: install it (https://www.pulumi.com/docs/install/) and log in "
-            "to the stack's backend, or pass --outputs FILE with the JSON of "
+            f"to the stack's backend, or pass {make_words('OUTPUTS=', '--outputs ')}FILE with the JSON of "
             f"`pulumi stack output --json --show-secrets --stack {stack}`"
         ) from None
     except subprocess.TimeoutExpired:
@@ -483,7 +483,8 @@ def targets(outputs: Mapping[str, Any], stack: Optional[str] = None,
         problem = ""
         if features is None:
             if stack is None:
-                problem = "no features in outputs; pass --stack <name> to read them from stacks/Pulumi.<name>.yaml"
+                problem = (f"no features in outputs; pass {make_words('STACK=', '--stack ')}<name> to read them "
+                           "from stacks/Pulumi.<name>.yaml")
             else:
                 if from_file is None:
                     from_file = read_features(stack)

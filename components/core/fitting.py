@@ -84,7 +84,18 @@ def _example_type(minimum: sizing.TableMinimum) -> str:
     for t in built_in_pool():
         if sizing.meets_table(minimum, t.gpus, t.gpu_memory_gb):
             return f" (e.g. {t.name})"
-    return ""
+    return f": an EAS type whose name ends in {_suffixes(minimum.gpus, minimum.gpu_memory_gb)}"
+
+
+def _suffixes(gpus: int, gpu_memory_gb: int) -> str:
+    """The name endings of EAS types with ``gpus`` GPUs of at least ``gpu_memory_gb`` GB each.
+
+    EAS names carry GPU count and code (``ml.<family>.c<vCPU>m<GB>.<n>-<code>``); the codes and
+    their memory are the sourced ones in ``instance_types.GPU_MEMORY_GB``.
+    """
+    codes = sorted((gb, code) for code, gb in instance_types.GPU_MEMORY_GB.items()
+                   if code.startswith("GU") and gb >= gpu_memory_gb)
+    return " or ".join(f"'.{gpus}-{code.lower()}' ({gb} GB per GPU)" for gb, code in codes)
 
 
 def _estimate_fix(spec: ServiceSpec, model: Model, t: InstanceType) -> str:
@@ -101,11 +112,35 @@ def _estimate_fix(spec: ServiceSpec, model: Model, t: InstanceType) -> str:
     return ", ".join(parts)
 
 
-def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str) -> None:
-    """The problem for an automatic choice that found no type."""
+def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
+                 pool: Sequence[InstanceType] = ()) -> None:
+    """The problem for an automatic choice that found no type: what was searched, what would fit.
+
+    ``pool`` is what was searched, named in the message when it is the short built-in list.
+    """
     kv_fp8 = spec.kv_cache_dtype == "fp8"
     smallest = sizing.smallest_fitting(model, spec.max_model_len, spec.engine, kv_fp8=kv_fp8)
-    need = f"{smallest[0]} x {smallest[1]} GB GPUs" if smallest else "more GPU memory than any known configuration"
+    listed = ""
+    if pool and len(pool) <= 5:
+        listed = ": " + ", ".join(f"{t.name} ({t.gpus} x {t.gpu_memory_gb} GB)" for t in pool)
+    if smallest is None:
+        out.problem("resource.instanceTypes",
+                    f"instanceTypes is left out and none of {searched}{listed} fits {model.name} at "
+                    f"{spec.max_model_len} tokens; no configuration up to 8 x 96 GB does",
+                    "lower maxModelLen, or set kvCacheDtype: fp8")
+        return
+    gpus, gpu_gb = smallest
+    fix = (f"list instanceTypes with {gpus} GPU(s) of {gpu_gb} GB or more per replica: an EAS type whose name "
+           f"ends in {_suffixes(gpus, gpu_gb)}, as the PAI console lists it for your region (its GPUs are "
+           "read from the name)")
+    if isinstance(spec.resource, SpotResource) and gpus > 1:
+        fix += (", or a Lingjun spot type from Alibaba's Qwen3 guide (" + ", ".join(sorted(instance_types.LINGJUN_TYPES))
+                + ") with its GPUs stated in resource.instanceTypeFacts (their figures are not published)")
+    fix += ("; or plan with a capacity snapshot (make plan CAPACITY=<file>, or qwen3-eas plan --capacity <file>) "
+            "to choose from the types your regions offer")
+    unsourced = ("; no such type is built in, because no Alibaba page we could check gives one's name with its "
+                 "GPU figures") if pool else ""
     out.problem("resource.instanceTypes",
-                f"none of {searched} fits {model.name} at {spec.max_model_len} tokens (it needs {need} per replica)",
-                "list instanceTypes that have them, or plan with --capacity to choose from your region's types")
+                f"instanceTypes is left out and none of {searched}{listed} fits {model.name} at "
+                f"{spec.max_model_len} tokens: it needs {gpus} x {gpu_gb} GB GPUs per replica{unsourced}",
+                fix)

@@ -193,7 +193,8 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
             return fitting.auto_candidates(spec, model, offered)
         unprobed = fitting.auto_candidates(spec, model, hardware.built_in_pool())
         if capacity is None and not unprobed:
-            fitting.nothing_fits(spec, model, out, "the instance types we know without a capacity snapshot")
+            fitting.nothing_fits(spec, model, out, "the types built in for planning without a capacity snapshot",
+                                 hardware.built_in_pool())
             return None
 
     try:

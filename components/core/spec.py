@@ -16,8 +16,24 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
 from .catalog import MAX_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
+from .regions import EAS_REGIONS
 
 PROJECT = "qwen3-eas"
+
+
+class SpecError(ValueError):
+    """A rule of the stack file broken: what is wrong, which field to change (relative to the
+    model that raised it; "" for the model's own mapping), and what to write instead.
+
+    Raised inside validators; pydantic keeps the exception in the error's ``ctx``, so the
+    loader (``components.core.stack_config``) can report it in the stack file's own terms.
+    """
+
+    def __init__(self, message: str, fix: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.field = field
 
 
 class Strict(BaseModel):
@@ -43,20 +59,28 @@ class Pattern:
     regex: str
     what: str
     example: str
+    choices: tuple[str, ...] = ()
+    """The allowed values, when there is a list: the JSON Schema offers them to editors (the loader
+    checks them itself, with a did-you-mean hint)."""
 
     def check(self, value: str) -> str:
         if not re.fullmatch(self.regex, value):
-            raise ValueError(f"{value!r} is not a valid {self.what} (expected e.g. {self.example!r})")
+            article = "an" if self.what[:1].lower() in "aeiou" else "a"
+            raise SpecError(f"{value!r} is not a valid {self.what}",
+                            f"write {article} {self.what} such as {self.example!r}")
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.no_info_after_validator_function(self.check, handler(source))
 
     def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        if self.choices:
+            return {"type": "string", "enum": list(self.choices)}
         return {"type": "string", "pattern": f"^(?:{self.regex})$", "examples": [self.example]}
 
 
-RegionId = Annotated[str, Pattern(r"[a-z]{2}(-[a-z]+)+(-\d+)?", "region ID", "cn-hangzhou")]
+RegionId = Annotated[str, Pattern(r"[a-z]{2}(-[a-z]+)+(-\d+)?", "region ID", "cn-hangzhou",
+                                  tuple(sorted(EAS_REGIONS)))]
 InstanceTypeName = Annotated[str, Pattern(r"(ml|ecs)\.[a-z0-9][a-z0-9.\-]*", "instance type", "ml.gu7i.c16m60.1-gu30")]
 OssUri = Annotated[str, Pattern(r"oss://[a-z0-9][a-z0-9.\-]{1,254}/[^\s'\"]*", "OSS URI", "oss://my-bucket/models/qwen3/")]
 ResourceGroupId = Annotated[str, Pattern(r"eas-r-[a-z0-9]+", "resource group ID", "eas-r-4gt8twzwllfo")]
@@ -120,7 +144,8 @@ class InstanceFacts(Strict):
     @model_validator(mode="after")
     def _memory_known(self) -> InstanceFacts:
         if self.gpu_type is None and self.gpu_memory_gi_b is None:
-            raise ValueError("state gpuType (e.g. GU60) or gpuMemoryGiB")
+            raise SpecError("the GPU memory of this type is not stated",
+                            "add gpuType (a GPU code such as GU60) or gpuMemoryGiB (GB of one GPU, e.g. 48)")
         return self
 
 
@@ -141,7 +166,8 @@ class _Instances(Strict):
         types = self.instance_types or []
         dupes = sorted({t for t in types if types.count(t) > 1})
         if dupes:
-            raise ValueError(f"instanceTypes lists {', '.join(dupes)} more than once")
+            raise SpecError(f"lists {', '.join(dupes)} more than once", "list each instance type once",
+                            "instanceTypes")
         return self
 
 
@@ -207,9 +233,11 @@ class Autoscaling(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+            raise SpecError(f"min ({self.min}) is above max ({self.max})",
+                            f"set min to {self.max} or less, or max to {self.min} or more", "min")
         if self.qps is None and self.cpu is None:
-            raise ValueError("name a scaling metric: qps or cpu")
+            raise SpecError("has no scaling metric (qps or cpu)",
+                            "add qps (requests per second per replica, e.g. qps: 10) or cpu (percent, e.g. cpu: 70)")
         return self
 
 
@@ -224,7 +252,8 @@ class RollingStrategy(Strict):
     @model_validator(mode="after")
     def _progress(self) -> RollingStrategy:
         if self.max_surge in (0, "0%") and self.max_unavailable == 0:
-            raise ValueError("maxSurge and maxUnavailable are both 0: an update could never progress")
+            raise SpecError("maxSurge and maxUnavailable are both 0: an update could never progress",
+                            "set maxSurge: 1 (start a new replica before stopping an old one) or maxUnavailable: 1")
         return self
 
 
@@ -298,15 +327,16 @@ class ServiceSpec(Strict):
     def _regions_unique(self) -> ServiceSpec:
         regions = self.regions or []
         if len(set(regions)) != len(regions):
-            raise ValueError("regions lists a region more than once")
+            dupes = sorted({r for r in regions if regions.count(r) > 1})
+            raise SpecError(f"lists {', '.join(dupes)} more than once", "list each region once", "regions")
         return self
 
     @model_validator(mode="after")
     def _replicas_within_autoscaling(self) -> ServiceSpec:
         scale = self.autoscaling
         if scale is not None and not scale.min <= self.replicas <= scale.max:
-            raise ValueError(f"replicas ({self.replicas}) must lie within autoscaling min..max "
-                             f"({scale.min}..{scale.max})")
+            raise SpecError(f"replicas ({self.replicas}) must lie within autoscaling min..max ({scale.min}..{scale.max})",
+                            f"set replicas between {scale.min} and {scale.max}, or widen autoscaling", "replicas")
         return self
 
 

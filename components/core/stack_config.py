@@ -11,11 +11,11 @@ import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from . import spec
+from . import regions, spec
 from .catalog import MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
@@ -35,12 +35,9 @@ class LoadedStack:
     default_region: Optional[str]
 
 
-def _aliases(model: type[BaseModel]) -> set[str]:
-    names: set[str] = set()
-    for field in model.model_fields.values():
-        if field.alias:
-            names.add(field.alias)
-    return names
+def _aliases(model: type[BaseModel]) -> list[str]:
+    """The keys a model takes, as the stack file spells them."""
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 _ALL_KEYS = sorted(
@@ -69,20 +66,177 @@ def _decode(key: str, value: Any) -> Any:
     return value
 
 
-def _where(loc: tuple[Any, ...]) -> tuple[Optional[str], str]:
-    """(service key, dotted field) from a pydantic error location."""
-    parts = [str(p) for p in loc]
-    service = None
-    if parts[:1] == ["services"] and len(parts) >= 2:
-        service, parts = parts[1], parts[2:]
-    # Discriminated unions put the chosen tag in the location; readers never wrote it.
-    cleaned: list[str] = []
-    for i, part in enumerate(parts):
-        if i > 0 and parts[i - 1] == "resource" and part in _RESOURCE_KINDS:
-            continue
-        cleaned.append(part)
-    return service, ".".join(cleaned) or "services"
+# ---------------------------------------------------------------------------------------------
+# From a pydantic error to a Problem in the stack file's own terms: the field as it is written
+# there, what is wrong with the value, and what to write instead. Pydantic's own wording
+# ("dictionary", "after validation", union member labels) never reaches the user.
 
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an error points, read by walking the error's location through the spec models."""
+
+    service: Optional[str]
+    parts: tuple[str, ...]
+    """The path inside the service (or the stack's namespace), as the stack file spells it."""
+    field: Optional[Any]
+    """The pydantic FieldInfo of the last part, when it is a model field."""
+    container: Optional[type[BaseModel]]
+    """The model whose mapping holds the last part."""
+    key_error: bool = False
+    """The last part is a mapping key that is itself invalid (pydantic's ``[key]``)."""
+
+    @property
+    def leaf(self) -> str:
+        """The key the error is about; for a list entry, the list and its index (``regions[1]``)."""
+        if not self.parts:
+            return self.service if self.service is not None else "services"
+        if self.parts[-1].startswith("[") and len(self.parts) > 1:
+            return self.parts[-2] + self.parts[-1]
+        return self.parts[-1]
+
+    def below(self, field: str) -> _Place:
+        """The place of ``field`` (dotted) inside this one."""
+        return _Place(self.service, (*self.parts, *field.split(".")), None, None)
+
+    def display(self) -> str:
+        text = ""
+        for part in self.parts:
+            if part.startswith("["):
+                text += part
+            elif "." in part or not part:
+                text += f"[{part!r}]"
+            else:
+                text += ("." if text else "") + part
+        if self.service is None:
+            return f"{NAMESPACE}:{text}"
+        return text or f"{NAMESPACE}:services.{self.service}"
+
+
+def _unwrap(tp: Any) -> Any:
+    """``tp`` without Annotated and Optional wrappers."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin is Union:
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) != 1:
+                return tp
+            tp = members[0]
+        else:
+            return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _place(loc: tuple[Any, ...]) -> _Place:
+    """Walk ``loc`` from ``StackConfig`` down the types, keeping only what the stack file shows."""
+    tp: Any = spec.StackConfig
+    parts: list[str] = []
+    field: Optional[Any] = None
+    container: Optional[type[BaseModel]] = None
+    service: Optional[str] = None
+    key_error = False
+    for index, raw in enumerate(loc):
+        part = raw if isinstance(raw, int) else str(raw)
+        tp = _unwrap(tp)
+        if part == "[key]":
+            key_error = True
+            break
+        if _is_model(tp):
+            by_alias = {(f.alias or n): f for n, f in tp.model_fields.items()}
+            container = tp
+            if part in by_alias:
+                field = by_alias[part]
+                tp = field.annotation
+            else:
+                field, tp = None, None
+            parts.append(str(part))
+        elif get_origin(tp) is Union:
+            models = [m for m in get_args(tp) if _is_model(m) and "kind" in m.model_fields]
+            chosen = [m for m in models if get_args(m.model_fields["kind"].annotation) == (part,)]
+            # A discriminated union names the chosen kind; other unions name the member tried
+            # (``int``, ``function-after[...]``): neither is anything the user wrote.
+            tp = chosen[0] if chosen else None
+        elif get_origin(tp) is dict:
+            if index == 1 and tuple(loc[:1]) == ("services",):
+                # A service's fields are named from the service, which the message names apart.
+                service = str(part)
+                parts.clear()
+            else:
+                parts.append(str(part))
+            field = None
+            tp = get_args(tp)[1]
+        elif get_origin(tp) is list and isinstance(part, int):
+            parts.append(f"[{part}]")
+            field = None
+            tp = get_args(tp)[0]
+        elif isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif tp is not None:
+            parts.append(str(part))
+            tp = None
+    return _Place(service, tuple(parts), field, container, key_error)
+
+
+_EXAMPLES = {
+    "services": "chat: {model: Qwen3-8B, engine: vllm, resource: {kind: public, instanceTypes: [ml.gu7i.c16m60.1-gu30]}}",
+    "resource": "{kind: public, instanceTypes: [ml.gu7i.c16m60.1-gu30]}",
+    "instanceTypes": "[ml.gu7i.c16m60.1-gu30]",
+    "instanceTypeFacts": "{<instance type>: {gpus: 8, gpuType: GU120}}",
+    "regions": "[cn-hangzhou, cn-shanghai]",
+    "placements": "{chat: cn-hangzhou}",
+    "autoscaling": "{min: 1, max: 4, qps: 10}",
+    "rollingStrategy": "{maxSurge: 1, maxUnavailable: 0}",
+    "network": "{vpcId: vpc-..., vswitchId: vsw-..., securityGroupId: sg-...}",
+    "sizing": "{strict: true}",
+    "maxSurge": "1 (replicas) or '20%'",
+    "workspaceId": "'123456'",
+    "model": "Qwen3-8B",
+    "engine": "vllm",
+    "kind": "public",
+    "bidPrice": "12.5",
+    "min": "1",
+    "max": "4",
+    "qps": "10",
+    "cpu": "8",
+    "gpus": "1",
+    "gpuType": "GU60",
+    "gpuMemoryGiB": "48",
+    "memoryGiB": "64",
+    "replicas": "1",
+    "maxModelLen": "32768",
+    "maxUnavailable": "0",
+    "vpcId": "vpc-...",
+    "vswitchId": "vsw-...",
+    "securityGroupId": "sg-...",
+    "image": "<registry>/<namespace>/vllm:0.11.2",
+    "engineVersion": "'0.11.2'",
+    "modelPath": "oss://my-bucket/models/qwen3/",
+    "servedModelName": "qwen3-8b",
+    "resourceGroupId": "eas-r-...",
+    "quotaId": "quota...",
+}
+"""A value to show in a fix, by the key it belongs to."""
+
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+"""What a pydantic type error asked for, in words."""
 
 _FIXES = {
     "maxModelLen": f"Qwen3 reaches at most {MAX_CONTEXT} tokens (YaRN factor 4); set maxModelLen between 1024 and {MAX_CONTEXT}",
@@ -95,39 +249,120 @@ _FIXES = {
 }
 
 
+def _value_words(value: Any) -> str:
+    """A value as the user wrote it, in words."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    return repr(value)
+
+
+_ENTRY_EXAMPLES = {"instanceTypes": "ml.gu7i.c16m60.1-gu30", "regions": "cn-hangzhou"}
+"""One entry of a list, by the list's key."""
+
+
+def _example(place: _Place) -> str:
+    """``key: value`` showing what to write at ``place`` ("" when there is no good example)."""
+    if place.service is not None and not place.parts:
+        return f"{place.service}: {_EXAMPLES['services'].split(': ', 1)[1]}"
+    if place.service is None and len(place.parts) == 2 and place.parts[0] == "placements":
+        return f"{place.leaf}: cn-hangzhou"
+    if "[" in place.leaf:
+        entry = _ENTRY_EXAMPLES.get(place.leaf.split("[")[0])
+        return entry or ""
+    example = _EXAMPLES.get(place.leaf)
+    return f"{place.leaf}: {example}" if example else ""
+
+
+def _described(place: _Place) -> str:
+    """The field's own description from the spec, for a fix with no better words."""
+    description = getattr(place.field, "description", None)
+    if not description:
+        return ""
+    return f" ({description[:-1] if description.endswith('.') and not description.endswith('...') else description})"
+
+
 def _problem(error: Mapping[str, Any]) -> Problem:
-    service, field = _where(tuple(error["loc"]))
-    leaf = field.rsplit(".", 1)[-1]
-    kind = error["type"]
+    place = _place(tuple(error["loc"]))
+    field, leaf, service = place.display(), place.leaf, place.service
+    kind = str(error["type"])
     value = error.get("input")
+    ctx = error.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, spec.SpecError):
+        if place.key_error:
+            return Problem(field, f"key {cause.message}", cause.fix, service)
+        target = place.below(cause.field).display() if cause.field else field
+        return Problem(target, cause.message, cause.fix, service)
     if kind == "extra_forbidden":
-        near = difflib.get_close_matches(leaf, _ALL_KEYS, n=1)
-        hint = f"did you mean {near[0]!r}?" if near else "see `make schema` for the allowed keys"
+        allowed = _aliases(place.container) if place.container is not None else _ALL_KEYS
+        near = difflib.get_close_matches(leaf, allowed, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else "the keys allowed here are " + ", ".join(allowed)
         return Problem(field, "unknown key", f"remove it or correct its spelling ({hint})", service)
     if kind == "missing":
-        return Problem(field, "is required but missing", _FIXES.get(leaf, f"add {leaf}"), service)
+        example = _example(place)
+        fix = _FIXES.get(leaf) or (f"add {example}" if example else f"add {leaf}{_described(place)}")
+        return Problem(field, "is required but missing", fix, service)
     if leaf == "model" and kind == "literal_error":
-        return Problem(field, f"{value!r} is not a Qwen3 model we can deploy", suggest(str(value)), service)
+        if isinstance(value, str):
+            return Problem(field, f"{value!r} is not a Qwen3 model we can deploy", suggest(value), service)
+        return Problem(field, f"is {_value_words(value)}, not a model name", suggest(str(value)), service)
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return Problem(f"{field}.kind" if not field.endswith("kind") else field,
-                       f"resource kind {error.get('ctx', {}).get('tag', value)!r} is not known" if kind == "union_tag_invalid"
+                       f"resource kind {ctx.get('tag', value)!r} is not known" if kind == "union_tag_invalid"
                        else "resource kind is missing",
                        "set kind to one of " + ", ".join(_RESOURCE_KINDS), service)
-    message = str(error["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    message = message[0].lower() + message[1:]
-    if kind not in ("value_error",) and value is not None and not isinstance(value, (dict, list)):
-        message += f" (got {value!r})"
-    fix = _FIXES.get(leaf)
-    if fix is None:
-        if kind.endswith("_type"):
-            fix = f"give {leaf} a value of the right type (see `make schema`)"
-        elif kind == "literal_error":
-            fix = f"use {error.get('ctx', {}).get('expected', 'an allowed value')}"
-        else:
-            fix = f"correct {leaf}"
-    return Problem(field, message, fix, service)
+    if kind in _EXPECTED:
+        expected = _EXPECTED[kind]
+        if leaf == "maxSurge":
+            expected = "a whole number or a percentage"
+        example = _example(place)
+        fix = f"write {leaf} as {expected}" + (f", e.g. {example}" if example else "")
+        return Problem(field, f"is {_value_words(value)}, not {expected}", fix, service)
+    if kind == "too_short":
+        return Problem(field, f"is {_value_words(value)}", _too_short_fix(place), service)
+    bound = _bound(kind, ctx)
+    if bound is not None:
+        what, fix = bound
+        return Problem(field, f"is {_value_words(value)}, {what}", _FIXES.get(leaf) or f"set {leaf} {fix}", service)
+    if kind == "literal_error":
+        return Problem(field, f"is {_value_words(value)}, not an allowed value",
+                       _FIXES.get(leaf) or f"use {ctx.get('expected', 'an allowed value')}", service)
+    # Anything else pydantic may say: its words, without its jargon, and the field's own description.
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+    return Problem(field, f"is {_value_words(value)}: {message[0].lower() + message[1:]}",
+                   _FIXES.get(leaf) or f"write {leaf} as the stack reference describes it{_described(place)}", service)
+
+
+def _too_short_fix(place: _Place) -> str:
+    leaf = place.leaf
+    if leaf == "services":
+        return f"list at least one service under {NAMESPACE}:services, e.g. {_EXAMPLES['services']}"
+    if leaf == "instanceTypes":
+        return "list at least one instance type, e.g. instanceTypes: [ml.gu7i.c16m60.1-gu30], " \
+               "or leave instanceTypes out to let sizing choose"
+    if leaf == "regions":
+        return "list at least one region, e.g. regions: [cn-hangzhou], or leave regions out to use alicloud:region"
+    example = _example(place)
+    return f"give {leaf} at least one entry" + (f", e.g. {example}" if example else "")
+
+
+def _bound(kind: str, ctx: Mapping[str, Any]) -> Optional[tuple[str, str]]:
+    """(what is wrong, how to set it) for a number outside its range."""
+    if kind == "greater_than_equal":
+        return f"below the smallest allowed, {ctx.get('ge')}", f"to {ctx.get('ge')} or more"
+    if kind == "greater_than":
+        return f"not above {ctx.get('gt')}", f"above {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"above the largest allowed, {ctx.get('le')}", f"to {ctx.get('le')} or less"
+    if kind == "less_than":
+        return f"not below {ctx.get('lt')}", f"below {ctx.get('lt')}"
+    return None
 
 
 def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
@@ -147,14 +382,42 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
         ours[key] = _decode(key, value)
     if "services" not in ours:
         problems.append(Problem(f"{NAMESPACE}:services", "no services are configured",
-                                f"add a '{NAMESPACE}:services' mapping of service key to spec (see docs/configuration.md)"))
+                                f"add a '{NAMESPACE}:services' mapping of service key to spec, "
+                                f"e.g. {_EXAMPLES['services']} (see docs/configuration.md)"))
     config: Optional[spec.StackConfig] = None
     if not problems:
         try:
             config = spec.StackConfig.model_validate(ours)
         except ValidationError as exc:
-            problems.extend(_problem(e) for e in exc.errors())
+            # A union reports each member it tried; the user wrote one value: one problem per field.
+            seen: set[tuple[Optional[str], str]] = set()
+            for error in exc.errors():
+                problem = _problem(error)
+                if (problem.service, problem.field) not in seen:
+                    seen.add((problem.service, problem.field))
+                    problems.append(problem)
+    region = raw.get("alicloud:region")
+    problems.extend(_region_problems(region if isinstance(region, str) else None, config))
     if problems or config is None:
         raise StackConfigError(stack, problems)
-    region = raw.get("alicloud:region")
     return LoadedStack(stack, config, region if isinstance(region, str) else None)
+
+
+def _region_problems(default_region: Optional[str], config: Optional[spec.StackConfig]) -> list[Problem]:
+    """Every region the stack names that EAS does not run in (``components.core.regions``)."""
+    found: list[Problem] = []
+    if default_region is not None and not regions.is_eas_region(default_region):
+        found.append(Problem("alicloud:region", str(regions.unknown_region(default_region)),
+                             f"set alicloud:region to a region ID where EAS runs ({regions.region_hint(default_region)})"))
+    if config is None:
+        return found
+    for key, service in sorted(config.services.items()):
+        for index, region in enumerate(service.regions or []):
+            if not regions.is_eas_region(region):
+                found.append(Problem(f"regions[{index}]", str(regions.unknown_region(region)),
+                                     f"write a region ID where EAS runs ({regions.region_hint(region)})", key))
+    for key, region in sorted(config.placements.items()):
+        if not regions.is_eas_region(region):
+            found.append(Problem(f"{NAMESPACE}:placements.{key}", str(regions.unknown_region(region)),
+                                 f"pin {key!r} to the region it runs in ({regions.region_hint(region)})"))
+    return found

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import re
 import tempfile
@@ -38,6 +39,16 @@ from typing import Any, Optional, Union
 import requests
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.exceptions import CredentialException
+from alibabacloud_credentials.provider import (
+    CLIProfileCredentialsProvider,
+    EcsRamRoleCredentialsProvider,
+    OIDCRoleArnCredentialsProvider,
+    ProfileCredentialsProvider,
+    StaticAKCredentialsProvider,
+    StaticSTSCredentialsProvider,
+    URLCredentialsProvider,
+)
+from alibabacloud_credentials_api import ICredentialsProvider
 from alibabacloud_eas20210701.client import Client
 from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_util import models as util_models
@@ -51,6 +62,7 @@ __all__ = [
     "Client",
     "EndpointConfigError",
     "FailureKind",
+    "NoCredentialsError",
     "ProbeAuthError",
     "ProbeFailure",
     "ProbeResult",
@@ -63,6 +75,7 @@ __all__ = [
     "load_snapshot",
     "make_client",
     "probe_regions",
+    "resolve_credentials",
     "validate_metas",
     "validate_snapshot",
     "write_snapshot",
@@ -73,6 +86,16 @@ Metas = list[dict[str, Any]]
 
 AUTH_HINT = ("check ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or your profile; "
              "the RAM user needs eas:DescribeMachineSpec")
+
+INSTANCE_CREDENTIALS_ENV = "ALIBABA_CLOUD_ECS_METADATA"
+"""Names the ECS instance's RAM role: only then is the ECS metadata service asked for credentials."""
+
+NO_CREDENTIALS_HINT = (
+    "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure a profile "
+    "(`aliyun configure`, ~/.aliyun/config.json, or ~/.alibabacloud/credentials.ini with "
+    "ALIBABA_CLOUD_PROFILE to pick one); on an ECS instance with a RAM role, set "
+    f"{INSTANCE_CREDENTIALS_ENV}=<role name>"
+)
 
 REGION_ID = re.compile(r"^[a-z]+(?:-[a-z0-9]+)+$")
 """Alibaba Cloud region IDs: ``cn-hangzhou``, ``ap-southeast-1``, ``cn-shanghai-finance-1``."""
@@ -113,6 +136,84 @@ _MIN_ATTEMPT_S = 0.01
 """Below this much time left before the deadline, another attempt is not started."""
 
 
+# --------------------------------------------------------------------------- credentials
+
+
+class NoCredentialsError(RuntimeError):
+    """No credentials in the environment, the profiles, or (where asked for) the instance's role."""
+
+    def __init__(self, tried: Sequence[str]) -> None:
+        self.tried = tuple(tried)
+        super().__init__(f"no Alibaba Cloud credentials found ({', '.join(self.tried)}); {NO_CREDENTIALS_HINT}")
+
+
+def _quiet_credentials_logger() -> None:
+    """Silence the credentials library's logger.
+
+    Its modules attach their own stderr handler to the ``credentials`` logger at import and log
+    every failed refresh with a traceback (dozens for one missing credential); the one-line
+    error this module raises says what matters.
+    """
+    logging.getLogger("credentials").disabled = True
+
+
+def credentials_chain() -> list[tuple[str, Callable[[], ICredentialsProvider]]]:
+    """Where credentials are looked for, in order: (what to call it, how to build its provider).
+
+    The library's own default chain ends with the ECS metadata service (100.100.100.200), which
+    off ECS only answers after a timeout and leaves a refresh thread behind. Here it is asked only
+    when the user named an instance role (``ALIBABA_CLOUD_ECS_METADATA``); a profile of type
+    ``ecs_ram_role`` asks for it explicitly too. Environment variables are read when called.
+    """
+    chain: list[tuple[str, Callable[[], ICredentialsProvider]]] = [("environment variables", _from_environment)]
+    if all(os.environ.get(k) for k in ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "ALIBABA_CLOUD_ROLE_ARN",
+                                       "ALIBABA_CLOUD_OIDC_PROVIDER_ARN")):
+        chain.append(("OIDC role", OIDCRoleArnCredentialsProvider))
+    chain.append(("aliyun CLI profile", CLIProfileCredentialsProvider))
+    chain.append(("credentials file", ProfileCredentialsProvider))
+    role = os.environ.get(INSTANCE_CREDENTIALS_ENV)
+    if role:
+        chain.append((f"ECS instance role {role}",
+                      lambda: EcsRamRoleCredentialsProvider(role_name=role, async_update_enabled=False)))
+    if os.environ.get("ALIBABA_CLOUD_CREDENTIALS_URI"):
+        chain.append(("credentials URI", URLCredentialsProvider))
+    return chain
+
+
+def _from_environment() -> ICredentialsProvider:
+    """``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` (/ ``_SECURITY_TOKEN``), read now.
+
+    The library's own environment provider reads them once, when it is imported.
+    """
+    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN")
+    if not key_id or not secret:
+        raise CredentialException("ALIBABA_CLOUD_ACCESS_KEY_ID or ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set")
+    if token:
+        return StaticSTSCredentialsProvider(access_key_id=key_id, access_key_secret=secret, security_token=token)
+    return StaticAKCredentialsProvider(access_key_id=key_id, access_key_secret=secret)
+
+
+def resolve_credentials() -> ICredentialsProvider:
+    """The first provider in ``credentials_chain()`` that yields credentials; ``NoCredentialsError`` if none.
+
+    Resolved once, before any request, so a missing credential is reported as that and never as
+    a refusal from EAS.
+    """
+    _quiet_credentials_logger()
+    tried: list[str] = []
+    for label, build in credentials_chain():
+        try:
+            provider = build()
+            if provider.get_credentials() is not None:
+                return provider
+        except Exception:  # each provider says "not here" by raising; the chain goes on
+            pass
+        tried.append(label)
+    raise NoCredentialsError(tried)
+
+
 # --------------------------------------------------------------------------- client
 
 
@@ -149,15 +250,18 @@ def endpoint_override(region: str) -> Optional[tuple[str, str]]:
 
 def make_client(region: str, endpoint: Optional[str] = None, protocol: str = "https", *,
                 read_timeout_s: float = 10.0, connect_timeout_s: float = 5.0,
-                credentials: Optional[tuple[str, str]] = None) -> Client:
+                credentials: Optional[tuple[str, str]] = None,
+                provider: Optional[ICredentialsProvider] = None) -> Client:
     """The official EAS SDK client for ``region``, with the SDK's own retries off.
 
-    Credentials come from the standard Alibaba Cloud chain (``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
-    ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``, the CLI profile, ``~/.alibabacloud/credentials``, the
-    ECS RAM role), resolved at the first call, not here. ``credentials=(access_key_id,
-    access_key_secret)`` replaces the chain (tests, with ``endpoint="127.0.0.1:<port>"`` and
-    ``protocol="http"``). The timeouts (seconds, like every duration in this module) are the
-    defaults of calls that do not set their own; ``describe_machine_spec`` sets its own.
+    Credentials come from ``provider`` (see ``resolve_credentials``) or, without one, from
+    ``credentials_chain()`` (``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
+    the CLI profile, ``~/.alibabacloud/credentials``, the ECS RAM role only when
+    ``ALIBABA_CLOUD_ECS_METADATA`` names it), resolved at the first call, not here.
+    ``credentials=(access_key_id, access_key_secret)`` replaces both (tests, with
+    ``endpoint="127.0.0.1:<port>"`` and ``protocol="http"``). The timeouts (seconds, like every
+    duration in this module) are the defaults of calls that do not set their own;
+    ``describe_machine_spec`` sets its own.
 
     Without ``endpoint``, ``QWEN3_EAS_API_ENDPOINT`` decides, with its own protocol
     (``QWEN3_EAS_API_PROTOCOL``): ``protocol`` goes with an explicit ``endpoint`` only.
@@ -179,9 +283,34 @@ def make_client(region: str, endpoint: Optional[str] = None, protocol: str = "ht
     if credentials is not None:
         config.access_key_id, config.access_key_secret = credentials
     else:
-        # tea-openapi 0.4 no longer falls back to the default chain on its own.
-        config.credential = CredentialClient()
+        # tea-openapi 0.4 no longer falls back to the default chain on its own; ours leaves the
+        # ECS metadata service alone unless asked (see credentials_chain).
+        config.credential = CredentialClient(provider=provider or _LazyChain())
     return Client(config)
+
+
+class _LazyChain(ICredentialsProvider):
+    """``credentials_chain()`` resolved at the first request (the client may never send one)."""
+
+    def __init__(self) -> None:
+        self._provider: Optional[ICredentialsProvider] = None
+
+    def _resolved(self) -> ICredentialsProvider:
+        if self._provider is None:
+            try:
+                self._provider = resolve_credentials()
+            except NoCredentialsError as exc:
+                raise CredentialException(str(exc)) from None
+        return self._provider
+
+    def get_credentials(self) -> Any:
+        return self._resolved().get_credentials()
+
+    async def get_credentials_async(self) -> Any:
+        return await self._resolved().get_credentials_async()
+
+    def get_provider_name(self) -> str:
+        return "qwen3-eas"
 
 
 def _millis(seconds: float) -> int:
@@ -288,7 +417,11 @@ class ProbeAuthError(RuntimeError):
         self.region = region
         self.failure = failure
         request = f" (request id {failure.request_id})" if failure.request_id else ""
-        super().__init__(f"EAS refused DescribeMachineSpec in {region}: {failure.detail}{request}; {AUTH_HINT}")
+        if failure.code in ("NoCredentials", "InvalidCredentials"):
+            # Raised before any request left this machine: EAS refused nothing.
+            super().__init__(f"no request sent to {region}: {failure.detail}")
+        else:
+            super().__init__(f"EAS refused DescribeMachineSpec in {region}: {failure.detail}{request}; {AUTH_HINT}")
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -362,7 +495,8 @@ def classify_error(exc: BaseException, *, timeout_s: Optional[float] = None, end
         return exc
     for link in _chain(exc):
         if isinstance(link, CredentialException):
-            return ProbeFailure(FailureKind.AUTH, f"no credentials found: {link}", code="NoCredentials")
+            detail = str(link) if str(link).startswith("no Alibaba Cloud credentials") else f"no credentials found: {link}"
+            return ProbeFailure(FailureKind.AUTH, detail, code="NoCredentials")
     status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
     if isinstance(exc, TeaException) and isinstance(status, int):
         return _response_failure(exc, status)

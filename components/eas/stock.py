@@ -54,8 +54,10 @@ def live(regions: list[str]) -> Capacity:
     from . import api as eas_api
 
     try:
-        result = eas_api.probe_regions(regions, client_factory=eas_api.make_client)
-    except (eas_api.ProbeAuthError, eas_api.EndpointConfigError) as exc:
+        # Resolved once, before any request: missing credentials are one line, not a refusal.
+        provider = eas_api.resolve_credentials()
+        result = eas_api.probe_regions(regions, client_factory=lambda r: eas_api.make_client(r, provider=provider))
+    except (eas_api.NoCredentialsError, eas_api.ProbeAuthError, eas_api.EndpointConfigError) as exc:
         raise CapacityError(str(exc)) from None
     answers: dict[str, object] = {}
     for region in regions:
