@@ -202,6 +202,9 @@ def test_merges_deploy_dev_then_staging_then_prod_behind_an_approval():
         (action,) = uses(job, "pulumi/actions")
         assert action["with"]["command"] == "up" and action["with"]["stack-name"] == stack
         assert action["with"]["policyPacks"] == "policy"
+        # After a replace-type update of removed settings the provider's recorded serviceConfig is
+        # stale until refreshed (docs/operating.md): every deploy refreshes first.
+        assert action["with"]["refresh"] is True
 
 
 def test_the_pulumi_cli_matches_the_pinned_sdk():
