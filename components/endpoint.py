@@ -14,6 +14,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi.dynamic
 
+from . import dynamic_pickle
+
+dynamic_pickle.install()  # the SDK leaks a pickle patch per dynamic resource: see dynamic_pickle
+
 RESOURCE_TYPE = "qwen3-eas:eas:ServiceEndpoint"
 
 
