@@ -114,3 +114,16 @@ def test_the_sdk_still_leaks_without_the_workaround():
     finally:
         for name, method in saved.items():
             setattr(pickle._Pickler, name, method)
+
+
+def test_the_upstream_reproduction_fails_without_the_fix_and_passes_with_it(tmp_path):
+    """bench/dynamic_pickle_repro.py stands alone (no project import) and shows both outcomes."""
+    script = ROOT / "bench" / "dynamic_pickle_repro.py"
+    imports = [line for line in script.read_text().splitlines() if line.startswith(("import ", "from "))]
+    assert imports and not [line for line in imports if "components" in line or "bench" in line]
+    runs = {flag: subprocess.run([sys.executable, str(script), "--count", "500", *([flag] if flag else [])],
+                                 cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+            for flag in ("", "--workaround")}
+    assert runs[""].returncode == 1 and "RecursionError" in runs[""].stdout
+    assert runs["--workaround"].returncode == 0
+    assert "500 dynamic resources created; serialised provider unchanged: True" in runs["--workaround"].stdout
