@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional
 
 from . import engines, hardware, naming, placement, service_json, sizing
@@ -67,9 +68,9 @@ class ServicePlan:
     reasoning: bool = False
     thinking: bool = True
 
-    @property
+    @cached_property
     def service_config_json(self) -> str:
-        """Exactly the string passed to ``alicloud.pai.Service``."""
+        """Exactly the string passed to ``alicloud.pai.Service`` (serialised once: the component needs it twice)."""
         return service_json.serialise(self.service_config)
 
     @property
