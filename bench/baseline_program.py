@@ -18,6 +18,8 @@ provider = alicloud.Provider("alicloud-cn-hangzhou", region="cn-hangzhou")
 
 
 class Service(pulumi.ComponentResource):
+    token: pulumi.Output[str]
+
     def __init__(self, key: str) -> None:
         super().__init__("bench:eas:Service", key, None, None)
         name = f"{key}_bench"
