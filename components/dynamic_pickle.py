@@ -33,7 +33,7 @@ import pulumi.dynamic.dynamic as sdk_dynamic
 # What serialize_provider rebinds on pickle's pure-Python pickler and never puts back.
 PATCHED = ("_batch_setitems", "save_dict")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a provider whose pickling made another dynamic resource must not deadlock
 WRAPPED_ATTR = "_qwen3_eas_restores_pickle"
 
 
