@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import functools
 import gc
 import json
 import logging
@@ -19,11 +20,11 @@ import runpy
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, ParamSpec, TypeVar
 
 import yaml
 
@@ -120,6 +121,25 @@ def _warnings_logger() -> logging.Logger:
     return logger
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_own_context(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` in a copy of the caller's context variables, dropped when it returns.
+
+    The runtime keeps the stack (and through it every resource and output) in context
+    variables. Set in the caller's context, an event loop created later captures them, and every
+    plan run in one process stays alive (docs/benchmarks.md).
+    """
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return contextvars.copy_context().run(fn, *args, **kwargs)
+
+    return run
+
+
+@in_own_context
 def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
                 capacity: Optional[Path] = None) -> Recorded:
     """Run ``program`` on the mock runtime with ``config``; return what it registered.
@@ -127,13 +147,6 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
     Stock comes from the ``capacity`` snapshot, or none at all: an offline plan never calls
     the EAS API.
     """
-    # The runtime keeps the stack (and through it every resource and output) in context
-    # variables. Set in a copy of the caller's context they go with it; set in the caller's, an
-    # event loop created later captures them, and every plan run in one process stays alive.
-    return contextvars.copy_context().run(_run_program, stack, config, program, capacity)
-
-
-def _run_program(stack: str, config: dict[str, str], program: Path, capacity: Optional[Path]) -> Recorded:
     import pulumi
     from pulumi.runtime import mocks, rpc
     from pulumi.runtime.stack import run_pulumi_func
