@@ -21,7 +21,7 @@ help:
 	@echo "make pin STACK=<name>    record where each service runs (sticky placement)"
 	@echo "make smoke STACK=<name>  check a deployed stack's live API [OUTPUTS=<outputs json>]"
 	@echo "make test                lint, type check and tests (what CI runs)"
-	@echo "make bench               offline-plan timings against a bare-resource baseline"
+	@echo "make bench               offline-plan timings (100, 1000 services) against a same-graph baseline"
 	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
 	@echo "make golden              refresh tests/golden from the example stacks"
 

@@ -35,7 +35,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi.dynamic
 
+from . import dynamic_pickle
 from .core.removals import removed_from_json
+
+dynamic_pickle.install()  # the SDK leaks a pickle patch per dynamic resource: see dynamic_pickle
 
 RESOURCE_TYPE = "pulumi-python:dynamic/eas:ServiceEndpoint"
 """The engine's type token: the SDK prefixes a dynamic resource's module and name."""

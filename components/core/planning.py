@@ -19,6 +19,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional
 
 from . import engines, fitting, hardware, naming, placement, service_json, sizing
@@ -89,9 +90,9 @@ class ServicePlan:
         """True when the service runs in another region than the one planned: a region move."""
         return self.running_in is not None and self.running_in != self.region
 
-    @property
+    @cached_property
     def service_config_json(self) -> str:
-        """Exactly the string passed to ``alicloud.pai.Service``."""
+        """Exactly the string passed to ``alicloud.pai.Service`` (serialised once: the component needs it twice)."""
         return service_json.serialise(self.service_config)
 
     @property

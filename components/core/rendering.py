@@ -57,6 +57,13 @@ def environment() -> jinja2.Environment:
 
 def render_script(launch: Launch) -> str:
     """The shell script that starts ``launch.engine`` with exactly the decided flags."""
+    return _render(launch)
+
+
+# Rendering is a pure function of the (frozen, hashable) launch: a stack of many services on one
+# model and engine renders its script once, not once per service.
+@lru_cache(maxsize=512)
+def _render(launch: Launch) -> str:
     name = f"{launch.engine}.sh.j2"
     context = dataclasses.asdict(launch)
     context["no_thinking_program"] = NO_THINKING_PROGRAM

@@ -1,0 +1,35 @@
+"""``make bench`` compares like with like: the baseline registers our resource graph, per service."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bench.plan_bench import BASELINE, uniform_stack
+from components.cli.plan import run_program
+
+
+def _graph(recorded) -> Counter:
+    """Resource kinds below the stack; components and endpoint readers named by role, not type token."""
+    kinds: Counter = Counter()
+    for res in recorded.resources:
+        if res["type"] == "pulumi:pulumi:Stack":
+            continue
+        if res["type"] in ("qwen3-eas:eas:Qwen3EasService", "bench:eas:Service"):
+            kinds["component"] += 1
+        elif "__provider" in res["inputs"]:
+            kinds["endpoint reader"] += 1
+        else:
+            kinds[res["type"]] += 1
+    return kinds
+
+
+def test_the_baseline_registers_the_same_graph_as_ours():
+    ours = run_program("bench", uniform_stack(3))
+    baseline = run_program("bench", {"bench:count": "3"}, program=BASELINE)
+    assert _graph(ours) == _graph(baseline) == Counter({
+        "component": 3, "alicloud:pai/service:Service": 3, "endpoint reader": 3,
+        "pulumi:providers:alicloud": 1})
+    # Each component is the parent of its service and its reader, in both.
+    for recorded in (ours, baseline):
+        parents = Counter(parent.split("::")[-1] for parent in recorded.parents.values() if "::svc" in parent)
+        assert parents == {"svc0": 2, "svc1": 2, "svc2": 2}
