@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 STACKS := dev staging prod
 
-.PHONY: help venv plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
+.PHONY: help venv plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean conformance e2e
 
 help:
 	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>]"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench               offline-plan timings against a bare-resource baseline"
 	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
 	@echo "make golden              refresh tests/golden from the example stacks"
+	@echo "make conformance         every rendered start command through the real vLLM/SGLang parsers [ONLY=vllm|sglang-0.5.17] [ENGINE_CACHE=dir]"
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,3 +77,8 @@ smoke: $(STAMP)
 diff: $(STAMP)
 	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUT=<file>]" >&2; exit 2; }
 	@$(BIN)/python -m components.cli.diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))
+
+# Engine environments (several GB) live in ENGINE_CACHE, default .cache/engines (git-ignored).
+# See docs/engines-conformance.md for when to run these and how long they take.
+conformance: $(STAMP)
+	$(BIN)/python -m conformance.run $(foreach o,$(ONLY),--only $(o))

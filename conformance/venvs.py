@@ -1,0 +1,143 @@
+"""One virtual environment per engine release, CPU-only, enough to run the engine's parser.
+
+The engines' wheels pin CUDA builds of torch and GPU kernels (several GB each). We install the
+engine itself without its dependencies, then its declared dependencies minus the GPU stack,
+with torch pinned to the CPU build this machine's pip configuration provides. What is left
+out is listed in ``GPU_ONLY``; what an import needs from it anyway is in ``NO_DEPS_EXTRAS``,
+installed without its own (GPU) dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, TextIO
+
+from packaging.requirements import Requirement
+
+CPU_TORCH = "torch==2.13.0"
+"""The CPU build of torch on this machine's local wheel index (PyPI's own torch pulls CUDA)."""
+
+GPU_ONLY = re.compile(
+    r"^(torch|torchaudio|torchvision|torchao|xformers|flashinfer.*|ray|xgrammar|triton|nvidia-.*|"
+    r"numba|cupy.*|sgl-kernel|sglang-kernel|flash-attn.*|deep-gemm|torch-memory-saver|cuda-python|"
+    r"cuda-bindings|decord.*|vllm-flash-attn|intel-extension-for-pytorch|flash-mla|nixl|"
+    r"apache-tvm-ffi|quack-kernels|nvidia-cutlass-dsl|openai-harmony|helion|humming-kernels|kernels|"
+    r"sgl-deep-gemm|tilelang|tokenspeed-mla|torchcodec|timm|cuda-.*)$"
+)
+"""Dependencies left out: CUDA builds, GPU kernels, and packages that only pull those in."""
+
+NO_DEPS_EXTRAS: dict[str, tuple[str, ...]] = {
+    # vLLM's structured-output module imports xgrammar at parser-build time; xgrammar's own
+    # dependencies are torch (present) and triton (a GPU compiler, 1 GB, not needed to import).
+    "vllm": ("xgrammar",),
+    # SGLang imports triton at package import (sglang.srt.utils.common); it imports without a
+    # GPU. xgrammar 0.2 needs apache-tvm-ffi (a small CPU library) to import. triton is
+    # pinned to the release torch 2.11 (SGLang 0.5.17's torch) was built against.
+    "sglang": ("xgrammar", "apache-tvm-ffi", "triton==3.6.0"),
+}
+
+
+@dataclass(frozen=True)
+class Release:
+    """One engine release to install: the PyPI distribution and its version."""
+
+    engine: str
+    """``vllm`` or ``sglang`` (the engine our start commands name)."""
+    version: str
+    role: str
+    """Why it is in the matrix: default, oldest or newest."""
+    distribution: str = ""
+    """The PyPI name (defaults to ``engine``)."""
+
+    @property
+    def package(self) -> str:
+        return self.distribution or self.engine
+
+    @property
+    def slug(self) -> str:
+        return f"{self.package}-{self.version}"
+
+
+def cache_dir() -> Path:
+    """Where engine environments live: ``$ENGINE_CACHE`` or ``.cache/engines`` in the repository."""
+    default = Path(__file__).resolve().parents[1] / ".cache" / "engines"
+    return Path(os.environ.get("ENGINE_CACHE", str(default))).resolve()
+
+
+def python_of(venv: Path) -> Path:
+    """The interpreter of a virtual environment."""
+    return venv / "bin" / "python"
+
+
+def _run(cmd: list[str], log: TextIO) -> None:
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        raise InstallError(f"{' '.join(cmd)} exited with {done.returncode} (see the install log)")
+
+
+class InstallError(RuntimeError):
+    """An engine environment could not be built; the message names the failed command."""
+
+
+def runtime_requirements(venv: Path, package: str) -> tuple[list[str], list[str]]:
+    """The installed package's dependencies that apply here: (to install, GPU-only ones left out)."""
+    script = f"import importlib.metadata as m, json; print(json.dumps(m.requires({package!r}) or []))"
+    raw = subprocess.run([str(python_of(venv)), "-c", script], capture_output=True, text=True, check=True).stdout
+    return split_requirements(json.loads(raw))
+
+
+def split_requirements(texts: list[str]) -> tuple[list[str], list[str]]:
+    """Requirement strings that apply here (no extras), split into (to install, GPU-only left out).
+
+    Markers are evaluated for this interpreter and dropped from what is returned.
+    """
+    keep: list[str] = []
+    left_out: list[str] = []
+    for text in texts:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        req.marker = None
+        if GPU_ONLY.match(req.name.lower().replace("_", "-")):
+            left_out.append(str(req))
+        else:
+            keep.append(str(req))
+    return keep, left_out
+
+
+def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
+           extra: tuple[str, ...] = ()) -> Path:
+    """The environment for ``release``, built on first use; a stamp file marks it complete.
+
+    ``extra`` are further requirements (installed with dependencies), e.g. what an end-to-end
+    run needs beyond the parser.
+    """
+    venv = (cache or cache_dir()) / release.slug
+    stamp = venv / ".conformance-complete"
+    if stamp.exists():
+        return venv
+    started = time.monotonic()
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    if not python_of(venv).exists():
+        _run([sys.executable, "-m", "venv", str(venv)], log)
+    pip = [str(python_of(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    _run([*pip, "--no-deps", f"{release.package}=={release.version}"], log)
+    requirements, left_out = runtime_requirements(venv, release.package)
+    log.write(f"left out (GPU stack): {' '.join(left_out)}\n")
+    _run([*pip, CPU_TORCH, *requirements, *extra], log)
+    extras = NO_DEPS_EXTRAS.get(release.engine, ())
+    if extras:
+        # The engine's own pin of each extra when it has one, else the newest.
+        pins = {Requirement(r).name: r for r in left_out}
+        _run([*pip, "--no-deps", *(pins.get(Requirement(e).name, e) for e in extras)], log)
+    stamp.write_text(f"built in {time.monotonic() - started:.0f} s\n", encoding="utf-8")
+    return venv
