@@ -9,6 +9,7 @@ installed without its own (GPU) dependencies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -28,19 +29,25 @@ GPU_ONLY = re.compile(
     r"^(torch|torchaudio|torchvision|torchao|xformers|flashinfer.*|ray|xgrammar|triton|nvidia-.*|"
     r"numba|cupy.*|sgl-kernel|sglang-kernel|flash-attn.*|deep-gemm|torch-memory-saver|cuda-python|"
     r"cuda-bindings|decord.*|vllm-flash-attn|intel-extension-for-pytorch|flash-mla|nixl|"
-    r"apache-tvm-ffi|quack-kernels|nvidia-cutlass-dsl|openai-harmony|helion|humming-kernels|kernels|"
+    r"apache-tvm-ffi|quack-kernels|nvidia-cutlass-dsl|helion|humming-kernels|kernels|"
     r"sgl-deep-gemm|tilelang|tokenspeed-mla|torchcodec|timm|cuda-.*)$"
 )
 """Dependencies left out: CUDA builds, GPU kernels, and packages that only pull those in."""
 
 NO_DEPS_EXTRAS: dict[str, tuple[str, ...]] = {
-    # vLLM's structured-output module imports xgrammar at parser-build time; xgrammar's own
-    # dependencies are torch (present) and triton (a GPU compiler, 1 GB, not needed to import).
-    "vllm": ("xgrammar",),
+    # vLLM's structured-output module imports xgrammar at parser-build time (xgrammar 0.2 needs
+    # apache-tvm-ffi, a small CPU library); vLLM 0.8.5 imports triton's Config while building
+    # the parser. triton (1 GB) imports without a GPU.
+    "vllm": ("xgrammar", "apache-tvm-ffi", "triton==3.6.0"),
     # SGLang imports triton at package import (sglang.srt.utils.common); it imports without a
     # GPU. xgrammar 0.2 needs apache-tvm-ffi (a small CPU library) to import. triton is
     # pinned to the release torch 2.11 (SGLang 0.5.17's torch) was built against.
     "sglang": ("xgrammar", "apache-tvm-ffi", "triton==3.6.0"),
+}
+
+ENGINE_EXTRAS: dict[str, tuple[str, ...]] = {
+    # SGLang before 0.5 declares its server's dependencies under the ``srt`` extra only.
+    "sglang": ("srt",),
 }
 
 
@@ -76,7 +83,8 @@ def python_of(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _run(cmd: list[str], log: TextIO) -> None:
+def run_logged(cmd: list[str], log: TextIO) -> None:
+    """Run ``cmd`` with its output in ``log``; ``InstallError`` names the command when it fails."""
     log.write("$ " + " ".join(cmd) + "\n")
     log.flush()
     done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
@@ -88,30 +96,50 @@ class InstallError(RuntimeError):
     """An engine environment could not be built; the message names the failed command."""
 
 
-def runtime_requirements(venv: Path, package: str) -> tuple[list[str], list[str]]:
+def runtime_requirements(venv: Path, package: str, extras: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """The installed package's dependencies that apply here: (to install, GPU-only ones left out)."""
     script = f"import importlib.metadata as m, json; print(json.dumps(m.requires({package!r}) or []))"
     raw = subprocess.run([str(python_of(venv)), "-c", script], capture_output=True, text=True, check=True).stdout
-    return split_requirements(json.loads(raw))
+    return split_requirements(json.loads(raw), package, extras)
 
 
-def split_requirements(texts: list[str]) -> tuple[list[str], list[str]]:
-    """Requirement strings that apply here (no extras), split into (to install, GPU-only left out).
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
-    Markers are evaluated for this interpreter and dropped from what is returned.
+
+def split_requirements(texts: list[str], package: str = "", extras: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """Requirement strings that apply here, split into (to install, GPU-only left out).
+
+    ``extras`` of ``package`` are followed, including the package's references to its own
+    extras (``sglang[runtime_common]`` inside ``sglang[srt]``). Markers are evaluated for this
+    interpreter and dropped from what is returned.
     """
+    wanted = {_norm(e) for e in extras}
+    while True:  # follow self-references until no new extra appears
+        more = {_norm(x) for text in texts for x in Requirement(text).extras
+                if _norm(Requirement(text).name) == _norm(package) and _applies(Requirement(text), wanted)}
+        if more <= wanted:
+            break
+        wanted |= more
     keep: list[str] = []
     left_out: list[str] = []
     for text in texts:
         req = Requirement(text)
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        if not _applies(req, wanted) or _norm(req.name) == _norm(package):
             continue
         req.marker = None
         if GPU_ONLY.match(req.name.lower().replace("_", "-")):
             left_out.append(str(req))
-        else:
+        elif str(req) not in keep:
             keep.append(str(req))
     return keep, left_out
+
+
+def _applies(req: Requirement, extras: set[str]) -> bool:
+    """The requirement's marker holds here with no extra or with one of ``extras``."""
+    if req.marker is None:
+        return True
+    return any(req.marker.evaluate({"extra": extra}) for extra in ("", *sorted(extras)))
 
 
 def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
@@ -123,21 +151,30 @@ def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
     """
     venv = (cache or cache_dir()) / release.slug
     stamp = venv / ".conformance-complete"
-    if stamp.exists():
+    recipe = recipe_digest(release, extra)
+    if stamp.exists() and stamp.read_text(encoding="utf-8").split()[0] == recipe:
         return venv
     started = time.monotonic()
     venv.parent.mkdir(parents=True, exist_ok=True)
     if not python_of(venv).exists():
-        _run([sys.executable, "-m", "venv", str(venv)], log)
+        run_logged([sys.executable, "-m", "venv", str(venv)], log)
     pip = [str(python_of(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
-    _run([*pip, "--no-deps", f"{release.package}=={release.version}"], log)
-    requirements, left_out = runtime_requirements(venv, release.package)
+    run_logged([*pip, "--no-deps", f"{release.package}=={release.version}"], log)
+    requirements, left_out = runtime_requirements(venv, release.package, ENGINE_EXTRAS.get(release.engine, ()))
     log.write(f"left out (GPU stack): {' '.join(left_out)}\n")
-    _run([*pip, CPU_TORCH, *requirements, *extra], log)
+    run_logged([*pip, CPU_TORCH, *requirements, *extra], log)
     extras = NO_DEPS_EXTRAS.get(release.engine, ())
     if extras:
         # The engine's own pin of each extra when it has one, else the newest.
         pins = {Requirement(r).name: r for r in left_out}
-        _run([*pip, "--no-deps", *(pins.get(Requirement(e).name, e) for e in extras)], log)
-    stamp.write_text(f"built in {time.monotonic() - started:.0f} s\n", encoding="utf-8")
+        run_logged([*pip, "--no-deps", *(pins.get(Requirement(e).name, e) for e in extras)], log)
+    stamp.write_text(f"{recipe} built in {time.monotonic() - started:.0f} s\n", encoding="utf-8")
     return venv
+
+
+def recipe_digest(release: Release, extra: tuple[str, ...] = ()) -> str:
+    """A digest of how an environment is built: a changed recipe rebuilds it (pip then adds
+    only what is missing), an unchanged one is reused."""
+    text = "\n".join([release.slug, CPU_TORCH, GPU_ONLY.pattern, *NO_DEPS_EXTRAS.get(release.engine, ()),
+                      *ENGINE_EXTRAS.get(release.engine, ()), *extra])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -96,3 +96,19 @@ def test_table_lists_refusals_and_fails(capsys):
     assert text.index("plain") < text.index("fp8-kv")  # matrix order
     assert "| sglang 0.5.17 | default | fp8-kv | REFUSED |" in text
     assert [r.failed for r in rows] == [True, False]
+
+
+def test_extras_are_followed_through_the_packages_own_references():
+    """SGLang 0.4.x lists its server's dependencies under srt, which pulls runtime_common."""
+    keep, left_out = venvs.split_requirements([
+        "aiohttp", "pydantic; extra == 'runtime-common'", "sglang[runtime_common]; extra == 'srt'",
+        "torch==2.6.0; extra == 'srt'", "vllm==0.6.7; extra == 'srt-hip'", "openai>=1.0; extra == 'openai'",
+    ], "sglang", ("srt",))
+    assert keep == ["aiohttp", "pydantic"]
+    assert left_out == ["torch==2.6.0"]
+
+
+def test_a_changed_recipe_rebuilds_an_environment():
+    release = venvs.Release("vllm", "0.11.2", "default")
+    assert venvs.recipe_digest(release) == venvs.recipe_digest(release)
+    assert venvs.recipe_digest(release) != venvs.recipe_digest(release, ("transformers<5",))
