@@ -73,7 +73,9 @@ class _StandInFinder:
         self.packages = packages
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname.split(".", 1)[0] not in self.packages:
+        # A stood-in module, anything inside it, or a package on the way to it.
+        if not any(fullname == name or fullname.startswith(name + ".") or name.startswith(fullname + ".")
+                   for name in self.packages):
             return None
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)  # type: ignore[arg-type]
 
@@ -90,19 +92,60 @@ class _StandInFinder:
         return None
 
 
-def install_stand_ins() -> list[str]:
-    """Serve the ``STAND_INS`` packages that cannot import here; returns their names."""
+OLD_RELEASE_STAND_INS = ("vllm._custom_ops",)
+"""SGLang 0.4.x imports vLLM's custom ops on its non-CUDA path when the model config loads its
+quantization methods (``layers/quantization/utils.py``: ``if not _is_cuda: from vllm._custom_ops
+import scaled_fp8_quant``); on a CUDA host it would not. Only that module is stood in (its
+parent ``vllm`` is an empty package): the release's optional ``vllm.model_executor`` imports
+still fail as they do without vLLM. Used for releases before 0.5 only."""
+
+
+def stand_ins_for(version: str) -> tuple[str, ...]:
+    """The packages to stand in for on SGLang ``version``."""
+    major_minor = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    return STAND_INS + (OLD_RELEASE_STAND_INS if major_minor < (0, 5) else ())
+
+
+def install_stand_ins(packages: tuple[str, ...] = STAND_INS) -> list[str]:
+    """Serve those of ``packages`` that cannot import here; returns their names."""
     missing = []
-    for package in STAND_INS:
+    for package in packages:
         try:
             __import__(package)
         except Exception:  # absent, or a CUDA build that cannot load against CPU torch
             missing.append(package)
-            for name in [m for m in sys.modules if m.split(".", 1)[0] == package]:
+            top = package.split(".", 1)[0]
+            for name in [m for m in sys.modules if m.split(".", 1)[0] == top]:
                 del sys.modules[name]
     if missing:
         sys.meta_path.insert(0, _StandInFinder(tuple(missing)))
     return missing
+
+
+def answer_device_lookup() -> list[str]:
+    """Let ``ServerArgs`` of releases without a CPU platform resolve its device.
+
+    Newer SGLang reads ``SGLANG_USE_CPU_ENGINE`` (set by the runner) and runs its CPU path.
+    Older releases (0.4.6) know only accelerators: ``get_device()`` raises "No accelerator".
+    There the probe answers that lookup with ``cuda``, the device EAS gives the server, and
+    the compute-capability lookup with (9, 0), a Hopper GPU such as EAS's GU120 (0.4.6's
+    quantization check multiplies the capability's parts, which are None without a GPU);
+    0.4.6 then asks for the GPU's memory, finds it unknown off a CUDA build, and keeps the
+    ``--mem-fraction-static`` we always pass. Returns what was answered.
+    """
+    from sglang.srt import server_args, utils
+
+    lookup = getattr(server_args, "get_device", None)
+    if lookup is None:
+        return []
+    try:
+        lookup()
+        return []
+    except RuntimeError:
+        server_args.get_device = lambda *_args, **_kwargs: "cuda"  # type: ignore[attr-defined]
+        # Bound before the quantization modules import it by name.
+        utils.get_device_capability = lambda *_args, **_kwargs: (9, 0)  # type: ignore[attr-defined]
+        return ["get_device() answered 'cuda', get_device_capability() (9, 0): no CPU platform in this release"]
 
 
 def check_line(words: list[str]) -> dict[str, Any]:
@@ -133,7 +176,16 @@ def check_line(words: list[str]) -> dict[str, Any]:
         stage = "model config"
         from sglang.srt.configs.model_config import ModelConfig
 
-        config = ModelConfig.from_server_args(server_args)
+        if hasattr(ModelConfig, "from_server_args"):
+            config = ModelConfig.from_server_args(server_args)
+        else:  # before 0.4.7 the workers built it field by field, exactly like this
+            config = ModelConfig(
+                server_args.model_path, trust_remote_code=server_args.trust_remote_code,
+                revision=server_args.revision, context_length=server_args.context_length,
+                model_override_args=server_args.json_model_override_args, is_embedding=server_args.is_embedding,
+                enable_multimodal=server_args.enable_multimodal, dtype=server_args.dtype,
+                quantization=server_args.quantization,
+            )
         verdict["model_config"] = {"context_len": config.context_len}
     except Exception as exc:
         traceback.print_exc()
@@ -145,9 +197,13 @@ def check_line(words: list[str]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import importlib.metadata
+
     from probe_common import run_cases
 
-    install_stand_ins()
+    install_stand_ins(stand_ins_for(importlib.metadata.version("sglang")))
     import sglang
+
+    answer_device_lookup()
 
     sys.exit(run_cases(check_line, getattr(sglang, "__version__", "?"), sys.argv[1], sys.argv[2]))

@@ -32,6 +32,17 @@ HERE = Path(__file__).resolve().parent
 # when a new release appears.
 NEWEST = {"vllm": "0.33.0", "sglang": "0.5.23"}
 
+# Old releases get the libraries of their release month where their own requirements leave them
+# open: vLLM 0.8.5 (April 2025) gets transformers 4.51.3, the floor it names (a newer one warns
+# that the config's rope_scaling is deprecated, a pairing no image of it ships); SGLang 0.4.6
+# gets triton 3.2.0, the release of its torch 2.6 (triton 3.6 no longer has the
+# triton.runtime.cache.default_cache_dir it imports), and compressed-tensors 0.9.3 (vLLM 0.8.5's
+# pin of the same month; newer ones need a newer transformers than its pinned 4.51.1).
+ERA_PINS: dict[str, tuple[str, ...]] = {
+    "vllm-0.8.5": ("transformers==4.51.3",),
+    "sglang-0.4.6": ("triton==3.2.0", "compressed-tensors==0.9.3"),
+}
+
 PROBE_TIMEOUT_S = 1200
 """Per engine release: importing an engine takes 10-30 s on two cores; each line a second or so."""
 
@@ -118,7 +129,7 @@ def check_release(release: venvs.Release, scratch: Path, log_dir: Path) -> list[
     results_path = scratch / f"{release.slug}.results.json"
     cases_path.write_text(json.dumps(cases, indent=1), encoding="utf-8")
     with open(log_dir / f"{release.slug}.log", "w", encoding="utf-8") as log:
-        venv = venvs.ensure(release, log)
+        venv = venvs.ensure(release, log, extra=ERA_PINS.get(release.slug, ()))
         probe = HERE / f"probe_{release.engine}.py"
         log.write(f"$ {venvs.python_of(venv)} {probe} {cases_path} {results_path}\n")
         log.flush()

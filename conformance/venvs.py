@@ -27,10 +27,10 @@ CPU_TORCH = "torch==2.13.0"
 
 GPU_ONLY = re.compile(
     r"^(torch|torchaudio|torchvision|torchao|xformers|flashinfer.*|ray|xgrammar|triton|nvidia-.*|"
-    r"numba|cupy.*|sgl-kernel|sglang-kernel|flash-attn.*|deep-gemm|torch-memory-saver|cuda-python|"
+    r"numba|cupy.*|sgl-.*|sglang-kernel|flash-attn.*|deep-gemm|torch-memory-saver|cuda-python|nvshmem.*|"
     r"cuda-bindings|decord.*|vllm-flash-attn|intel-extension-for-pytorch|flash-mla|nixl|"
     r"apache-tvm-ffi|quack-kernels|nvidia-cutlass-dsl|helion|humming-kernels|kernels|"
-    r"sgl-deep-gemm|tilelang|tokenspeed-mla|torchcodec|timm|cuda-.*)$"
+    r"tilelang|tokenspeed-mla|torchcodec|timm|cuda-.*)$"
 )
 """Dependencies left out: CUDA builds, GPU kernels, and packages that only pull those in."""
 
@@ -165,8 +165,9 @@ def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
     run_logged([*pip, CPU_TORCH, *requirements, *extra], log)
     extras = NO_DEPS_EXTRAS.get(release.engine, ())
     if extras:
-        # The engine's own pin of each extra when it has one, else the newest.
+        # A pin in ``extra`` first, then the engine's own pin, else the default above.
         pins = {Requirement(r).name: r for r in left_out}
+        pins.update({Requirement(r).name: r for r in extra})
         run_logged([*pip, "--no-deps", *(pins.get(Requirement(e).name, e) for e in extras)], log)
     stamp.write_text(f"{recipe} built in {time.monotonic() - started:.0f} s\n", encoding="utf-8")
     return venv

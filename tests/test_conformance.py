@@ -112,3 +112,23 @@ def test_a_changed_recipe_rebuilds_an_environment():
     release = venvs.Release("vllm", "0.11.2", "default")
     assert venvs.recipe_digest(release) == venvs.recipe_digest(release)
     assert venvs.recipe_digest(release) != venvs.recipe_digest(release, ("transformers<5",))
+
+
+def test_e2e_script_is_the_planned_one_with_only_model_port_and_host_changed(tmp_path):
+    from components.core.rendering import command_words
+    from conformance import e2e
+
+    planned = e2e.rendered_script()
+    local = e2e.localise(planned, tmp_path / "m", 41234)
+    before, after = command_words(planned)[-1], command_words(local)[-1]
+    changed = {(a, b) for a, b in zip(before, after, strict=True) if a != b}
+    assert changed == {(MODEL_DIR, str(tmp_path / "m")), ("8000", "41234"), ("0.0.0.0", "127.0.0.1")}
+    assert after[after.index("--served-model-name") + 1] == e2e.SERVED
+    assert {"--enable-auto-tool-choice", "--reasoning-parser"} <= set(after)
+
+
+def test_e2e_refuses_a_script_it_cannot_localise_exactly():
+    from conformance import e2e
+
+    with pytest.raises(e2e.E2EError, match="once"):
+        e2e.localise("exec vllm serve /elsewhere --port 8000 --host 0.0.0.0 \\\n", Path("/m"), 1)
