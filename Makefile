@@ -17,6 +17,7 @@ help:
 	@echo "make bench               offline-plan timings against a bare-resource baseline"
 	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
 	@echo "make golden              refresh tests/golden from the example stacks"
+	@echo "make e2e                 boot vLLM's CPU build from our rendered start script, check its API"
 	@echo "make conformance         every rendered start command through the real vLLM/SGLang parsers [ONLY=vllm|sglang-0.5.17] [ENGINE_CACHE=dir]"
 
 $(STAMP): requirements.txt
@@ -82,3 +83,6 @@ diff: $(STAMP)
 # See docs/engines-conformance.md for when to run these and how long they take.
 conformance: $(STAMP)
 	$(BIN)/python -m conformance.run $(foreach o,$(ONLY),--only $(o))
+
+e2e: $(STAMP)
+	$(BIN)/python -m conformance.e2e
