@@ -38,7 +38,8 @@ CONFORMANCE_DATE = "2026-11-25"
 # is absent from 0.8.5, present in 0.9.0). Before it, deepseek_r1 parses Qwen3's <think> block.
 # Conformance: 0.8.5 (deepseek_r1), 0.11.2 and 0.33.0 (qwen3).
 VLLM_QWEN3_REASONING_PARSER: Version = (0, 9, 0)
-# --enable-reasoning: deprecated in 0.9.0, rejected from 0.10.0. Conformance: 0.8.5 (needs it).
+# --enable-reasoning: deprecated in 0.9.0, rejected from 0.10.0. Conformance: 0.8.5 accepts it
+# with deepseek_r1; 0.11.2 and 0.33.0 run without it.
 VLLM_ENABLE_REASONING_REJECTED: Version = (0, 10, 0)
 # 0.11.1 removed --rope-scaling in favour of --hf-overrides. Conformance: 0.8.5 (--rope-scaling),
 # 0.11.2 and 0.33.0 (--hf-overrides).
@@ -86,6 +87,9 @@ class EngineProfile:
     """The first release that serves Qwen3."""
 
 
+# Default tags and minimum versions are conformance-checked too (make conformance runs the default,
+# the minimum and the newest release on PyPI of each engine; 2026-11-25: vLLM 0.8.5, 0.11.2,
+# 0.33.0 and SGLang 0.4.6, 0.5.17, 0.5.23, every matrix line accepted).
 PROFILES: dict[str, EngineProfile] = {
     "vllm": EngineProfile("vllm", "vllm", "0.11.2-mows0.5.1", (0, 8, 5)),
     "sglang": EngineProfile("sglang", "sglang", "v0.5.17", (0, 4, 6)),
