@@ -8,7 +8,7 @@ Each case is a service as a stack file would write it. It is planned by the same
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from components.core import planning, stack_config
@@ -64,7 +64,6 @@ class Rendered:
     model: str
     script: str = ""
     refused_by_us: Optional[str] = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def commands(self) -> list[list[str]]:
@@ -82,7 +81,7 @@ def render(case: Case, engine: str, version: str) -> Rendered:
         reason = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
         return Rendered(case, engine, version, spec["model"], refused_by_us=reason)
     plan = plans[case.key]
-    return Rendered(case, engine, version, plan.model.name, script=plan.script, notes=plan.warnings)
+    return Rendered(case, engine, version, plan.model.name, script=plan.script)
 
 
 def localise(words: list[str], model_dir: str, template_path: str) -> list[str]:

@@ -201,9 +201,10 @@ if __name__ == "__main__":
 
     from probe_common import run_cases
 
-    install_stand_ins(stand_ins_for(importlib.metadata.version("sglang")))
+    environment = install_stand_ins(stand_ins_for(importlib.metadata.version("sglang")))
     import sglang
 
-    answer_device_lookup()
+    environment += answer_device_lookup()
+    print(f"probe environment: stand-ins {environment or 'none'}", file=sys.stderr)
 
     sys.exit(run_cases(check_line, getattr(sglang, "__version__", "?"), sys.argv[1], sys.argv[2]))

@@ -132,3 +132,33 @@ def test_e2e_refuses_a_script_it_cannot_localise_exactly():
 
     with pytest.raises(e2e.E2EError, match="once"):
         e2e.localise("exec vllm serve /elsewhere --port 8000 --host 0.0.0.0 \\\n", Path("/m"), 1)
+
+
+def test_probe_verdicts_carry_argparse_reasons_and_flag_deprecations(tmp_path):
+    """run_cases is what every probe uses: refusals keep argparse's reason, and a deprecation
+    logged about one of the line's flags is recorded (how SGLang's --disable-cuda-graph showed)."""
+    import argparse
+    import logging
+
+    def check(words: list[str]) -> dict:
+        parser = argparse.ArgumentParser(prog="engine")
+        parser.add_argument("--kv-cache-dtype", choices=["auto", "fp8_e4m3"])
+        parser.add_argument("--disable-cuda-graph", action="store_true")
+        try:
+            args = parser.parse_args(words)
+        except SystemExit as exc:
+            return {"ok": False, "stage": "parse", "error": f"argument parser exited with {exc.code}"}
+        if args.disable_cuda_graph:
+            logging.getLogger("sglang.srt.args").warning("'--disable-cuda-graph' is deprecated")
+        logging.getLogger("other").warning("torch.jit is deprecated")  # names none of our flags
+        return {"ok": True}
+
+    cases = [{"id": "bad", "words": ["--kv-cache-dtype", "fp8"]}, {"id": "old", "words": ["--disable-cuda-graph"]},
+             {"id": "good", "words": ["--kv-cache-dtype", "fp8_e4m3"]}]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    code = probe_common.run_cases(check, "x", str(tmp_path / "cases.json"), str(tmp_path / "out.json"))
+    bad, old, good = json.loads((tmp_path / "out.json").read_text())
+    assert code == 1
+    assert not bad["ok"] and "invalid choice: 'fp8'" in bad["error"]
+    assert old["ok"] and old["deprecations"] == ["'--disable-cuda-graph' is deprecated"]
+    assert good["ok"] and good["deprecations"] == []
