@@ -305,3 +305,14 @@ def test_generated_template_always_emits_the_empty_think_block(tmp_path, layout)
                                                ("v0.5.17", (0, 5, 17)), ("0.10", (0, 10, 0)), ("latest", None)])
 def test_versions_are_read_from_image_tags(text, version):
     assert parse_version(text) == version
+
+
+def test_a_bladellm_service_with_an_fp8_kv_cache_plans():
+    """Planned end to end (it used to stop at 'BladeLLM has no documented flag for an FP8 KV cache')."""
+    from .conftest import L48, plan_one
+
+    plan = plan_one(engine="bladellm", model="Qwen3-14B", kvCacheDtype="fp8",
+                    image="eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/blade-llm:0.11.0",
+                    resource={"kind": "public", "instanceTypes": [L48]})
+    argv = server_argv(plan.script)
+    assert flag_value(argv, "--kv_cache_quant") == "fp8_e4m3"
