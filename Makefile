@@ -10,7 +10,7 @@ STACKS := $(sort $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.ya
 # The tools word their hints for make (CAPACITY=, OUTPUTS=) rather than for their own flags.
 export QWEN3_EAS_VIA_MAKE := 1
 
-.PHONY: help venv init stacks plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean
+.PHONY: help venv init stacks plan plans diff capacity pin smoke test lint typecheck unit bench schema golden lock clean conformance e2e
 
 help:
 	@echo "make init STACK=<name>   new stacks/Pulumi.<name>.yaml from the commented template"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench               offline-plan timings (100, 1000 services) against a same-graph baseline"
 	@echo "make schema              JSON Schema of the stack config (schema/stack-config.schema.json)"
 	@echo "make golden              refresh tests/golden from the example stacks"
+	@echo "make e2e                 boot vLLM's CPU build from our rendered start script, check its API"
+	@echo "make conformance         every rendered start command through the real vLLM/SGLang parsers [ONLY=vllm|sglang-0.5.17] [ENGINE_CACHE=dir]"
 
 # The project itself goes in editable (no dependencies of its own: the lock file has them all), so
 # `qwen3-eas` and Pulumi's dynamic-provider host import this working tree from any directory.
@@ -99,3 +101,11 @@ smoke: $(STAMP)
 diff: $(STAMP)
 	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUT=<file>]" >&2; exit 2; }
 	@$(CLI) diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT))
+
+# Engine environments (several GB) live in ENGINE_CACHE, default .cache/engines (git-ignored).
+# See docs/engines-conformance.md for when to run these and how long they take.
+conformance: $(STAMP)
+	$(BIN)/python -m conformance.run $(foreach o,$(ONLY),--only $(o))
+
+e2e: $(STAMP)
+	$(BIN)/python -m conformance.e2e

@@ -45,6 +45,12 @@ class Behaviour:
     """Answers from the last message only."""
     status: Optional[int] = None
     """Answer every request with this HTTP status (401, 500, ...)."""
+    engine: str = "vllm"
+    """``bladellm`` behaves as Alibaba documents BladeLLM's API: no ``GET /v1/models`` (404),
+    ``model`` optional and naming a LoRA adapter (an unknown one is refused), ``max_tokens``
+    16 when unset, and no ``chat_template_kwargs`` (ignored)."""
+    truncate_at: Optional[int] = None
+    """Stop every answer after this many words, with finish_reason ``length`` (0: nothing)."""
     delay: float = 0.0
     """Seconds to wait before answering."""
 
@@ -137,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server calls do_<METHOD>
         if not self._admit():
             return
-        if self.path.rstrip("/") != "/v1/models":
+        if self.path.rstrip("/") != "/v1/models" or self.server.behaviour.engine == "bladellm":
             self._send(404, _error(404, f"no route {self.path}"))
             return
         model = {"id": self.server.behaviour.served_model_name, "object": "model", "created": 0, "owned_by": "vllm"}
@@ -157,7 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._send(400, _error(400, "expected a JSON body with messages"))
             return
-        if body.get("model") != self.server.behaviour.served_model_name:
+        blade = self.server.behaviour.engine == "bladellm"
+        if body.get("model") != self.server.behaviour.served_model_name and not (blade and "model" not in body):
+            # BladeLLM: a model name selects a LoRA adapter, and this fake serves none.
             self._send(404, _error(404, f"The model `{body.get('model')}` does not exist."))
             return
         self._send(200, self._completion(body))
@@ -165,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         behaviour = self.server.behaviour
         messages: list[dict[str, Any]] = body["messages"]
-        kwargs = body.get("chat_template_kwargs") or {}
+        blade = behaviour.engine == "bladellm"
+        kwargs = {} if blade else (body.get("chat_template_kwargs") or {})
         thinking = behaviour.thinking and kwargs.get("enable_thinking", True) is not False
         message: dict[str, Any] = {"role": "assistant", "content": None}
         finish = "stop"
@@ -192,6 +201,12 @@ class _Handler(BaseHTTPRequestHandler):
                 message["content"] = f"<think>\n\n</think>\n\n{answer}"
             else:
                 message["content"] = answer
+        limit = behaviour.truncate_at
+        if limit is None and blade and body.get("max_tokens") is None:
+            limit = 16  # BladeLLM's documented default
+        if limit is not None and isinstance(message["content"], str) and len(message["content"].split()) > limit:
+            message["content"] = " ".join(message["content"].split()[:limit])
+            finish = "length"
         return {
             "id": "chatcmpl-0",
             "object": "chat.completion",

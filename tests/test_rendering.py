@@ -93,9 +93,54 @@ def test_vllm_reasoning_drops_enable_reasoning_from_0_10(version, with_enable_fl
     assert ("--enable-reasoning" in argv) is with_enable_flag
 
 
-@pytest.mark.parametrize(("version", "parser"), [((0, 4, 6), "deepseek-r1"), ((0, 5, 17), "qwen3")])
+@pytest.mark.parametrize(("version", "parser"), [((0, 8, 5), "deepseek_r1"), ((0, 9, 0), "qwen3"), ((0, 11, 2), "qwen3")])
+def test_vllm_reasoning_parser_is_deepseek_r1_before_0_9(version, parser):
+    """vLLM 0.8.5's --reasoning-parser choices are deepseek_r1 and granite (conformance)."""
+    assert flag_value(render("vllm", version, reasoning=True), "--reasoning-parser") == parser
+
+
+@pytest.mark.parametrize(("version", "parser"), [((0, 4, 6), "deepseek-r1"), ((0, 4, 7), "qwen3"), ((0, 5, 17), "qwen3")])
 def test_sglang_reasoning_parser_by_version(version, parser):
     assert flag_value(render("sglang", version, reasoning=True), "--reasoning-parser") == parser
+
+
+@pytest.mark.parametrize(("engine", "dtype"), [("vllm", "fp8"), ("sglang", "fp8_e4m3")])
+def test_fp8_kv_cache_uses_each_engines_spelling(engine, dtype):
+    """SGLang's --kv-cache-dtype refuses plain fp8 (choices fp8_e4m3, fp8_e5m2; conformance 0.4.6-0.5.23)."""
+    for version in ((0, 4, 6), (0, 5, 17)) if engine == "sglang" else ((0, 8, 5), (0, 11, 2)):
+        assert flag_value(render(engine, version, kv_cache_fp8=True), "--kv-cache-dtype") == dtype
+
+
+def test_sglang_expert_parallel_is_refused_before_0_4_7():
+    """0.4.6 has no expert parallelism for Qwen3-MoE at all (its qwen3_moe.py has no EP path)."""
+    with pytest.raises(UnsupportedFeatureError, match="no expert parallelism") as err:
+        decide_launch("sglang", (0, 4, 6), features(tensor_parallel=8, expert_parallel=True))
+    assert "0.4.7" in err.value.fix
+
+
+@pytest.mark.parametrize("version", [(0, 4, 7), (0, 4, 10), (0, 5, 2)])
+def test_sglang_expert_parallel_needs_enable_ep_moe_before_0_5_3(version):
+    """--ep-size alone leaves FusedMoE (tensor-parallel experts) there; --enable-ep-moe selects EPMoE."""
+    argv = render("sglang", version, tensor_parallel=8, expert_parallel=True)
+    assert "--enable-ep-moe" in argv and "--ep-size" not in argv
+
+
+@pytest.mark.parametrize("version", [(0, 5, 3), (0, 5, 17)])
+def test_sglang_expert_parallel_is_ep_size_from_0_5_3(version):
+    argv = render("sglang", version, tensor_parallel=8, expert_parallel=True)
+    assert flag_value(argv, "--ep-size") == "8" and "--enable-ep-moe" not in argv
+
+
+@pytest.mark.parametrize(("version", "words"), [
+    ((0, 4, 6), ["--disable-cuda-graph"]),
+    ((0, 5, 13), ["--disable-cuda-graph"]),
+    ((0, 5, 14), ["--cuda-graph-backend-decode", "disabled", "--cuda-graph-backend-prefill", "disabled"]),
+    ((0, 5, 17), ["--cuda-graph-backend-decode", "disabled", "--cuda-graph-backend-prefill", "disabled"]),
+])
+def test_sglang_eager_follows_the_0_5_14_deprecation_of_disable_cuda_graph(version, words):
+    argv = render("sglang", version, enforce_eager=True)
+    assert [w for w in argv if "cuda-graph" in w or w == "disabled"] == [w for w in words]
+    assert not any("cuda-graph" in w for w in render("sglang", version))
 
 
 @pytest.mark.parametrize("length", [65536, 98304, 131072])
@@ -105,14 +150,17 @@ def test_vllm_yarn_moves_from_rope_scaling_to_hf_overrides_at_0_11_1(length):
     new = json.loads(flag_value(render("vllm", (0, 11, 1), max_model_len=length), "--hf-overrides"))
     expected = {"rope_type": "yarn", "factor": factor, "original_max_position_embeddings": 32768}
     assert old == expected
-    assert new == {"rope_scaling": expected}
+    # vLLM 0.33 no longer scales the derived length by the factor: the override raises it too.
+    assert new == {"rope_scaling": expected, "max_position_embeddings": length}
     assert "--rope-scaling" not in render("vllm", (0, 11, 1), max_model_len=length)
 
 
 def test_sglang_yarn_goes_through_json_model_override_args():
     argv = render("sglang", max_model_len=131072)
+    # SGLang 0.5.17 refuses --context-length above the config's length unless it is raised too.
     assert json.loads(flag_value(argv, "--json-model-override-args")) == {
-        "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}
+        "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768},
+        "max_position_embeddings": 131072}
     assert flag_value(argv, "--context-length") == "131072"
 
 
@@ -139,23 +187,35 @@ def test_thinking_on_adds_no_template(engine):
     assert "chat-template" not in script and "chat_template" not in script
 
 
+BLADELLM_DOCUMENTED = {"--model", "--host", "--port", "--tensor_parallel_size", "--max_gpu_memory_utilization",
+                       "--chat_template", "--disable_cuda_graph", "--kv_cache_quant"}
+"""blade_llm_server's flags as Alibaba's parameter page documents them (eas-json-truth.md section 6)."""
+
+
 def test_bladellm_lays_out_only_its_documented_flags():
-    argv = render("bladellm", tensor_parallel=2, memory_fraction=0.95, enforce_eager=True)
+    argv = render("bladellm", tensor_parallel=2, memory_fraction=0.95, enforce_eager=True, kv_cache_fp8=True,
+                  thinking=False)
     assert flag_value(argv, "--tensor_parallel_size") == "2"
     assert flag_value(argv, "--max_gpu_memory_utilization") == "0.95"
+    assert flag_value(argv, "--port") == "8000"
+    assert flag_value(argv, "--chat_template") == "/tmp/qwen3-no-thinking.jinja"
     assert "--disable_cuda_graph" in argv
-    assert {w for w in argv if w.startswith("--")} <= {
-        "--model", "--host", "--port", "--tensor_parallel_size", "--max_gpu_memory_utilization",
-        "--chat_template", "--disable_cuda_graph"}
+    assert {w for w in argv if w.startswith("--")} == BLADELLM_DOCUMENTED
+
+
+def test_bladellm_serves_an_fp8_kv_cache_through_kv_cache_quant():
+    """The page lists fp8_e4m3 among --kv_cache_quant's values, so it is no longer refused."""
+    assert flag_value(render("bladellm", kv_cache_fp8=True), "--kv_cache_quant") == "fp8_e4m3"
+    assert "--kv_cache_quant" not in render("bladellm")
 
 
 @pytest.mark.parametrize(("feature", "field"), [({"tool_calling": True}, "toolCalling"),
                                                 ({"reasoning": True}, "reasoning"),
                                                 ({"max_model_len": 65536}, "maxModelLen"),
-                                                ({"kv_cache_fp8": True}, "kvCacheDtype"),
+                                                ({"expert_parallel": True}, "engine"),
                                                 ({"explicit_served_name": True}, "servedModelName")])
 def test_bladellm_refuses_features_it_has_no_flag_for(feature, field):
-    with pytest.raises(UnsupportedFeatureError) as err:
+    with pytest.raises(UnsupportedFeatureError, match="no documented flag") as err:
         decide_launch("bladellm", NEW["bladellm"], features(**feature))
     assert err.value.field == field and "vllm" in err.value.fix
 
@@ -262,3 +322,14 @@ def test_versions_are_read_from_image_tags(text, version):
 ])
 def test_tag_and_digest_of_an_image_reference(image, tag, digest):
     assert image_tag(image) == tag and image_digest(image) == digest
+
+
+def test_a_bladellm_service_with_an_fp8_kv_cache_plans():
+    """Planned end to end (it used to stop at 'BladeLLM has no documented flag for an FP8 KV cache')."""
+    from .conftest import L48, plan_one
+
+    plan = plan_one(engine="bladellm", model="Qwen3-14B", kvCacheDtype="fp8",
+                    image="eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/blade-llm:0.11.0",
+                    resource={"kind": "public", "instanceTypes": [L48]})
+    argv = server_argv(plan.script)
+    assert flag_value(argv, "--kv_cache_quant") == "fp8_e4m3"

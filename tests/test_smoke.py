@@ -381,3 +381,52 @@ def test_table_is_aligned_and_summarised():
     assert lines[2].startswith("router   no-think  FAIL    line break xxx") and lines[2].endswith("...")
     assert len(lines[2]) == len("router   no-think  FAIL    ") + 100
     assert lines[-1] == "1 of 2 checks failed, 0 skipped"
+
+
+# --- BladeLLM: judged by what it offers ----------------------------------------------------------
+
+
+def blade_output(fake: FakeOpenAI, **overrides: Any) -> dict[str, Any]:
+    return service_output(fake, engine="bladellm", **overrides)
+
+
+def test_bladellm_is_judged_by_what_it_offers(tmp_path, capsys):
+    """No /v1/models and no model field: the model list is skipped with the reason, the rest runs."""
+    behaviour = Behaviour(engine="bladellm", tool_calling=False, thinking=False)
+    with FakeOpenAI(behaviour) as fake:
+        path = write_outputs(tmp_path, {"chat": blade_output(fake)})
+        code, out, _ = run(capsys, "--outputs", str(path))
+    table = rows(out)
+    assert code == 0, out
+    assert table["chat", "models"][0] == "skip" and "/v1/models" in table["chat", "models"][1]
+    assert {check: result for (_, check), (result, _) in table.items()} == {
+        "models": "skip", "chat": "ok", "no-think": "ok", "multi-turn": "ok"}
+    assert not any(r.path == "/v1/models" for r in fake.seen)
+    bodies = [r.body for r in fake.seen if r.body]
+    # BladeLLM reads `model` as a LoRA name and documents no chat_template_kwargs: neither is sent.
+    assert bodies and all("model" not in b and "chat_template_kwargs" not in b for b in bodies)
+    assert all(b.get("max_tokens") for b in bodies)  # never its 16-token default
+
+
+def test_bladellm_answer_cut_at_max_tokens_is_skipped_not_failed(tmp_path, capsys):
+    code, table, _ = smoke_fake(tmp_path, capsys, Behaviour(engine="bladellm", tool_calling=False, truncate_at=0),
+                                engine="bladellm")
+    assert code == 0
+    assert table["chat", "chat"][0] == "skip" and "max_tokens" in table["chat", "chat"][1]
+    assert table["chat", "multi-turn"][0] == "skip"
+    # Thinking on and no documented per-request switch: the think check is not offered.
+    assert table["chat", "no-think"][0] == "skip" and "per-request switch" in table["chat", "no-think"][1]
+
+
+def test_truncation_still_fails_an_engine_that_honours_max_tokens(tmp_path, capsys):
+    """Only BladeLLM earns the benefit of the doubt; a vLLM service with an empty answer fails."""
+    code, table, _ = smoke_fake(tmp_path, capsys, Behaviour(tool_calling=False, truncate_at=0))
+    assert code == 1 and table["chat", "chat"][0] == "FAIL"
+
+
+def test_bladellm_engine_is_read_from_the_stack_file_when_outputs_lack_it():
+    outputs = {"services": {"chat": {"servedModelName": "Qwen3-8B", "openaiBaseUrl": "http://127.0.0.1:1/v1",
+                                     "token": "t", "features": {"toolCalling": False, "reasoning": False,
+                                                                "thinking": True}}}}
+    found = smoke.targets(outputs, "x", read_features=lambda _: {"chat": smoke.Features(engine="bladellm")})
+    assert found[0].features is not None and found[0].features.bladellm

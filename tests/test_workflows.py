@@ -225,3 +225,16 @@ def test_each_deploy_takes_one_capacity_snapshot_that_both_halves_of_up_read():
         (up,) = [i for i, n in enumerate(names) if n.startswith("pulumi/actions@")]
         assert snapshot < up
         assert steps(job)[up]["env"]["QWEN3_EAS_CAPACITY"] == "${{ github.workspace }}/capacity.json"
+
+
+def test_engine_conformance_runs_when_engine_rules_or_templates_change():
+    workflow = load("conformance.yml")
+    paths = workflow["on"]["pull_request"]["paths"]
+    assert "components/core/engines.py" in paths and "templates/**" in paths and "conformance/**" in paths
+    assert "workflow_dispatch" in workflow["on"] and workflow["on"]["schedule"]
+    jobs = workflow["jobs"]
+    assert "make conformance" in scripts(jobs["conformance"]) and "make e2e" in scripts(jobs["e2e"])
+    assert "secrets." not in yaml.safe_dump(workflow), "pull-request code runs here: no secrets"
+    # The same action lines as the other workflows (they are pinned together).
+    others = {s["uses"] for w in (PR, DEPLOY) for j in w["jobs"].values() for s in steps(j) if "uses" in s}
+    assert {s["uses"] for j in jobs.values() for s in steps(j) if "uses" in s} <= others

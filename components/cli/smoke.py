@@ -11,6 +11,12 @@ conversation keeps the history the client resends; with ``toolCalling``, a tool 
 back as structured ``tool_calls``; with ``reasoning`` (and thinking on), the reasoning comes in
 ``reasoning_content``, apart from the content.
 
+A service is judged by what its engine offers. BladeLLM (Alibaba's BladeLLM API notes) serves
+no ``GET /v1/models``, takes ``model`` only to pick a LoRA adapter, documents no per-request
+``chat_template_kwargs`` and stops at ``max_tokens`` (16 unless set): for it the model list is
+skipped with that reason, requests name no model and no thinking switch, and a check whose
+answer was cut off at ``max_tokens`` (``finish_reason: length``) is skipped, not failed.
+
 It prints one row per check (service, check, result, detail) and exits 1 if any check did not
 pass, 2 if it could not start (no Pulumi CLI, an unreadable outputs file). Every request has a
 timeout and no retries, so a hung service cannot hang the run; once a service times out, is
@@ -28,7 +34,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -64,6 +70,9 @@ WEATHER_TOOL: ChatCompletionToolParam = {
 }
 NAME = "Ada"
 
+BLADELLM = "bladellm"
+BLADELLM_NO_MODELS = "BladeLLM serves no /v1/models (Alibaba's BladeLLM API notes); not requested"
+
 
 class SmokeError(Exception):
     """The smoke test cannot start; the message is for the person who ran it."""
@@ -76,6 +85,12 @@ class Features:
     tool_calling: bool = False
     reasoning: bool = False
     thinking: bool = True
+    engine: Optional[str] = None
+    """The engine serving it (the ``engine`` output, or the stack file); None = fully OpenAI-compatible."""
+
+    @property
+    def bladellm(self) -> bool:
+        return self.engine == BLADELLM
 
 
 @dataclass(frozen=True)
@@ -253,12 +268,15 @@ def make_client(service: Service, timeout: float) -> openai.OpenAI:
 def _chat(client: openai.OpenAI, service: Service, messages: list[ChatCompletionMessageParam],
           *, thinking: bool = False, max_tokens: int = 256, **kwargs: Any) -> ChatCompletion:
     """One non-streaming chat completion; thinking off unless asked for (short, repeatable answers)."""
+    blade = service.features.bladellm
     if not thinking:
         kwargs["temperature"] = 0
-        if service.features.thinking:  # a service with thinking off needs no per-request switch
+        # A service with thinking off needs no per-request switch; BladeLLM documents none.
+        if service.features.thinking and not blade:
             kwargs["extra_body"] = {"chat_template_kwargs": {"enable_thinking": False}}
     completion: ChatCompletion = client.chat.completions.create(
-        model=service.served_model_name,
+        # BladeLLM reads `model` as a LoRA adapter's name: the base model is asked for by omitting it.
+        model=openai.NOT_GIVEN if blade else service.served_model_name,  # type: ignore[arg-type]
         messages=messages,
         # max_tokens, not max_completion_tokens: every engine version we deploy reads it.
         max_tokens=max_tokens,
@@ -307,6 +325,8 @@ class Check:
     name: str
     probe: Probe
     judge: Callable[[Any], Verdict]
+    not_offered: Optional[str] = None
+    """Why the engine does not offer what this check needs: it is skipped, never failed."""
 
 
 def plan_checks(service: Service) -> list[Check]:
@@ -314,7 +334,8 @@ def plan_checks(service: Service) -> list[Check]:
     features, served = service.features, service.served_model_name
     how = "enable_thinking=false" if features.thinking else "thinking off for the service"
     checks = [
-        Check("models", _probe_models, lambda ids: check_models(ids, served)),
+        Check("models", _probe_models, lambda ids: check_models(ids, served),
+              not_offered=BLADELLM_NO_MODELS if features.bladellm else None),
         Check("chat", _probe_plain, check_answers),
         Check("no-think", _probe_plain, lambda c: check_no_think(c, how)),
         Check("multi-turn", _probe_two_turns, check_remembers),
@@ -324,7 +345,19 @@ def plan_checks(service: Service) -> list[Check]:
     # With thinking off for the whole service there is no reasoning to separate.
     if features.reasoning and features.thinking:
         checks.append(Check("reasoning", _probe_reasoning, check_reasoning))
+    if features.bladellm and features.thinking:
+        # Without a per-request switch the model thinks; a think block is its answer's preamble.
+        checks = [replace(c, not_offered="thinking is on and BladeLLM documents no per-request switch to turn it off")
+                  if c.name == "no-think" else c for c in checks]
     return checks
+
+
+def truncated(response: Any) -> bool:
+    """True for a completion cut off at ``max_tokens`` (``finish_reason`` ``length``)."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        return False
+    return getattr(choices[0], "finish_reason", None) == "length"
 
 
 def describe_error(exc: BaseException, timeout: float) -> tuple[str, bool]:
@@ -364,6 +397,9 @@ def run_service(target: Target, timeout: float = DEFAULT_TIMEOUT,
     blocked: Optional[str] = None
     results: list[Result] = []
     for check in plan_checks(service):
+        if check.not_offered is not None:
+            results.append(Result(service.key, check.name, "skip", check.not_offered))
+            continue
         if blocked is not None:
             results.append(Result(service.key, check.name, "skip", f"not run: {blocked}"))
             continue
@@ -381,6 +417,11 @@ def run_service(target: Target, timeout: float = DEFAULT_TIMEOUT,
             ok, detail = check.judge(responses[check.probe])
         except Exception as exc:  # a response of an unexpected shape fails the check, not the run
             ok, detail = False, f"unexpected response: {type(exc).__name__}: {exc}"
+        if not ok and service.features.bladellm and truncated(responses[check.probe]):
+            # BladeLLM stops at max_tokens by design: a cut-off answer says nothing about the check.
+            results.append(Result(service.key, check.name, "skip",
+                                  f"BladeLLM stopped at max_tokens (finish_reason length), cannot judge: {detail}"))
+            continue
         results.append(Result(service.key, check.name, "ok" if ok else "FAIL", detail))
     return results
 
@@ -440,19 +481,20 @@ def stack_features(stack: str) -> dict[str, Features]:
     except (PlanError, StackConfigError) as exc:
         raise SmokeError(str(exc)) from None
     return {
-        key: Features(tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking)
+        key: Features(tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
+                      engine=spec.engine)
         for key, spec in loaded.config.services.items()
     }
 
 
-def _features(raw: Any) -> Optional[Features]:
+def _features(raw: Any, engine: Optional[str]) -> Optional[Features]:
     if not isinstance(raw, dict):
         return None
     flags = {k: raw.get(k) for k in ("toolCalling", "reasoning", "thinking")}
     if not all(isinstance(v, bool) for v in flags.values()):
         return None
     return Features(tool_calling=bool(flags["toolCalling"]), reasoning=bool(flags["reasoning"]),
-                    thinking=bool(flags["thinking"]))
+                    thinking=bool(flags["thinking"]), engine=engine)
 
 
 def _text(value: Any) -> Optional[str]:
@@ -479,8 +521,15 @@ def targets(outputs: Mapping[str, Any], stack: Optional[str] = None,
         endpoint = _text(entry.get("internetEndpoint"))
         if base_url is None and endpoint is not None:
             base_url = endpoint.rstrip("/") + "/v1"
-        features = _features(entry.get("features"))
+        features = _features(entry.get("features"), _text(entry.get("engine")))
         problem = ""
+        if features is not None and features.engine is None and stack is not None:
+            # Outputs of stacks deployed before the `engine` output: the stack file says.
+            if from_file is None:
+                from_file = read_features(stack)
+            known = from_file.get(key)
+            if known is not None:
+                features = replace(features, engine=known.engine)
         if features is None:
             if stack is None:
                 problem = (f"no features in outputs; pass {make_words('STACK=', '--stack ')}<name> to read them "
@@ -523,8 +572,12 @@ def render_table(results: Sequence[Result]) -> str:
 
 
 def passed(results: Sequence[Result]) -> bool:
-    """True when there was something to check and every check passed."""
-    return bool(results) and all(r.outcome == "ok" for r in results)
+    """True when there was something to check and no check failed.
+
+    A skip is never a failure: it is a check the engine does not offer (BladeLLM's model list),
+    an answer cut off at ``max_tokens``, or one not run after a failure that is itself a row.
+    """
+    return bool(results) and not any(r.outcome == "FAIL" for r in results)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -65,6 +65,15 @@ class Model:
         return not self.base
 
     @property
+    def max_position_embeddings(self) -> int:
+        """``max_position_embeddings`` in the checkpoint's ``config.json``: 40960 in the chat
+        configs (32768 of context plus room for output), the native 32768 in the Base configs.
+
+        Engines derive their length limit from it, so a longer ``maxModelLen`` must override it.
+        """
+        return NATIVE_CONTEXT if self.base else 40960
+
+    @property
     def yarn_documented(self) -> bool:
         """The Qwen team documents YaRN to 131072 tokens for 4B and larger only."""
         return self.arch.size not in ("0.6B", "1.7B")

@@ -27,13 +27,52 @@ NO_THINKING_TEMPLATE = "/tmp/qwen3-no-thinking.jinja"
 
 Version = tuple[int, ...]
 
+# Every rule below names the releases it was verified against. "conformance" means the line
+# we render was read by that release's own parser and GPU-free checks (``make conformance``,
+# docs/engines-conformance.md); "source" means the release's published source was read.
+CONFORMANCE_DATE = "2026-11-25"
+"""When the rules below were last run through ``make conformance``."""
+
+# -- vLLM ----------------------------------------------------------------------------------
+# The qwen3 reasoning parser first ships in 0.9.0 (source: vllm/reasoning/qwen3_reasoning_parser.py
+# is absent from 0.8.5, present in 0.9.0). Before it, deepseek_r1 parses Qwen3's <think> block.
+# Conformance: 0.8.5 (deepseek_r1), 0.11.2 and 0.33.0 (qwen3).
+VLLM_QWEN3_REASONING_PARSER: Version = (0, 9, 0)
+# --enable-reasoning: deprecated in 0.9.0, rejected from 0.10.0. Conformance: 0.8.5 accepts it
+# with deepseek_r1; 0.11.2 and 0.33.0 run without it.
+VLLM_ENABLE_REASONING_REJECTED: Version = (0, 10, 0)
+# 0.11.1 removed --rope-scaling in favour of --hf-overrides. Conformance: 0.8.5 (--rope-scaling),
+# 0.11.2 and 0.33.0 (--hf-overrides).
+VLLM_HF_OVERRIDES: Version = (0, 11, 1)
+
+# -- SGLang --------------------------------------------------------------------------------
 # SGLang renamed its Qwen tool parser from qwen25 to qwen in October 2025 (sgl-project/sglang
 # #11223, first in 0.5.4 as far as we could tell); qwen25 stays accepted as an alias, so the
-# old name is the safe one for anything older.
+# old name is the safe one for anything older. Conformance: 0.4.6 (qwen25), 0.5.17, 0.5.23 (qwen).
 SGLANG_QWEN_TOOL_PARSER_RENAMED: Version = (0, 5, 4)
-# SGLang's qwen3 reasoning parser: in use by early 2026, first release not pinned down; before
-# 0.4.7 we use deepseek-r1, which the source document gives and which parses Qwen3 as well.
+# The qwen3 reasoning parser first ships in 0.4.7 (source: ReasoningParser.DetectorMap of 0.4.6
+# has deepseek-r1 only, 0.4.7 adds qwen3). Conformance: 0.4.6 (deepseek-r1), 0.5.17 (qwen3).
 SGLANG_QWEN3_REASONING_PARSER: Version = (0, 4, 7)
+# Expert parallelism for Qwen3-MoE (source): 0.4.6's qwen3_moe.py has no EP path at all; from
+# 0.4.7 to 0.5.2 ``--enable-ep-moe`` selects EPMoE (``--ep-size`` alone leaves FusedMoE with
+# tensor-parallel experts); 0.5.3 deprecates --enable-ep-moe and ``--ep-size`` alone selects
+# it. Conformance: 0.5.17, 0.5.23 (--ep-size); 0.4.6 refused by us.
+SGLANG_EP_MOE_FLAG: Version = (0, 4, 7)
+SGLANG_EP_SIZE_ALONE: Version = (0, 5, 3)
+# CUDA graphs off: 0.5.14 deprecates --disable-cuda-graph for --cuda-graph-backend-decode and
+# --cuda-graph-backend-prefill set to ``disabled`` (source: server_args.py of 0.5.13 and 0.5.14).
+# Conformance: 0.4.6 (--disable-cuda-graph), 0.5.17 and 0.5.23 (the backend flags).
+SGLANG_CUDA_GRAPH_BACKENDS: Version = (0, 5, 14)
+# The KV cache dtype: SGLang's --kv-cache-dtype takes fp8_e4m3 or fp8_e5m2, never plain fp8
+# (source: choices in 0.4.6 through 0.5.17). e4m3 is the format Qwen's FP8 checkpoints use.
+# Conformance: 0.4.6, 0.5.17, 0.5.23.
+SGLANG_FP8_KV = "fp8_e4m3"
+# vLLM's --kv-cache-dtype fp8 (an alias of fp8_e4m3). Conformance: 0.8.5, 0.11.2, 0.33.0.
+VLLM_FP8_KV = "fp8"
+# BladeLLM documents --kv_cache_quant with fp8_e4m3 among its values (Alibaba's
+# "service deployment parameter configuration" page, blade_llm_server usage; eas-json-truth.md
+# section 6). Not run: no BladeLLM package is public.
+BLADELLM_FP8_KV = "fp8_e4m3"
 
 
 @dataclass(frozen=True)
@@ -48,6 +87,9 @@ class EngineProfile:
     """The first release that serves Qwen3."""
 
 
+# Default tags and minimum versions are conformance-checked too (make conformance runs the default,
+# the minimum and the newest release on PyPI of each engine; 2026-11-25: vLLM 0.8.5, 0.11.2,
+# 0.33.0 and SGLang 0.4.6, 0.5.17, 0.5.23, every matrix line accepted).
 PROFILES: dict[str, EngineProfile] = {
     "vllm": EngineProfile("vllm", "vllm", "0.11.2-mows0.5.1", (0, 8, 5)),
     "sglang": EngineProfile("sglang", "sglang", "v0.5.17", (0, 4, 6)),
@@ -144,8 +186,17 @@ class Launch:
     enable_reasoning_flag: bool = False
     chat_template: Optional[str] = None
     enforce_eager: bool = False
+    """CUDA graphs off; the templates spell it with the ``*_cuda_graph*`` flags below."""
+    legacy_disable_cuda_graph: bool = False
+    """SGLang before 0.5.14: ``--disable-cuda-graph``."""
+    cuda_graph_backends_disabled: bool = False
+    """SGLang from 0.5.14: ``--cuda-graph-backend-{decode,prefill} disabled``."""
     kv_cache_dtype: Optional[str] = None
     expert_parallel: bool = False
+    ep_size: Optional[int] = None
+    """SGLang from 0.5.3: ``--ep-size`` (equal to the tensor-parallel size)."""
+    enable_ep_moe: bool = False
+    """SGLang 0.4.7 to 0.5.2: ``--enable-ep-moe``."""
     notes: tuple[str, ...] = field(default=())
 
 
@@ -156,6 +207,23 @@ class UnsupportedFeatureError(ValueError):
         super().__init__(message)
         self.field = field_name
         self.fix = fix
+
+
+def yarn_overrides(max_model_len: int) -> Optional[dict[str, object]]:
+    """The model-config override that turns on YaRN for ``max_model_len``; ``None`` within 32768.
+
+    ``max_position_embeddings`` is raised to the length asked for as well: from SGLang 0.5.x
+    and vLLM 0.32 the engines no longer scale the length they derive from the config by the
+    YaRN factor, so a longer ``--context-length``/``--max-model-len`` is refused unless the
+    config's own length says so (conformance: SGLang 0.5.17 refused 65536 and 131072 over a
+    derived 40960; vLLM 0.33.0 likewise). With ``original_max_position_embeddings`` set, YaRN's
+    scaling reads the factor and the original length only, so the raised value changes no
+    weights or frequencies; it is exactly ``factor x original``.
+    """
+    rope = yarn_rope_scaling(max_model_len)
+    if rope is None:
+        return None
+    return {"rope_scaling": rope, "max_position_embeddings": max_model_len}
 
 
 def yarn_rope_scaling(max_model_len: int) -> Optional[dict[str, object]]:
@@ -191,6 +259,7 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
             f"use an image of {engine} {format_version(profile.min_version)} or later",
         )
     rope = yarn_rope_scaling(features.max_model_len)
+    overrides = yarn_overrides(features.max_model_len)
     base = Launch(
         engine=engine,  # type: ignore[arg-type]
         model_dir=MODEL_DIR,
@@ -201,41 +270,58 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
         memory_fraction=features.memory_fraction,
         chat_template=None if features.thinking else NO_THINKING_TEMPLATE,
         enforce_eager=features.enforce_eager,
-        kv_cache_dtype="fp8" if features.kv_cache_fp8 else None,
         expert_parallel=features.expert_parallel,
     )
     if engine == "vllm":
-        new_rope = version >= (0, 11, 1)  # 0.11.1 removed --rope-scaling for --hf-overrides
+        new_rope = version >= VLLM_HF_OVERRIDES
         return replace(
             base,
             rope_flag=None if rope is None else ("--hf-overrides" if new_rope else "--rope-scaling"),
-            rope_scaling_json=None if rope is None else _json({"rope_scaling": rope} if new_rope else rope),
+            # --rope-scaling takes the rope_scaling dict alone; --hf-overrides any config keys.
+            rope_scaling_json=None if rope is None else _json(overrides if new_rope else rope),
             tool_parser="hermes" if features.tool_calling else None,
-            reasoning_parser="qwen3" if features.reasoning else None,
-            # --enable-reasoning was deprecated in 0.9.0 and is rejected from 0.10.0.
-            enable_reasoning_flag=features.reasoning and version < (0, 10, 0),
+            reasoning_parser=None if not features.reasoning else (
+                "qwen3" if version >= VLLM_QWEN3_REASONING_PARSER else "deepseek_r1"
+            ),
+            enable_reasoning_flag=features.reasoning and version < VLLM_ENABLE_REASONING_REJECTED,
+            kv_cache_dtype=VLLM_FP8_KV if features.kv_cache_fp8 else None,
         )
     if engine == "sglang":
+        if features.expert_parallel and version < SGLANG_EP_MOE_FLAG:
+            raise UnsupportedFeatureError(
+                "engine",
+                f"SGLang {format_version(version)} has no expert parallelism for Qwen3-MoE (it arrived in "
+                f"{format_version(SGLANG_EP_MOE_FLAG)}), and this model's FP8 expert shards at tensor parallel "
+                f"{features.tensor_parallel} are not whole 128-wide blocks without it",
+                f"use an SGLang image of {format_version(SGLANG_EP_MOE_FLAG)} or later, or engine: vllm",
+            )
+        ep_alone = version >= SGLANG_EP_SIZE_ALONE
+        graph_backends = version >= SGLANG_CUDA_GRAPH_BACKENDS
         return replace(
             base,
             rope_flag=None if rope is None else "--json-model-override-args",
-            rope_scaling_json=None if rope is None else _json({"rope_scaling": rope}),
+            rope_scaling_json=None if overrides is None else _json(overrides),
             tool_parser=None if not features.tool_calling else (
                 "qwen" if version >= SGLANG_QWEN_TOOL_PARSER_RENAMED else "qwen25"
             ),
             reasoning_parser=None if not features.reasoning else (
                 "qwen3" if version >= SGLANG_QWEN3_REASONING_PARSER else "deepseek-r1"
             ),
+            kv_cache_dtype=SGLANG_FP8_KV if features.kv_cache_fp8 else None,
+            ep_size=features.tensor_parallel if features.expert_parallel and ep_alone else None,
+            enable_ep_moe=features.expert_parallel and not ep_alone,
+            legacy_disable_cuda_graph=features.enforce_eager and not graph_backends,
+            cuda_graph_backends_disabled=features.enforce_eager and graph_backends,
         )
-    # BladeLLM: its documented flags cover parallelism, memory share, chat template and CUDA
-    # graphs; nothing public for tool or reasoning parsing, RoPE scaling, a served name, a length
-    # limit or the KV cache format, so those features are refused rather than guessed.
+    # BladeLLM: its documented flags (blade_llm_server usage, eas-json-truth.md section 6) cover
+    # parallelism, memory share, chat template, CUDA graphs and KV cache quantization; nothing
+    # public for tool or reasoning parsing, RoPE scaling, a served name or a length limit, and
+    # it has no expert parallelism, so those features are refused rather than guessed.
     for wanted, name, what in (
         (features.tool_calling, "toolCalling", "tool-call parsing"),
         (features.reasoning, "reasoning", "reasoning parsing"),
         (rope is not None, "maxModelLen", "YaRN long context"),
         (features.expert_parallel, "engine", "expert parallelism"),
-        (features.kv_cache_fp8, "kvCacheDtype", "an FP8 KV cache"),
         (features.explicit_served_name, "servedModelName", "a served model name"),
     ):
         if wanted:
@@ -244,7 +330,7 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
                 f"BladeLLM has no documented flag for {what}",
                 "use engine: vllm or engine: sglang" + (", or maxModelLen <= 32768" if name == "maxModelLen" else ""),
             )
-    return replace(base, kv_cache_dtype=None)
+    return replace(base, kv_cache_dtype=BLADELLM_FP8_KV if features.kv_cache_fp8 else None)
 
 
 def explain(launch: Launch, version: Version) -> list[str]:
@@ -276,7 +362,10 @@ def explain(launch: Launch, version: Version) -> list[str]:
     if launch.kv_cache_dtype is not None:
         notes.append(f"KV cache stored as {launch.kv_cache_dtype} (half the memory of BF16)")
     if launch.expert_parallel:
-        notes.append("expert parallelism on: FP8 expert shards must divide into 128-wide blocks")
+        how = " (--enable-ep-moe, needed before SGLang 0.5.3)" if launch.enable_ep_moe else ""
+        notes.append(f"expert parallelism on{how}: FP8 expert shards must divide into 128-wide blocks")
     if launch.enforce_eager:
-        notes.append("CUDA graphs off (eager mode) to leave their memory to the KV cache")
+        how = (" (--cuda-graph-backend-{decode,prefill} disabled: SGLang 0.5.14 deprecated --disable-cuda-graph)"
+               if launch.cuda_graph_backends_disabled else "")
+        notes.append(f"CUDA graphs off (eager mode) to leave their memory to the KV cache{how}")
     return notes
