@@ -148,3 +148,29 @@ def write_stack(tmp_path):
         return path
 
     return write
+
+
+def record_registrations() -> dict[str, Any]:
+    """Install Pulumi's mock runtime with a monitor that keeps each ``RegisterResourceRequest``
+    by resource name: what the program really sends the engine (provider refs, protect, aliases,
+    replacement triggers), which the engine's decisions depend on. Call it inside a
+    ``@pulumi.runtime.test``; read the returned dict once the resources resolve."""
+    import pulumi
+    from pulumi.runtime import mocks
+
+    sent: dict[str, Any] = {}
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: Any) -> tuple[dict[str, Any], None]:
+            return {}, None
+
+    class Monitor(mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            sent[request.name] = request
+            return super().RegisterResource(request)
+
+    pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False, monitor=Monitor(Mocks()))
+    return sent

@@ -253,27 +253,13 @@ def test_an_unknown_option_key_is_still_an_error():
 
 @pulumi.runtime.test
 def test_the_component_takes_its_provider_through_opts_providers_and_passes_options_through():
-    from pulumi.runtime import mocks
-
     from components.core import planning, stack_config
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 
-    sent: dict[str, object] = {}
+    from .conftest import record_registrations
 
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args):
-            return f"{args.name}-id", dict(args.inputs)
-
-        def call(self, args):
-            return {}, None
-
-    class Monitor(mocks.MockMonitor):
-        def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-            sent[request.name] = request
-            return super().RegisterResource(request)
-
-    pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False, monitor=Monitor(Mocks()))
+    sent = record_registrations()
     plan = planning.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
     provider = RegionalProviders().for_region("cn-hangzhou")
     svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan),

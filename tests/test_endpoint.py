@@ -125,29 +125,15 @@ def test_importing_the_reader_is_refused_with_what_to_do_instead():
 
 @pulumi.runtime.test
 def test_the_reader_has_a_type_of_its_own_and_an_alias_to_its_old_one():
-    from pulumi.runtime import mocks
+    from .conftest import record_registrations
 
-    seen: dict[str, Any] = {}
-
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args):
-            return f"{args.name}-id", dict(args.inputs)
-
-        def call(self, args):
-            return {}, None
-
-    class Monitor(mocks.MockMonitor):
-        def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-            seen["type"] = request.type
-            seen["aliases"] = str(list(request.aliases)) + str(list(request.aliasURNs))
-            return super().RegisterResource(request)
-
-    pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False, monitor=Monitor(Mocks()))
+    sent = record_registrations()
     reader = ServiceEndpoint("chat-endpoint", region=REGION, service_name=NAME, service_config="{}")
 
     def check(_: Any) -> None:
-        assert seen["type"] == endpoint.RESOURCE_TYPE == "pulumi-python:dynamic/eas:ServiceEndpoint"
-        assert endpoint.LEGACY_RESOURCE_TYPE in seen["aliases"]
+        request = sent["chat-endpoint"]
+        assert request.type == endpoint.RESOURCE_TYPE == "pulumi-python:dynamic/eas:ServiceEndpoint"
+        assert endpoint.LEGACY_RESOURCE_TYPE in str(list(request.aliases)) + str(list(request.aliasURNs))
 
     return reader.urn.apply(check)
 
