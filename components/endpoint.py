@@ -37,6 +37,7 @@ import pulumi.dynamic
 
 from . import dynamic_pickle
 from .core.removals import removed_from_json
+from .eas.api import SERVICE_NOT_FOUND_CODES
 
 dynamic_pickle.install()  # the SDK leaks a pickle patch per dynamic resource: see dynamic_pickle
 
@@ -46,9 +47,8 @@ RESOURCE_TYPE = "pulumi-python:dynamic/eas:ServiceEndpoint"
 LEGACY_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"
 """The type before the resource had a name of its own; an alias keeps existing stacks' URNs."""
 
-NOT_FOUND_CODES = frozenset({"InvalidService.NotFound"})
-"""DescribeService's code for a missing service (terraform-provider-alicloud
-``alicloud/service_alicloud_pai_v2.go`` line 49 treats it as "gone")."""
+NOT_FOUND_CODES = SERVICE_NOT_FOUND_CODES
+"""DescribeService's code for a missing service (one set with the service lookup's)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from components.eas import api as eas_api
 from components.eas import running
 
 from .conftest import A10, raw_config, service
-from .fake_eas import FORBIDDEN, SERVER_ERROR, fake_eas
+from .fake_eas import FORBIDDEN, SERVER_ERROR, Fault, fake_eas
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_TYPE = "alicloud:pai/service:Service"
@@ -186,6 +186,35 @@ def test_refused_credentials_stop_the_run(eas, tmp_path):
     eas.faults = [FORBIDDEN]
     with pytest.raises(PlanError, match="eas:DescribeService"):
         run({"chat": service()}, snapshot(tmp_path, cn_hangzhou="WithStock"))
+
+
+def test_a_bad_access_key_stops_the_run_instead_of_reading_as_not_running(eas, tmp_path):
+    """EAS answers an unknown AccessKey ID with HTTP 404 ``InvalidAccessKeyId.NotFound``: a 404, but
+    not "no such service". Read as "not running", it would place a running service by stock again."""
+    eas.faults = [Fault(status=404, code="InvalidAccessKeyId.NotFound")]
+    with pytest.raises(running.ServiceLookupError, match="InvalidAccessKeyId.NotFound"):
+        running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])})
+
+
+def test_without_credentials_the_lookup_says_so_and_sends_nothing(monkeypatch, tmp_path):
+    with fake_eas() as server:
+        monkeypatch.setenv(eas_api.API_ENDPOINT_ENV, server.endpoint)
+        monkeypatch.setenv(eas_api.API_PROTOCOL_ENV, "http")
+        monkeypatch.delenv(running.ENV)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        for name in ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SECURITY_TOKEN", "PROFILE"):
+            monkeypatch.delenv(f"ALIBABA_CLOUD_{name}", raising=False)
+        with pytest.raises(running.ServiceLookupError) as caught:
+            running.where_running({"chat": ("chat_dev", ["cn-hangzhou", "cn-beijing"])})
+        assert server.requests == []
+    assert "no Alibaba Cloud credentials found" in str(caught.value)
+    assert "refused" not in str(caught.value)
+
+
+def test_lookups_that_outlive_the_deadline_leave_the_place_unknown(eas):
+    eas.faults = [Fault(delay_s=1.5)]
+    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, deadline_s=0.3, timeout_s=5)
+    assert found.regions == {} and "deadline" in found.unknown["chat"]
 
 
 def test_where_running_asks_each_candidate_region_and_takes_the_first_that_has_it(eas):

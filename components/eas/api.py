@@ -585,6 +585,12 @@ def describe_machine_spec(client: Client, *, timeout_s: Optional[float] = None) 
         raise ProbeFailure(FailureKind.MALFORMED, str(exc), request_id=body.get("RequestId")) from None
 
 
+SERVICE_NOT_FOUND_CODES = frozenset({"InvalidService.NotFound"})
+"""DescribeService's code for a name the region does not have (terraform-provider-alicloud
+``alicloud/service_alicloud_pai_v2.go`` line 49 treats it as "gone"). Only this code means
+"not here": ``InvalidAccessKeyId.NotFound`` is a 404 too, and it is an authentication failure."""
+
+
 def find_service(client: Client, region: str, name: str, *, timeout_s: Optional[float] = None) -> Optional[str]:
     """DescribeService ``region``/``name``: the service's status if it exists there, None if not.
 
@@ -599,7 +605,7 @@ def find_service(client: Client, region: str, name: str, *, timeout_s: Optional[
         body = client.describe_service_with_options(region, name, {}, runtime).body
     except Exception as exc:  # classify_error re-raises what is not the SDK's
         failure = classify_error(exc, timeout_s=timeout_s, endpoint=endpoint)
-        if failure.status == 404 or (failure.code or "").endswith("NotFound"):
+        if failure.kind is not FailureKind.AUTH and failure.code in SERVICE_NOT_FOUND_CODES:
             return None  # EAS answers InvalidService.NotFound (HTTP 404) for a name it does not have
         raise failure from None
     return str(getattr(body, "status", None) or "unknown")
@@ -643,7 +649,7 @@ class ProbeResult(Mapping[str, RegionOutcome]):
         return {region: o for region, o in self._outcomes.items() if isinstance(o, ProbeFailure)}
 
 
-def _backoff(failure: ProbeFailure, attempt: int, backoff_s: float) -> float:
+def retry_delay(failure: ProbeFailure, attempt: int, backoff_s: float) -> float:
     """Seconds to wait before retry number ``attempt + 1``: exponential, or what the API asked."""
     delay = backoff_s * (2 ** attempt)
     return max(delay, failure.retry_after_s or 0.0)
@@ -672,7 +678,7 @@ def _probe_one(region: str, client_factory: Callable[[str], Client], per_call_ti
                 return _deadline_failure(deadline_s, attempt + 1)
             if not failure.kind.retryable or attempt >= retries:
                 return failure.again(attempt + 1)
-            delay = _backoff(failure, attempt, backoff_s)
+            delay = retry_delay(failure, attempt, backoff_s)
             if time.monotonic() + delay + _MIN_ATTEMPT_S >= deadline_at:
                 return failure.again(attempt + 1, "; no time left to retry before the deadline")
             sleep(delay)

@@ -16,8 +16,9 @@ say. The program asks once per run, before planning; a region it is found in act
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -46,21 +47,38 @@ Targets = Mapping[str, tuple[str, Sequence[str]]]
 
 
 def where_running(targets: Targets, *, client_factory: Optional[Callable[[str], Any]] = None,
-                  timeout_s: float = 5.0, retries: int = 1) -> Running:
-    """Look every service up in its candidate regions (all calls at once); see the module doc."""
+                  timeout_s: float = 5.0, retries: int = 1, backoff_s: float = 0.5,
+                  deadline_s: float = 120.0) -> Running:
+    """Look every service up in its candidate regions (eight calls at a time); see the module doc.
+
+    A retryable failure is tried again after the stock probe's backoff (``api._backoff``); no
+    lookup outlives ``deadline_s``: what has no answer by then is unknown, and that service is
+    held back like any other whose place cannot be told.
+    """
     if os.environ.get(ENV, "") == OFFLINE or not targets:
         return Running()
     from . import api as eas_api  # the SDK is only needed when something is looked up
 
-    factory = client_factory or (lambda region: eas_api.make_client(region))
-    clients: dict[str, Any] = {}
     pairs = [(key, name, region) for key, (name, regions) in sorted(targets.items()) for region in regions]
+    clients: dict[str, Any] = {}
     try:
+        for _, _, region in pairs:
+            eas_api.endpoint_override(region)  # a misspelt endpoint switch is said before anything else
+        factory = client_factory
+        if factory is None:
+            # Resolved once, before any request: a missing credential is said as that, never as a
+            # refusal from EAS, and every region's client shares it.
+            provider = eas_api.resolve_credentials()
+            factory = lambda region: eas_api.make_client(region, provider=provider)  # noqa: E731
         for _, _, region in pairs:
             if region not in clients:
                 clients[region] = factory(region)
     except eas_api.EndpointConfigError as exc:
         raise ServiceLookupError(str(exc)) from None
+    except eas_api.NoCredentialsError as exc:
+        raise ServiceLookupError(f"cannot look up where services run: {exc}") from None
+
+    give_up = time.monotonic() + deadline_s
 
     def ask(pair: tuple[str, str, str]) -> Union[Optional[str], BaseException]:
         _, name, region = pair
@@ -68,12 +86,19 @@ def where_running(targets: Targets, *, client_factory: Optional[Callable[[str], 
             try:
                 return eas_api.find_service(clients[region], region, name, timeout_s=timeout_s)
             except eas_api.ProbeFailure as failure:
-                if not failure.kind.retryable or attempt == retries:
+                pause = eas_api.retry_delay(failure, attempt, backoff_s)
+                if not failure.kind.retryable or attempt == retries or time.monotonic() + pause >= give_up:
                     return failure
+                time.sleep(pause)
         raise AssertionError("unreachable")
 
-    with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup") as pool:
-        answers = dict(zip(pairs, pool.map(ask, pairs), strict=True))
+    pool = ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup")
+    futures = {pool.submit(ask, pair): pair for pair in pairs}
+    done, _ = wait(futures, timeout=deadline_s)
+    # Calls still waiting are dropped; one in flight ends within its own timeout.
+    pool.shutdown(wait=False, cancel_futures=True)
+    late = eas_api.ProbeFailure(eas_api.FailureKind.TIMEOUT, f"no answer within the {deadline_s:g} s deadline")
+    answers = {pair: (future.result() if future in done else late) for future, pair in futures.items()}
 
     found: dict[str, list[str]] = {}
     failed: dict[str, list[str]] = {}
