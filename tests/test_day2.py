@@ -192,7 +192,7 @@ def test_a_bad_access_key_stops_the_run_instead_of_reading_as_not_running(eas, t
     """EAS answers an unknown AccessKey ID with HTTP 404 ``InvalidAccessKeyId.NotFound``: a 404, but
     not "no such service". Read as "not running", it would place a running service by stock again."""
     eas.faults = [Fault(status=404, code="InvalidAccessKeyId.NotFound")]
-    with pytest.raises(running.ServiceLookupError, match="InvalidAccessKeyId.NotFound"):
+    with pytest.raises(running.ServiceLookupError, match=r"InvalidAccessKeyId\.NotFound"):
         running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])})
 
 
