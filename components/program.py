@@ -30,9 +30,6 @@ def _all_config() -> dict[str, Any]:
     return merged
 
 
-probed_regions = planning.probed_regions  # kept for callers of the old name
-
-
 STACK_CONFIG_DIR = Path(__file__).resolve().parents[1] / "stacks"
 """Pulumi.yaml's ``stackConfigDir``: where ``pulumi up`` reads ``Pulumi.<stack>.yaml``."""
 

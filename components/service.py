@@ -20,7 +20,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 
 from .core.planning import ServicePlan
-from .endpoint import EndpointProvider, ServiceEndpoint
+from .endpoint import ServiceEndpoint
 
 TYPE_TOKEN = "qwen3-eas:eas:Qwen3EasService"
 
@@ -37,11 +37,7 @@ class Qwen3EasServiceArgs:
     """What the component needs: the plan (the provider comes in ``opts.providers``)."""
 
     plan: ServicePlan
-    provider: Optional[alicloud.Provider] = None
-    """Deprecated: pass ``opts=ResourceOptions(providers=[provider])`` instead."""
     workspace_id: Optional[str] = None
-    endpoint_provider: Optional[EndpointProvider] = None
-    """Where DescribeService is called (tests point it at a local server)."""
 
 
 class Qwen3EasService(pulumi.ComponentResource):
@@ -63,8 +59,6 @@ class Qwen3EasService(pulumi.ComponentResource):
     def __init__(self, name: str, args: Qwen3EasServiceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         opts = opts or pulumi.ResourceOptions()
-        if args.provider is not None:
-            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[args.provider]))
         plan = self.plan = args.plan
         if opts.protect is None and plan.protect:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
@@ -99,7 +93,6 @@ class Qwen3EasService(pulumi.ComponentResource):
             service_name=plan.name,
             service_config=plan.service_config_json,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
-            provider=args.endpoint_provider,
         )
         self.internet_endpoint = self.endpoint.internetEndpoint
         self.intranet_endpoint = self.endpoint.intranetEndpoint

@@ -91,7 +91,8 @@ def test_component_attributes_resolve_under_the_test_decorator():
 
     pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False)
     plan = planning.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
-    svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan, provider=RegionalProviders().for_region("cn-hangzhou")))
+    svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan),
+                          opts=pulumi.ResourceOptions(providers=[RegionalProviders().for_region("cn-hangzhou")]))
 
     def check(values):
         name, region, status, config, base_url, token = values

@@ -142,7 +142,6 @@ def test_failure_table_lines_up():
 
 
 def test_each_region_is_probed_once_per_run_however_many_services_share_it(monkeypatch):
-    from components import program
     from components.eas import api as eas_api
     from components.eas import stock
 
@@ -157,6 +156,6 @@ def test_each_region_is_probed_once_per_run_however_many_services_share_it(monke
     services["group"] = service(resource={"kind": "resourceGroup", "resourceGroupId": "eas-r-x1", "gpus": 1,
                                           "gpuType": "GU30", "cpu": 8, "memoryGiB": 30})
     loaded = stack_config.load("t", raw_config(services))
-    capacity = stock.capacity_for(program.probed_regions(loaded))
+    capacity = stock.capacity_for(planning.probed_regions(loaded))
     assert asked == [["cn-hangzhou", "cn-shanghai"]]  # one probe, each region once; groups need none
     assert set(planning.plan_stack(loaded, capacity)) == set(services)

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
 from .catalog import MAX_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
+from .engines import DIGEST
 from .regions import EAS_REGIONS
 
 PROJECT = "qwen3-eas"
@@ -104,7 +105,7 @@ class ImagePattern(Pattern):
     def check(self, value: str) -> str:
         if "@" in value:
             name, digest = value.split("@", 1)
-            if not re.fullmatch(_DIGEST, digest):
+            if not DIGEST.fullmatch(digest):
                 raise ValueError(
                     f"{value!r}: the digest {digest!r} is not sha256: followed by 64 lowercase hex characters "
                     "(copy it whole from the registry, e.g. `docker buildx imagetools inspect <image>`)")
@@ -120,7 +121,7 @@ class ImagePattern(Pattern):
 
 _IMAGE_NAME = r"[a-z0-9][a-z0-9.\-]*(:\d+)?/[a-z0-9._/\-]+"
 _IMAGE_TAG = r":[A-Za-z0-9._\-]+"
-_DIGEST = r"sha256:[0-9a-f]{64}"
+_DIGEST = DIGEST.pattern  # one definition, in engines, which reads digests off image references
 Image = Annotated[
     str,
     ImagePattern(f"{_IMAGE_NAME}(?:{_IMAGE_TAG}(?:@{_DIGEST})?|@{_DIGEST})", "image", "registry/ns/vllm:0.11.2"),
