@@ -10,6 +10,7 @@ so the pipeline goes red and the engine deletes nothing the program did not regi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ def duplicate_key_error(stack: str) -> str | None:
     The engine hands the program config with the second of two equal keys only (see
     ``components.core.stack_file``), so the program reads the file itself to refuse it.
     """
-    path = STACK_CONFIG_DIR / f"Pulumi.{stack}.yaml"
+    given = os.environ.get(stack_file.PATH_ENV)
+    path = Path(given) if given else STACK_CONFIG_DIR / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return None
     found = stack_file.duplicate_keys(path.read_text(encoding="utf-8"))

@@ -91,3 +91,17 @@ def test_any_repeated_key_is_found_with_both_lines(names, data):
     (found,) = stack_file.duplicate_keys("\n".join(lines) + "\n")
     assert found.key == repeat and found.path == ("config", "svc")
     assert found.first_line == 3 + names.index(repeat) and found.second_line == 3 + len(names)
+
+
+def test_the_program_checks_the_file_its_config_came_from_not_a_namesake(tmp_path, monkeypatch):
+    """An offline plan of stacks elsewhere hands the program that file's path: the program checks
+    it (here it has a duplicate, while stacks/Pulumi.dev.yaml is clean), not the repository's."""
+    from components import program
+    from components.core import stack_file
+
+    elsewhere = tmp_path / "Pulumi.dev.yaml"
+    elsewhere.write_text("config:\n  alicloud:region: cn-hangzhou\n  alicloud:region: cn-beijing\n")
+    assert program.duplicate_key_error("dev") is None  # the repository's dev stack is clean
+    monkeypatch.setenv(stack_file.PATH_ENV, str(elsewhere))
+    message = program.duplicate_key_error("dev")
+    assert message is not None and "alicloud:region" in message

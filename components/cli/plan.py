@@ -141,14 +141,16 @@ def in_own_context(fn: Callable[P, R]) -> Callable[P, R]:
 
 @in_own_context
 def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
-                capacity: Optional[Path] = None, look_up_running: bool = False, preview: bool = False) -> Recorded:
+                capacity: Optional[Path] = None, look_up_running: bool = False, preview: bool = False,
+                stack_path: Optional[Path] = None) -> Recorded:
     """Run ``program`` on the mock runtime with ``config``; return what it registered.
 
     Stock comes from the ``capacity`` snapshot, or none at all, and no service is looked up:
     an offline plan never calls the EAS API. ``look_up_running`` lets the program look its
     services up as ``pulumi up`` does (tests point it at a local fake EAS with
     ``QWEN3_EAS_API_ENDPOINT``). ``preview`` runs it as ``pulumi preview`` would (dry run).
-    ``Recorded.requests`` keeps every RegisterResource request.
+    ``Recorded.requests`` keeps every RegisterResource request. ``stack_path`` is the file
+    ``config`` was read from, which the program then checks for duplicate keys.
     """
     import pulumi
     from pulumi.runtime import mocks, rpc
@@ -199,8 +201,10 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
             root.register_outputs(dict(getattr(root, "outputs", {})))
 
     cwd = os.getcwd()
-    saved = {name: os.environ.get(name) for name in (stock.ENV, running.ENV)}
+    saved = {name: os.environ.get(name) for name in (stock.ENV, running.ENV, stack_file.PATH_ENV)}
     os.environ[stock.ENV] = str(capacity.resolve()) if capacity else stock.OFFLINE
+    if stack_path is not None:
+        os.environ[stack_file.PATH_ENV] = str(stack_path.resolve())
     if not look_up_running:
         os.environ[running.ENV] = running.OFFLINE
     os.chdir(program.parent)
@@ -291,7 +295,7 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
     if capacity is not None and not capacity.is_file():
         raise PlanError(f"capacity snapshot {capacity} does not exist: check the path given to "
                         f"{make_words('CAPACITY=', '--capacity')}, or write one with `make capacity REGIONS=\"<region> ...\"`")
-    recorded = run_program(stack, read_stack_config(path), capacity=capacity)
+    recorded = run_program(stack, read_stack_config(path), capacity=capacity, stack_path=path)
     return stack, plan_files(stack, recorded)
 
 

@@ -18,6 +18,10 @@ from typing import Any
 
 import yaml
 
+PATH_ENV = "QWEN3_EAS_STACK_FILE"
+"""The stack file a program run's config came from, where it is not ``stacks/Pulumi.<stack>.yaml``
+(the offline plan of a file elsewhere): the program checks that file, not a namesake."""
+
 
 @dataclass(frozen=True)
 class DuplicateKey:
