@@ -139,7 +139,7 @@ def test_snapshot_round_trip_is_byte_stable(tmp_path):
 
 @pytest.mark.parametrize(("data", "fragment"), [
     ([], "JSON object"),
-    ({"Hangzhou": []}, "not a region ID"),
+    ({"Hangzhou": []}, "not a region where EAS runs"),
     ({"cn-hangzhou": {}}, "not a list"),
     ({"cn-hangzhou": [{"GPU": "GU30"}]}, "cn-hangzhou[0] has no InstanceType"),
     ({"cn-hangzhou": [{"InstanceType": "x", "GPUAmount": "eight"}]}, "GPUAmount is not a number"),

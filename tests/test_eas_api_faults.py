@@ -209,5 +209,7 @@ def test_snapshot_bytes(tmp_path):
         eas_api.load_snapshot(path)
     with pytest.raises(OSError):
         eas_api.load_snapshot(tmp_path / "missing.json")
-    with pytest.raises(ValueError, match="not a region ID"):
+    with pytest.raises(ValueError, match="not a region where EAS runs"):
         eas_api.write_snapshot(path, {"": []})
+    with pytest.raises(ValueError, match="'cn-hangzou' is not a region where EAS runs"):
+        eas_api.write_snapshot(path, {"cn-hangzou": []})  # the regex of old let typos through

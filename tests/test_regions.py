@@ -101,3 +101,9 @@ def test_the_json_schema_offers_the_same_regions_to_editors():
     document["config"]["qwen3-eas:services"]["chat"]["regions"] = ["us-east-1", "cn-wulanchab"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, stack_file_schema())
+
+
+@pytest.mark.parametrize("written", ["cn_hangzhou", "Cn-Hangzhou", "CN-HANGZHOU"])
+def test_a_near_miss_in_spelling_gets_the_region_it_meant(written):
+    with pytest.raises(StackConfigError, match="write 'cn-hangzhou' \\(did you mean it\\?\\)"):
+        stack_config.load("dev", raw_config({"chat": service(regions=[written])}))

@@ -7,6 +7,7 @@ the field to fix. Nothing here imports Pulumi or touches the network.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
@@ -67,8 +68,12 @@ class Pattern:
     def check(self, value: str) -> str:
         if not re.fullmatch(self.regex, value):
             article = "an" if self.what[:1].lower() in "aeiou" else "a"
-            raise SpecError(f"{value!r} is not a valid {self.what}",
-                            f"write {article} {self.what} such as {self.example!r}")
+            fix = f"write {article} {self.what} such as {self.example!r}"
+            # With a list, a near miss in spelling (cn_hangzhou, Cn-Hangzhou) gets its nearest value.
+            near = difflib.get_close_matches(value.strip().lower().replace("_", "-"), self.choices, n=1, cutoff=0.75)
+            if near:
+                fix = f"write {near[0]!r} (did you mean it?)"
+            raise SpecError(f"{value!r} is not a valid {self.what}", fix)
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:

@@ -27,7 +27,6 @@ import enum
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -54,6 +53,8 @@ from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_util import models as util_models
 from darabonba.policy.retry import RetryOptions
 from Tea.exceptions import TeaException
+
+from ..core import regions
 
 __all__ = [
     "API_ENDPOINT_ENV",
@@ -97,8 +98,6 @@ NO_CREDENTIALS_HINT = (
     f"{INSTANCE_CREDENTIALS_ENV}=<role name>"
 )
 
-REGION_ID = re.compile(r"^[a-z]+(?:-[a-z0-9]+)+$")
-"""Alibaba Cloud region IDs: ``cn-hangzhou``, ``ap-southeast-1``, ``cn-shanghai-finance-1``."""
 
 # What the SDK's describe_machine_spec_with_options sends (alibabacloud_eas20210701 7.0.0).
 # We call the generic ``call_api`` with the same parameters instead of the typed method because
@@ -746,8 +745,9 @@ def validate_snapshot(data: Any) -> dict[str, Metas]:
     if not isinstance(data, dict):
         raise ValueError(f"a snapshot must be a JSON object mapping region ID to InstanceMetas, not {_json_type(data)}")
     for region, metas in data.items():
-        if not isinstance(region, str) or not REGION_ID.match(region):
-            raise ValueError(f"{region!r} is not a region ID (like 'cn-hangzhou')")
+        if not isinstance(region, str) or not regions.is_eas_region(region):
+            why = regions.unknown_region(region) if isinstance(region, str) else f"{region!r} is not a region ID"
+            raise ValueError(f"{why} (the regions stack files may name: components/core/regions.py)")
         validate_metas(metas, where=f"{region}")
     return data
 
