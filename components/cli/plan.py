@@ -28,7 +28,7 @@ from typing import Any, Optional, ParamSpec, TypeVar
 
 from ..core import report, stack_file
 from ..eas import running, stock
-from . import PROG, make_words
+from . import PROG, make_words, stacks
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -75,10 +75,9 @@ def resolve_stack(arg: str) -> tuple[str, Path]:
         parts = path.name.split(".")
         name = ".".join(parts[1:-1]) if parts[0] == "Pulumi" and len(parts) >= 3 else path.stem
         return name, path
-    path = ROOT / "stacks" / f"Pulumi.{arg}.yaml"
+    path = stacks.stack_file(arg)
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
-        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist (stacks: {', '.join(known)})")
+        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist (stacks: {', '.join(stacks.names())})")
     return arg, path
 
 
