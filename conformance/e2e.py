@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,9 +62,12 @@ def ensure_environment(log: TextIO) -> Path:
     version as ``vllm``) runs unchanged."""
     venv = venvs.cache_dir() / E2E_RELEASE.slug
     stamp = venv / ".e2e-complete"
-    if stamp.exists():
+    recipe = venvs.recipe_digest(E2E_RELEASE, CUDA_EXTRAS)
+    if venvs.is_current(venv, recipe, stamp_name=stamp.name):
         _add_vllm_metadata(venv, E2E_RELEASE.version)
         return venv
+    if venv.exists():
+        shutil.rmtree(venv)  # half built, built by another recipe, or moved: console scripts name old paths
     if not venvs.python_of(venv).exists():
         venvs.run_logged([sys.executable, "-m", "venv", str(venv)], log)
     python = str(venvs.python_of(venv))
@@ -71,7 +75,7 @@ def ensure_environment(log: TextIO) -> Path:
                       f"{E2E_RELEASE.package}=={E2E_RELEASE.version}", venvs.CPU_TORCH], log)
     venvs.run_logged([python, "-m", "pip", "uninstall", "--yes", "--quiet", *CUDA_EXTRAS], log)
     _add_vllm_metadata(venv, E2E_RELEASE.version)
-    stamp.write_text("ok\n", encoding="utf-8")
+    stamp.write_text(f"{recipe} {venv.resolve()}\n", encoding="utf-8")
     return venv
 
 

@@ -178,9 +178,9 @@ def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
     return venv
 
 
-def is_current(venv: Path, recipe: str) -> bool:
+def is_current(venv: Path, recipe: str, *, stamp_name: str = ".conformance-complete") -> bool:
     """True when ``venv`` was completed by ``recipe`` at this very path (see ``ensure``)."""
-    stamp = venv / ".conformance-complete"
+    stamp = venv / stamp_name
     if not stamp.exists():
         return False
     words = stamp.read_text(encoding="utf-8").split()
