@@ -1,9 +1,12 @@
 """The GitHub workflows: valid YAML, the jobs and steps the review and deploy process relies on,
 and the supply-chain and credential rules of issue 13 (pinned actions, OIDC role sessions, least
-privilege), with zizmor as the security linter."""
+privilege), with zizmor as the security linter, and the deploy rules of issue 22: only main
+deploys, one deployment queue per stack."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +22,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 # The stacks deployed, in order: written out in deploy.yml (prod waits behind its environment) and
 # previewed on pull requests. Planning and diffing covers every stack file instead.
 DEPLOYED = ("dev", "staging", "prod")
+MAIN_ONLY = "github.ref == 'refs/heads/main'"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -38,6 +42,47 @@ def scripts(job: dict[str, Any]) -> str:
 
 def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in steps(job) if str(s.get("uses", "")).startswith(action + "@")]
+
+
+def combinations(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's matrix combinations (lists crossed, then `include` entries); one empty one without
+    a matrix."""
+    matrix = dict(job.get("strategy", {}).get("matrix", {}))
+    include = list(matrix.pop("include", []))
+    crossed = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] if matrix else []
+    return crossed + include or [{}]
+
+
+def resolve(value: Any, combination: dict[str, Any]) -> str:
+    """A value with its `${{ matrix.x }}` expressions filled in from one combination."""
+    return re.sub(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", lambda m: str(combination[m[1]]), str(value))
+
+
+def environment_of(job: dict[str, Any], combination: dict[str, Any]) -> str | None:
+    environment = job.get("environment")
+    if isinstance(environment, dict):
+        environment = environment.get("name")
+    return None if environment is None else resolve(environment, combination)
+
+
+def pulumi_runs() -> list[tuple[str, str, str, str | None, dict[str, Any]]]:
+    """Every Pulumi CLI run in the workflows: (workflow/job, command, stack, environment, job)."""
+    runs = []
+    for workflow_name, workflow in (("pr", PR), ("deploy", DEPLOY)):
+        for job_name, job in workflow["jobs"].items():
+            for action in uses(job, "pulumi/actions"):
+                for combination in combinations(job):
+                    runs.append((f"{workflow_name}/{job_name}", action["with"]["command"],
+                                 resolve(action["with"]["stack-name"], combination),
+                                 environment_of(job, combination), job))
+    return runs
+
+
+def needed(jobs: dict[str, Any], name: str) -> set[str]:
+    """Every job `name` waits for, directly or through others."""
+    direct = jobs[name].get("needs", [])
+    direct = [direct] if isinstance(direct, str) else list(direct)
+    return set(direct).union(*(needed(jobs, n) for n in direct)) if direct else set()
 
 
 ALL = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
@@ -195,7 +240,6 @@ def test_merges_deploy_dev_then_staging_then_prod_behind_an_approval():
     assert jobs["up-prod"]["needs"] == "up-staging"
     environment = jobs["up-prod"]["environment"]
     assert (environment if isinstance(environment, str) else environment["name"]) == "production"
-    assert DEPLOY["concurrency"]["cancel-in-progress"] is False
     for stack in DEPLOYED:
         job = jobs[f"up-{stack}"]
         assert f"make plan STACK={stack}" in scripts(job)
@@ -205,6 +249,56 @@ def test_merges_deploy_dev_then_staging_then_prod_behind_an_approval():
         # After a replace-type update of removed settings the provider's recorded serviceConfig is
         # stale until refreshed (docs/operating.md): every deploy refreshes first.
         assert action["with"]["refresh"] is True
+
+
+def guard_step(job: dict[str, Any]) -> dict[str, Any]:
+    (guard,) = [s for s in steps(job) if s.get("name") == "only main deploys"]
+    return guard
+
+
+@pytest.mark.parametrize("ref, refused", [("refs/heads/main", False), ("refs/heads/feature", True),
+                                          ("refs/tags/main", True), ("refs/heads/main-old", True)])
+def test_only_main_deploys_the_test_job_stops_any_other_ref(ref, refused):
+    """`workflow_dispatch` can be started on any branch: the first step of `deploy` says that only
+    main deploys and stops the run (the script itself, run here)."""
+    guard = guard_step(DEPLOY["jobs"]["test"])
+    assert steps(DEPLOY["jobs"]["test"])[0] is guard, "refuse before anything else runs"
+    assert guard["env"] == {"REF": "${{ github.ref }}"}
+    result = subprocess.run(["bash", "-c", guard["run"]], env={"PATH": os.environ["PATH"], "REF": ref},
+                            capture_output=True, text=True, timeout=30)
+    assert (result.returncode != 0) is refused, result.stdout + result.stderr
+    if refused:
+        assert result.stdout.startswith("::error::deploy runs from main only") and ref in result.stdout
+
+
+def test_only_main_deploys_every_job_with_an_environment_checks_the_ref_too():
+    """The guard's failure skips every job after it; each job that holds an environment's secrets
+    also says `if: github.ref == 'refs/heads/main'` itself, so no reordering of `needs` drops the
+    check. (The rules that a branch's copy of this file cannot change are the environments'
+    branch rules and the roles' trust: docs/security.md.)"""
+    assert set(DEPLOY["on"]) == {"push", "workflow_dispatch"} and DEPLOY["on"]["push"]["branches"] == ["main"]
+    jobs = DEPLOY["jobs"]
+    for name, job in jobs.items():
+        if name == "test":
+            continue
+        assert job.get("environment"), f"deploy/{name} holds no environment?"
+        assert job.get("if") == MAIN_ONLY, f"deploy/{name}: `if: {MAIN_ONLY}`"
+        assert "test" in needed(jobs, name), f"deploy/{name} must wait for the test job (and its ref check)"
+
+
+def test_each_stack_has_its_own_deployment_queue():
+    """One concurrency group per stack: a run waiting for prod's approval holds back only prod's
+    jobs, never dev or staging; nothing is cancelled halfway."""
+    assert "concurrency" not in DEPLOY, "a workflow-wide group makes every stack wait for prod's approval"
+    groups: dict[str, str] = {}
+    for where, _command, stack, _environment, job in pulumi_runs():
+        if not where.startswith("deploy/"):
+            continue
+        concurrency = job["concurrency"]
+        assert concurrency["cancel-in-progress"] is False, where
+        assert groups.setdefault(stack, concurrency["group"]) == concurrency["group"], \
+            f"{where}: the jobs of {stack} share one group"
+    assert groups == {stack: f"deploy-{stack}" for stack in DEPLOYED}
 
 
 def test_the_pulumi_cli_matches_the_pinned_sdk():
