@@ -437,3 +437,24 @@ def test_engine_conformance_runs_when_engine_rules_or_templates_change():
     # The same action lines as the other workflows (they are pinned together).
     others = {s["uses"] for w in (PR, DEPLOY) for j in w["jobs"].values() for s in steps(j) if "uses" in s}
     assert {s["uses"] for j in jobs.values() for s in steps(j) if "uses" in s} <= others
+
+
+def test_security_doc_gives_each_environment_its_branch_rule_job_and_trusted_subject():
+    """docs/security.md is what a repository administrator sets: one row per environment with its
+    deployment branch rule and the job that uses it, and the `sub` its role trusts, all matching
+    the workflows."""
+    doc = (ROOT / "docs" / "security.md").read_text()
+    rows = {m[1]: m[0] for m in re.finditer(r"^\| `([\w-]+)` \| selected: .*$", doc, re.MULTILINE)}
+    workflow_names = {"pr": PR["name"], "deploy": DEPLOY["name"]}
+    for where, _command, _stack, environment, _job in pulumi_runs():
+        assert environment in rows, f"docs/security.md has no row for environment {environment}"
+        from_pulls = environment in ADMIT_PULL_REQUESTS
+        rule = "refs/pull/*/merge" if from_pulls else "main"
+        assert rows[environment].startswith(f"| `{environment}` | selected: `{rule}` |"), rows[environment]
+        workflow, job = where.split("/")
+        assert f"| `{workflow_names[workflow]}` / `{job}` |" in rows[environment], rows[environment]
+        ref = "refs/pull/*/merge" if from_pulls else "refs/heads/main"
+        assert f"`repo:<owner>/<repo>:environment:{environment}:ref:{ref}`" in doc, \
+            f"docs/security.md: the trusted sub of {environment}'s role"
+    assert set(rows) == {env for environments in ENVIRONMENTS.values() for env in environments.values()}
+    assert "pulumi stack change-secrets-provider passphrase --stack" in doc, "passphrase rotation"
