@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
-from . import engines, fitting, hardware, naming, placement, service_json, sizing
+from . import capabilities, engines, fitting, hardware, naming, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .cost import Cost, of_service
 from .engines import Features, UnsupportedFeatureError
@@ -39,14 +39,6 @@ def official_model_path(model: str, region: str) -> str:
         f"oss://pai-quickstart-{region}.oss-{region}-internal.aliyuncs.com/"
         f"modelscope/models/{model}/main/"
     )
-
-
-_SOURCES = {
-    "name": "its name",
-    "table": "our table of types",
-    "user": "the stack file",
-    "api": "the EAS API",
-}
 
 
 @dataclass(frozen=True)
@@ -137,6 +129,7 @@ class ServicePlan:
             "sizing": self.verdict.as_dict() if self.verdict else None,
             "placement": self.choice.as_dict() if self.choice else None,
             "cost": self.cost.as_dict() if self.cost else None,
+            "hardware": [hardware.as_dict(t) for t in self.instance_facts],
         }
 
 
@@ -217,8 +210,12 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
         fitting.nothing_fits(spec, model, out, f"the types {choice.region} offers")
         return None
     if not listed:
-        out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
-                           "is built in): " + ", ".join(t.name for t in choice.instance_types))
+        out.explain.append("instance types chosen automatically (fewest GPUs that pass sizing, then the cheapest where "
+                           "the hardware table has a price, then least GPU memory, types shown on EAS first, fewest "
+                           "vCPUs): " + ", ".join(t.name for t in choice.instance_types))
+        unconfirmed = [t for t in choice.instance_types if t.eas_confirmed is False]
+        if unconfirmed:
+            out.warnings.append(hardware.unconfirmed_on_eas(unconfirmed))
     return choice
 
 
@@ -260,6 +257,8 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
 
+    out.warnings.extend(capabilities.notes(model, spec.engine, [t.gpu_type for t in facts], verdict.settings.kv_cache_fp8))
+
     gpus = facts[0].gpus
     gpu_memory = min(t.gpu_memory_gb for t in facts)
     served = spec.served_model_name or model.name
@@ -272,8 +271,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     explanation = [
         _region_words(spec, choice, capacity, pinned=pinned_region is not None),
         *out.explain,
-        *(f"`{t.name}`: {t.gpus} × {t.gpu_type or 'GPU'} ({t.gpu_memory_gb} GB each), from {_SOURCES[t.source]}"
-          for t in facts),
+        *(hardware.describe(t) for t in facts),
         _sizing_words(verdict),
         f"image {image} ({spec.engine} {engines.format_version(version)}"
         + (", version set by engineVersion)" if spec.engine_version else ", version read from the tag)"),
