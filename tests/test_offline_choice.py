@@ -70,6 +70,15 @@ def test_types_no_source_shows_on_eas_are_chosen_with_a_warning():
     assert "`ecs.gn8v.4xlarge`" in warning and "make capacity" in warning
 
 
+def test_the_cheapest_priced_type_comes_first_among_the_fewest_gpus(monkeypatch):
+    from components.core import hardware_table
+
+    row = hardware_table.PriceRow("ecs.gn7i-c32g1.8xlarge", 1.0, "USD", "international", "", "test", "2026-12-02")
+    monkeypatch.setattr(hardware_table, "load_prices", lambda: (row,))
+    plan = plan_one(model="Qwen3-4B", resource={"kind": "public"})
+    assert plan.json_placement.instance_types[0] == "ecs.gn7i-c32g1.8xlarge"
+
+
 @pytest.mark.parametrize(("overrides", "need", "suffix"), [
     ({"model": "Qwen3-14B"}, "1 x 48 GB", "'.1-gu60' (48 GB per GPU)"),
     ({"model": "Qwen3-8B", "maxModelLen": 131072}, "1 x 48 GB", "'.1-gu60'"),
