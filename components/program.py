@@ -100,6 +100,11 @@ def main() -> dict[str, Qwen3EasService]:
     # Apart from `services`: one secret value would make the whole map secret, and `make pin`
     # and reviewers need the rest in the clear.
     pulumi.export("tokens", {key: svc.token for key, svc in services.items()})
+    # What the stack may cost per hour (components.core.cost): the offline plan's plan.stack.json.
+    pulumi.export("cost", result.cost.as_dict())
+    over_limit = result.cost.over_limit()
+    if over_limit:  # a service's own cost warnings are logged with its other warnings above
+        pulumi.log.warn(f"cost: {over_limit}")
     if result.held_back:
         message = f"not deployed this run: {', '.join(sorted(result.held_back))}\n" + result.held_back_message(stack)
         if pulumi.runtime.is_dry_run():

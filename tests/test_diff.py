@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from components.cli import diff, plan
+from components.core import report
 
 from .conftest import A10, service
 
@@ -50,7 +51,7 @@ def test_a_changed_bid_price_is_one_field_per_spot_entry_and_the_cost_it_implies
     after = side(write_stack, {"router": service(resource={**spot, "bidPrice": 1.5})})
     (change,) = diff.diff_services(before, after)
     assert rows(change) == {"billing": (f"{A10} spot (bid 1.2 USD/h)", f"{A10} spot (bid 1.5 USD/h)"),
-                            "hourlyCostBound": ("≤ 1.2 USD/h", "≤ 1.5 USD/h"),
+                            "hourlyCostBound": ("≤ 2.4 USD/h", "≤ 3 USD/h"),
                             "cloud.computing.instances[0].spot_price_limit": ("1.2", "1.5")}
 
 
@@ -153,9 +154,9 @@ def test_a_raised_bid_shows_the_billing_and_how_far_the_hourly_bound_moved(write
     found = rows(change)
     assert found["replicas"] == ("2 (2–6)", "2 (2–8)")
     assert found["billing"] == (f"{A10} spot (bid 1.2 USD/h)", f"{A10} spot (bid 1.5 USD/h)")
-    assert found["hourlyCostBound"] == ("≤ 7.2 USD/h", "≤ 12 USD/h")
+    assert found["hourlyCostBound"] == ("≤ 8.4 USD/h", "≤ 13.5 USD/h")  # bid x (most replicas + 1 surge)
     text = diff.render("t", "main", [change])
-    assert "| `hourlyCostBound` | `≤ 7.2 USD/h` | `≤ 12 USD/h` (+4.8 USD/h) |" in text
+    assert "| `hourlyCostBound` | `≤ 8.4 USD/h` | `≤ 13.5 USD/h` (+5.1 USD/h) |" in text
 
 
 def test_a_bound_that_becomes_unknown_shows_no_amount_of_change(write_stack):
@@ -163,10 +164,10 @@ def test_a_bound_that_becomes_unknown_shows_no_amount_of_change(write_stack):
     before = side(write_stack, {"chat": service(resource=spot)})
     after = side(write_stack, {"chat": service(resource={**spot, "onDemandFallback": True})})
     text = diff.render("t", "main", diff.diff_services(before, after))
-    assert "| `hourlyCostBound` | `≤ 1.2 USD/h` | `unknown (spot ≤ 1.2 USD/h)` |" in text
+    assert "| `hourlyCostBound` | `≤ 2.4 USD/h` | `unknown (spot ≤ 2.4 USD/h)` |" in text
     raised = side(write_stack, {"chat": service(resource={**spot, "bidPrice": 2, "onDemandFallback": True})})
     text = diff.render("t", "main", diff.diff_services(after, raised))
-    assert "| `unknown (spot ≤ 1.2 USD/h)` | `unknown (spot ≤ 2 USD/h)` (+0.8 USD/h) |" in text
+    assert "| `unknown (spot ≤ 2.4 USD/h)` | `unknown (spot ≤ 4 USD/h)` (+1.6 USD/h) |" in text
 
 
 IMAGE = "eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:0.11.2"
@@ -184,3 +185,38 @@ def test_pinning_and_moving_an_image_digest_is_its_own_row(write_stack):
     (change,) = diff.diff_services(pinned, moved)
     assert rows(change)["imageDigest"] == (DIGEST_A, DIGEST_B)
     assert f"| `imageDigest` | `{DIGEST_A}` | `{DIGEST_B}` |" in diff.render("t", "main", [change])
+
+
+def stack_cost(write_stack, services: dict[str, Any], **options: Any) -> Any:
+    config = stack_config(services) | ({"qwen3-eas:cost": options} if options else {})
+    _, files = plan.make_plan(str(write_stack(config)))
+    return diff.load_stack_cost(files)
+
+
+def test_the_stacks_hourly_bound_and_how_far_it_moved_are_in_the_diff(write_stack):
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    before = stack_cost(write_stack, {"a": service(resource=spot), "b": service(resource=spot)})
+    after = stack_cost(write_stack, {"a": service(resource={**spot, "bidPrice": 2}), "b": service(resource=spot)})
+    lines = diff.stack_cost_lines(before, after, services_changed=True)
+    assert "| `bound` | `≤ 4.8 USD/h` | `≤ 6.4 USD/h` (+1.6 USD/h) |" in lines
+    assert "at most 6.4 USD/h (`a` 4 + `b` 2.4)" in lines
+    text = diff.render("t", "main", [], cost_lines=lines)
+    assert text.startswith("## `t`: the stack's cost changed (base `main`)") and "### Hourly cost of the stack" in text
+
+
+def test_a_bound_over_the_threshold_is_a_line_in_the_diff(write_stack):
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    before = stack_cost(write_stack, {"a": service(resource=spot)}, warnAbovePerHour=3)
+    after = stack_cost(write_stack, {"a": service(resource=spot, replicas=2)}, warnAbovePerHour=3)
+    lines = diff.stack_cost_lines(before, after, services_changed=True)
+    assert ("- ⚠️ the stack may cost at most 3.6 USD/h counting the surge during updates, above "
+            "qwen3-eas:cost.warnAbovePerHour 3 USD/h") in lines
+    # Nothing changed: nothing to say, however high the bound.
+    assert diff.stack_cost_lines(after, after, services_changed=False) == []
+
+
+def test_a_base_from_before_the_stack_file_is_summed_from_its_services(write_stack):
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    _, files = plan.make_plan(str(write_stack(stack_config({"a": service(resource=spot)}))))
+    del files[plan.STACK_FILE]
+    assert report.stack_bound_text(diff.load_stack_cost(files)) == "≤ 2.4 USD/h"

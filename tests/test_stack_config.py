@@ -151,6 +151,23 @@ def test_json_text_and_objects_are_read_alike():
     assert as_text == as_object
 
 
+def test_the_cost_options_are_read_from_json_text_and_objects_alike():
+    options = {"site": "china", "warnAbovePerHour": 250}
+    as_text = stack_config.load("dev", raw_config({"chat": service()}, cost=json.dumps(options)))
+    as_object = stack_config.load("dev", raw_config({"chat": service()}, cost=options))
+    assert as_text == as_object and as_object.config.cost.site == "china"
+    assert as_object.config.cost.warn_above_per_hour == 250
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"site": "europe"}, "field 'qwen3-eas:cost.site'"),
+    ({"warnAbovePerHour": 0}, "field 'qwen3-eas:cost.warnAbovePerHour'"),
+    ({"currency": "USD"}, "unknown key"),
+])
+def test_wrong_cost_options_name_their_field(options, words):
+    assert words in only(cost=options)
+
+
 # -- property: the loader answers every input with a config or a StackConfigError -------------
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 300000), st.floats(allow_nan=False, width=32),

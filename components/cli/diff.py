@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core import report
+from ..core.cost import rate
 from ..core.removals import removed_keys
 from ..core.rendering import command_words
 from . import PROG, plan
@@ -52,7 +53,8 @@ _MARKS = {"added": "+", "removed": "-", "changed": "~"}
 
 BOUND = "hourlyCostBound"
 """The field of the hourly cost bound; its table row also shows by how much the bound moved."""
-_AMOUNT = re.compile(r"^(?P<kind>[^≤]*)≤ (?P<amount>\d+(?:\.\d+)?) (?P<currency>[A-Z]{3})/h\)?$")
+_AMOUNT = re.compile(r"^(?P<kind>[^≤]*)≤ (?P<amount>\d+(?:\.\d+)?)(?: (?P<currency>[A-Z]{3}))?/h"
+                     r"(?P<tail>.*?)\)?$")
 
 
 class DiffError(Exception):
@@ -240,11 +242,58 @@ def _moved(field: FieldChange) -> str:
     whole bound, or the spot part of an unknown one) in the same currency."""
     if field.label != BOUND or field.before is None or field.after is None:
         return ""
-    old, new = _AMOUNT.match(field.before), _AMOUNT.match(field.after)
-    if not old or not new or (old["kind"], old["currency"]) != (new["kind"], new["currency"]):
+    return _delta(field.before, field.after)
+
+
+def _delta(before: str, after: str) -> str:
+    """`` (+3.6 USD/h)`` between two bounds of the same kind and currency, in plain decimals; else ``""``."""
+    old, new = _AMOUNT.match(before), _AMOUNT.match(after)
+    if not old or not new or (old["kind"], old["currency"], old["tail"]) != (new["kind"], new["currency"], new["tail"]):
         return ""
     delta = round(float(new["amount"]) - float(old["amount"]), 3)
-    return f" ({delta:+g} {new['currency']}/h)"
+    return f" ({'+' if delta >= 0 else '-'}{rate(abs(delta), new['currency'])})"
+
+
+# -- the stack's hourly cost (components.core.cost, plan.stack.json) ---------------------------
+
+
+def load_stack_cost(files: Mapping[str, str]) -> Optional[dict[str, Any]]:
+    """The stack's cost from a plan's files; for a plan from before ``plan.stack.json``, the sum of
+    its services' bounds (without surge, which those plans did not count)."""
+    text = files.get(plan.STACK_FILE)
+    if text:
+        return (json.loads(text) or {}).get("cost")
+    costs = [s["cost"] for s in json.loads(files["plan.json"]).values() if (s.get("cost") or {}).get("instanceTypes")]
+    if not costs:
+        return None
+    bounds = [c.get("hourlyBound") for c in costs]
+    spot = [c.get("hourlyBound") if c.get("hourlyBound") is not None else c.get("spotHourlyBound") for c in costs]
+    return {
+        "currency": costs[0].get("currency"),
+        "hourlyBound": round(sum(bounds), 3) if None not in bounds else None,
+        "whileOnSpot": round(sum(spot), 3) if None not in spot else None,
+        "unknown": [True] if None in bounds else [],
+        "summary": "the sum of the services' bounds (this plan predates plan.stack.json)",
+    }
+
+
+def stack_cost_lines(before: Optional[Mapping[str, Any]], after: Optional[Mapping[str, Any]],
+                     services_changed: bool) -> list[str]:
+    """Markdown on the stack's hourly bound: before, after and how far it moved, then the cost
+    warnings of the change (a bid above on-demand, a bound above warnAbovePerHour). Nothing when
+    the cost did not change and, services unchanged too, there is no change to review."""
+    warnings = list((after or {}).get("warnings") or [])
+    if (before == after and not services_changed) or (before == after and not warnings):
+        return []
+    lines = ["### Hourly cost of the stack", ""]
+    old, new = report.stack_bound_text(before), report.stack_bound_text(after)
+    if before != after:
+        lines += ["| | before | after |", "|---|---|---|",
+                  f"| `bound` | {_cell(old if before else None)} | {_cell(new)}{_delta(old, new)} |", ""]
+        if after:
+            lines += [f"{after['summary']}", ""]
+    lines += [f"- ⚠️ {w}" for w in warnings]
+    return [*lines, ""] if warnings else lines
 
 
 def _error_block(text: str) -> list[str]:
@@ -252,12 +301,15 @@ def _error_block(text: str) -> list[str]:
 
 
 def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
-           commit: Optional[str] = None) -> str:
-    """The diff as Markdown; exactly ``no changes`` (and a newline) when there is nothing to show."""
-    if not changes and base_error is None:
+           commit: Optional[str] = None, cost_lines: Sequence[str] = ()) -> str:
+    """The diff as Markdown; exactly ``no changes`` (and a newline) when there is nothing to show.
+
+    ``cost_lines`` (``stack_cost_lines``) come after the heading, before the services."""
+    if not changes and base_error is None and not cost_lines:
         return NO_CHANGES + "\n"
     counts = {status: sum(1 for c in changes if c.status == status) for status in ("changed", "added", "removed")}
-    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no services"
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or (
+        "the stack's cost changed" if cost_lines else "no services")
     named = f"`{base}`"
     if commit:  # a ref with the commit it names; a commit ID, shortened
         named = f"`{commit[:10]}`" if commit.startswith(base) else f"`{base}` at {commit[:10]}"
@@ -265,6 +317,7 @@ def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: 
     if base_error is not None:
         lines += [f"⚠️ The base `{base}` could not be planned, so every service is shown as added:", "",
                   *_error_block(base_error), ""]
+    lines += cost_lines
     for change in changes:
         lines += [f"### {_MARKS[change.status]} `{change.key}` {change.status}", "",
                   "| field | before | after |", "|---|---|---|"]
@@ -355,7 +408,10 @@ def diff_stack(stack_arg: str, base: str) -> tuple[str, int]:
     base_files, base_error = plan_base(stack_arg, commit)
     before = load_side(base_files) if base_files is not None else {}
     removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
-    return render(stack, base, diff_services(before, load_side(head_files), removed), base_error, commit), 0
+    changes = diff_services(before, load_side(head_files), removed)
+    cost = stack_cost_lines(load_stack_cost(base_files) if base_files is not None else None,
+                            load_stack_cost(head_files), bool(changes) or base_error is not None)
+    return render(stack, base, changes, base_error, commit, cost), 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:

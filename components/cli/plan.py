@@ -35,6 +35,8 @@ PROGRAM = ROOT / "__main__.py"
 SERVICE_TYPE = "alicloud:pai/service:Service"
 COMPONENT_TYPE = "qwen3-eas:eas:Qwen3EasService"
 PROJECT = "qwen3-eas"
+STACK_FILE = "plan.stack.json"
+"""The plan's stack-wide facts (its hourly cost); no service key can name this file (keys have no dots)."""
 
 
 class PlanError(Exception):
@@ -250,7 +252,9 @@ def plan_files(stack: str, recorded: Recorded) -> dict[str, str]:
         configs[key] = res["inputs"]["serviceConfig"]
     files = {f"{key}.json": report.service_json_file(text) for key, text in sorted(configs.items())}
     files["plan.json"] = report.plan_json(summaries)
-    files["plan.md"] = report.plan_markdown(stack, summaries)
+    stack_cost = recorded.stack_outputs().get("cost")
+    files[STACK_FILE] = json.dumps({"cost": stack_cost}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    files["plan.md"] = report.plan_markdown(stack, summaries, stack_cost)
     return files
 
 
@@ -314,7 +318,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         release_runtime_threads()
     out = args.out or ROOT / "build" / stack
     write_atomically(out, files)
-    print(f"planned {len(files) - 2} service(s) of stack {stack!r} into {out}")
+    print(f"planned {len(files) - 3} service(s) of stack {stack!r} into {out}")
     return 0
 
 

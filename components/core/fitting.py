@@ -8,10 +8,11 @@ say what to change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Optional
 
-from . import instance_types, sizing
+from . import capabilities, instance_types, sizing
 from .catalog import Model
 from .errors import Findings
 from .hardware import built_in_pool
@@ -33,16 +34,36 @@ def sizing_error(spec: ServiceSpec, model: Model, t: InstanceType) -> Optional[s
     return None
 
 
-def auto_candidates(spec: ServiceSpec, model: Model, pool: Sequence[InstanceType]) -> list[InstanceType]:
+def _no_price(name: str) -> Optional[float]:
+    return None
+
+
+def _lacks_bf16(t: InstanceType) -> bool:
+    """Qwen3 computes in BF16: GPUs known to lack it (Volta, Turing) are never chosen automatically
+    (listed, they plan with a note on what the engine does there, ``capabilities.notes``)."""
+    gpu = capabilities.gpu(t.gpu_type)
+    return gpu is not None and gpu.bf16 is False
+
+
+def auto_candidates(spec: ServiceSpec, model: Model, pool: Sequence[InstanceType],
+                    price: Callable[[str], Optional[float]] = _no_price) -> list[InstanceType]:
     """Types from ``pool`` sizing accepts, cheapest first, same GPU count as the first, at most three.
 
-    No public price list could be sourced, so "cheapest" is least total GPU memory, then fewest
-    GPUs, then fewest vCPUs, EAS-native ``ml.`` types before ECS names.
+    Fewest GPUs first; among those the cheapest where ``price`` knows the on-demand price, then
+    (prices unknown) least total GPU memory, types an Alibaba source shows on EAS before the
+    others, fewest vCPUs and RAM, EAS-native ``ml.`` types before ECS names. GPUs without BF16
+    are left out.
     """
     spot = isinstance(spec.resource, SpotResource)
     passing = [t for t in pool if sizing_error(spec, model, t) is None
-               and not (instance_types.is_lingjun(t.name) and not spot)]
-    passing.sort(key=lambda t: (t.total_gpu_memory_gb, t.gpus, t.vcpus or 0, not t.name.startswith("ml."), t.name))
+               and not (instance_types.is_lingjun(t.name) and not spot) and not _lacks_bf16(t)]
+
+    def order(t: InstanceType) -> tuple[object, ...]:
+        known = price(t.name)
+        return (t.gpus, known is None, known or 0.0, t.total_gpu_memory_gb, t.eas_confirmed is False, t.vcpus or 0,
+                t.memory_gb or 0, not t.name.startswith("ml."), t.name)
+
+    passing.sort(key=order)
     if not passing:
         return []
     return [t for t in passing if t.gpus == passing[0].gpus][:MAX_FALLBACK_TYPES]
@@ -81,9 +102,10 @@ def size(spec: ServiceSpec, model: Model, facts: Sequence[InstanceType], out: Fi
 
 
 def _example_type(minimum: sizing.TableMinimum) -> str:
-    for t in built_in_pool():
-        if sizing.meets_table(minimum, t.gpus, t.gpu_memory_gb):
-            return f" (e.g. {t.name})"
+    meeting = [t for t in built_in_pool() if sizing.meets_table(minimum, t.gpus, t.gpu_memory_gb)]
+    meeting.sort(key=lambda t: (t.gpus, t.total_gpu_memory_gb, t.eas_confirmed is False, t.vcpus or 0, t.name))
+    if meeting:
+        return f" (e.g. {meeting[0].name}, from the hardware table)"
     return f": an EAS type whose name ends in {_suffixes(minimum.gpus, minimum.gpu_memory_gb)}"
 
 
@@ -91,10 +113,11 @@ def _suffixes(gpus: int, gpu_memory_gb: int) -> str:
     """The name endings of EAS types with ``gpus`` GPUs of at least ``gpu_memory_gb`` GB each.
 
     EAS names carry GPU count and code (``ml.<family>.c<vCPU>m<GB>.<n>-<code>``); the codes and
-    their memory are the sourced ones in ``instance_types.GPU_MEMORY_GB``.
+    their memory are the sourced ones in ``instance_types.GPU_MEMORY_GB`` (codes that name endings
+    carry: ``GU`` and digits).
     """
     codes = sorted((gb, code) for code, gb in instance_types.GPU_MEMORY_GB.items()
-                   if code.startswith("GU") and gb >= gpu_memory_gb)
+                   if re.fullmatch(r"GU\d+", code) and gb >= gpu_memory_gb)
     return " or ".join(f"'.{gpus}-{code.lower()}' ({gb} GB per GPU)" for gb, code in codes)
 
 
@@ -138,8 +161,7 @@ def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
                 + ") with its GPUs stated in resource.instanceTypeFacts (their figures are not published)")
     fix += ("; or plan with a capacity snapshot (make plan CAPACITY=<file>, or qwen3-eas plan --capacity <file>) "
             "to choose from the types your regions offer")
-    unsourced = ("; no such type is built in, because no Alibaba page we could check gives one's name with its "
-                 "GPU figures") if pool else ""
+    unsourced = "; the hardware table has no such type" if pool else ""
     out.problem("resource.instanceTypes",
                 f"instanceTypes is left out and none of {searched}{listed} fits {model.name} at "
                 f"{spec.max_model_len} tokens: it needs {gpus} x {gpu_gb} GB GPUs per replica{unsourced}",

@@ -1,7 +1,8 @@
 """Stage 1 of planning: what one replica could run on, with each type's GPU figures.
 
 Figures for a type come, most trusted first, from the stack file (``instanceTypeFacts``),
-the EAS API (a capacity snapshot or the live probe), then our own reading of its name.
+the EAS API (a capacity snapshot or the live probe), the hardware table (``hardware_table``),
+then our own reading of its name, which is planned with a warning.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-from . import instance_types
+from . import capabilities, instance_types
 from .errors import Findings
 from .instance_types import InstanceType, facts_from_api
 from .spec import QuotaResource, ResourceGroupResource, ServiceSpec
@@ -39,6 +40,8 @@ def resolve_listed(spec: ServiceSpec, api_facts: Mapping[str, InstanceType], out
                 "or plan with --capacity so the EAS API supplies them",
             )
             continue
+        if known.source == "name":
+            out.warnings.append(unconfirmed_name(known))
         resolved.append(known)
     counts = sorted({t.gpus for t in resolved})
     if len(counts) > 1:
@@ -75,6 +78,59 @@ def api_facts(metas: Sequence[Mapping[str, Any]]) -> dict[str, InstanceType]:
     return found
 
 
+def unconfirmed_name(t: InstanceType) -> str:
+    """The warning for a type whose figures were read from its name alone."""
+    return (f"`{t.name}` is neither in the hardware table nor in a capacity snapshot: its {t.gpus} x "
+            f"{t.gpu_memory_gb} GB ({t.gpu_type}) were read from its name and are not confirmed; check that EAS "
+            "offers it with `make capacity` and plan with that snapshot, or state its figures in "
+            "resource.instanceTypeFacts")
+
+
 def built_in_pool() -> list[InstanceType]:
-    """The types we can name without an account (see ``instance_types.BUILT_IN_CANDIDATES``)."""
-    return [t for t in (instance_types.lookup(n) for n in instance_types.BUILT_IN_CANDIDATES) if t is not None]
+    """The types the automatic choice may pick without a capacity snapshot: the hardware table's."""
+    return instance_types.table_types()
+
+
+_WHERE = {"name": "read from its name", "user": "stated in the stack file (instanceTypeFacts)", "api": "the EAS API"}
+
+
+def describe(t: InstanceType) -> str:
+    """The plan's line for one type: its GPUs and where each figure came from, inferred ones named."""
+    gpu = capabilities.gpu(t.gpu_type)
+    words = f"`{t.name}`: {t.gpus} × {t.gpu_type or 'GPU'} ({t.gpu_memory_gb} GB each" \
+            + (f"; {gpu.traits()})" if gpu else ")")
+    if t.source == "table":
+        words += f", from the hardware table: {t.citation}"
+        if t.inferred:
+            words += f"; inferred, not stated by that source: {', '.join(t.inferred)}"
+        words += "; EAS use " + ("shown by an Alibaba source" if t.eas_confirmed else "not confirmed")
+        if t.notes:
+            words += f"; {t.notes}"
+        return words
+    words += f", {_WHERE[t.source]}"
+    if t.source == "user":
+        words += ": the stack's own figures, not checked against any source; confirm them with `make capacity`"
+    return words
+
+
+def unconfirmed_on_eas(types: Sequence[InstanceType]) -> str:
+    """The warning for automatically chosen types no Alibaba source shows on EAS."""
+    names = ", ".join(f"`{t.name}`" for t in types)
+    return (f"{names}: chosen from the hardware table, whose figures for them come from the ECS docs, but no "
+            "Alibaba source we have shows EAS offering them: check with `make capacity` before deploying, or list "
+            "instanceTypes yourself")
+
+
+def as_dict(t: InstanceType) -> dict[str, Any]:
+    """One type's figures and their origin, for ``plan.json``."""
+    gpu = capabilities.gpu(t.gpu_type)
+    return {
+        "type": t.name,
+        "gpus": t.gpus,
+        "gpuType": t.gpu_type,
+        "gpuMemoryGB": t.gpu_memory_gb,
+        "architecture": gpu.architecture if gpu else None,
+        "source": t.source,
+        "inferred": list(t.inferred),
+        "easConfirmed": t.eas_confirmed,
+    }

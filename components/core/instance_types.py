@@ -1,7 +1,8 @@
 """What an EAS instance type gives one replica: GPU count and per-GPU memory.
 
-Types are read from EAS's naming scheme (``ml.<family>.c<vCPU>m<GB>.<n>-<gpu code>``) or
-from a table of names that don't follow it. Nothing is guessed: a type we cannot read is
+Types come from the hardware table (``hardware_table``: ``data/instance_types.csv``, every figure
+with its source) or are read from EAS's naming scheme (``ml.<family>.c<vCPU>m<GB>.<n>-<gpu code>``)
+with the GPU code's memory from ``data/gpus.csv``. Nothing is guessed: a type we cannot read is
 ``None``, and the user (or a capacity snapshot from the EAS API) must supply its figures.
 """
 
@@ -12,15 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-# Per-GPU memory (GB, as EAS and the source document state them) by EAS GPU code. Only
-# sourced figures: the source document pairs GU30 with the 24 GB A10, GU60 with 48 GB
-# (GPU "L") and GU120 with 96 GB (GPU "H"). Other codes are unknown until the EAS API
-# (a capacity snapshot) or the stack file says.
+from . import hardware_table
+
+# Per-GPU memory (GB, as EAS and the sources state them) by GPU code or model, from gpus.csv
+# (GU30 = 24 GB, GU60 = 48 GB, GU120 = 96 GB per the source document, GU8IS and GU100 per PAI's
+# docs, ...). Other codes are unknown until the EAS API (a capacity snapshot) or the stack file says.
 GPU_MEMORY_GB: dict[str, int] = {
-    "GU30": 24,
-    "A10": 24,
-    "GU60": 48,
-    "GU120": 96,
+    key: row.memory_gb for key, row in hardware_table.load_gpus().items() if row.memory_gb is not None
 }
 
 
@@ -36,6 +35,13 @@ class InstanceType:
     memory_gb: Optional[int] = None
     source: str = "name"
     """Where the figures came from: ``name`` (parsed), ``table``, ``user`` or ``api``."""
+    inferred: tuple[str, ...] = ()
+    """Figures the source does not state (``gpus``, ``gpu_memory_gb``, ...): read from the name or the GPU code."""
+    eas_confirmed: Optional[bool] = None
+    """Whether an Alibaba source shows the type used on EAS (table rows; the API's types are EAS's own)."""
+    citation: str = ""
+    """Where the table's figures come from, and when they were read."""
+    notes: str = ""
 
     @property
     def total_gpu_memory_gb(self) -> int:
@@ -46,15 +52,6 @@ _ML_PATTERN = re.compile(
     r"^ml\.(?P<family>[a-z0-9]+)\.c(?P<cpu>\d+)m(?P<mem>\d+)\.(?P<gpus>\d+)-(?P<code>gu\d+)$"
 )
 
-# Types whose names don't carry their GPU figures, with where each figure comes from.
-_KNOWN: dict[str, InstanceType] = {
-    t.name: t
-    for t in (
-        # eas-and-engines.md: "ECS names also work (ecs.gn7i-c16g1.4xlarge = 1 x A10)".
-        InstanceType("ecs.gn7i-c16g1.4xlarge", 1, "A10", 24, 16, 60, source="table"),
-    )
-}
-
 # Lingjun types the source document names for spot in cn-wulanchabu. Their GPU figures are
 # not published where we could check them: the API or the stack file must supply them.
 LINGJUN_TYPES = frozenset({
@@ -64,20 +61,18 @@ LINGJUN_TYPES = frozenset({
     "ml.gu8tf.8.40xlarge",
 })
 
-# Types the automatic choice may pick without a capacity snapshot: names we can source.
-BUILT_IN_CANDIDATES = ("ml.gu7i.c16m60.1-gu30", "ml.gu7i.c32m188.1-gu30", "ecs.gn7i-c16g1.4xlarge")
-
 LINGJUN_SPOT_REGION = "cn-wulanchabu"
 """The one region where the source document says Lingjun spot types need no whitelist."""
 
 
 def lookup(name: str, gpu_memory: Optional[dict[str, int]] = None) -> Optional[InstanceType]:
-    """The GPU facts of ``name``, or ``None`` when neither its name nor our table says.
+    """The GPU facts of ``name``, or ``None`` when neither the hardware table nor its name says.
 
     ``gpu_memory`` adds or overrides per-GPU memory by GPU code.
     """
-    if name in _KNOWN:
-        return _KNOWN[name]
+    row = hardware_table.load_instance_types().get(name)
+    if row is not None:
+        return from_table(row)
     if name in LINGJUN_TYPES:
         return None
     match = _ML_PATTERN.match(name)
@@ -95,6 +90,20 @@ def lookup(name: str, gpu_memory: Optional[dict[str, int]] = None) -> Optional[I
         vcpus=int(match["cpu"]),
         memory_gb=int(match["mem"]),
     )
+
+
+def from_table(row: hardware_table.TypeRow) -> InstanceType:
+    """A hardware-table row as the figures planning uses."""
+    return InstanceType(
+        name=row.instance_type, gpus=row.gpus, gpu_type=row.gpu, gpu_memory_gb=row.gpu_memory_gb, vcpus=row.vcpus,
+        memory_gb=row.memory_gb, source="table", inferred=row.inferred, eas_confirmed=row.eas_confirmed,
+        citation=f"{row.source} (read {row.seen})", notes=row.notes,
+    )
+
+
+def table_types() -> list[InstanceType]:
+    """Every instance type of the hardware table, in the table's order."""
+    return [from_table(row) for row in hardware_table.load_instance_types().values()]
 
 
 def is_lingjun(name: str) -> bool:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
-from . import engines, fitting, hardware, naming, placement, service_json, sizing
+from . import capabilities, engines, fitting, hardware, naming, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
-from .cost import Cost, of_service
+from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, StackCost, of_service, on_demand_price, spot_discounts
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem, StackConfigError
 from .instance_types import InstanceType
@@ -39,14 +39,6 @@ def official_model_path(model: str, region: str) -> str:
         f"oss://pai-quickstart-{region}.oss-{region}-internal.aliyuncs.com/"
         f"modelscope/models/{model}/main/"
     )
-
-
-_SOURCES = {
-    "name": "its name",
-    "table": "our table of types",
-    "user": "the stack file",
-    "api": "the EAS API",
-}
 
 
 @dataclass(frozen=True)
@@ -137,6 +129,7 @@ class ServicePlan:
             "sizing": self.verdict.as_dict() if self.verdict else None,
             "placement": self.choice.as_dict() if self.choice else None,
             "cost": self.cost.as_dict() if self.cost else None,
+            "hardware": [hardware.as_dict(t) for t in self.instance_facts],
         }
 
 
@@ -157,7 +150,7 @@ def _feature_warnings(spec: ServiceSpec, model: Model, out: Findings) -> None:
 
 
 def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
-            pinned: Optional[str], out: Findings) -> Optional[placement.Choice]:
+            pinned: Optional[str], out: Findings, site: str = DEFAULT_SITE) -> Optional[placement.Choice]:
     """Stages 1 to 3: the types a replica could use, those that fit, and the region with stock.
 
     ``pinned`` is a pin from qwen3-eas:placements or, failing one, where the service runs now.
@@ -188,11 +181,15 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
             return types
         unprobed = types
     else:
+        def price(name: str, region: str = regions[0]) -> Optional[float]:
+            row = on_demand_price(name, site, region)
+            return row.price_per_hour if row else None
+
         def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
             spot_capable = {str(m.get("InstanceType")) for m in metas if placement.has_spot_discount(m)}
             offered = [f for f in hardware.api_facts(metas).values() if not spot or f.name in spot_capable]
-            return fitting.auto_candidates(spec, model, offered)
-        unprobed = fitting.auto_candidates(spec, model, hardware.built_in_pool())
+            return fitting.auto_candidates(spec, model, offered, lambda name: price(name, region))
+        unprobed = fitting.auto_candidates(spec, model, hardware.built_in_pool(), price)
         if capacity is None and not unprobed:
             fitting.nothing_fits(spec, model, out, "the types built in for planning without a capacity snapshot",
                                  hardware.built_in_pool())
@@ -217,20 +214,26 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
         fitting.nothing_fits(spec, model, out, f"the types {choice.region} offers")
         return None
     if not listed:
-        out.explain.append("instance types chosen automatically (least GPU memory that passes sizing; no price list "
-                           "is built in): " + ", ".join(t.name for t in choice.instance_types))
+        out.explain.append("instance types chosen automatically (fewest GPUs that pass sizing, then the cheapest where "
+                           "the hardware table has a price, then least GPU memory, types shown on EAS first, fewest "
+                           "vCPUs): " + ", ".join(t.name for t in choice.instance_types))
+        unconfirmed = [t for t in choice.instance_types if t.eas_confirmed is False]
+        if unconfirmed:
+            out.warnings.append(hardware.unconfirmed_on_eas(unconfirmed))
     return choice
 
 
 def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Optional[str],
                  workspace_id: Optional[str], capacity: Optional[placement.Capacity] = None,
                  pinned_region: Optional[str] = None,
-                 running_region: Optional[str] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
+                 running_region: Optional[str] = None,
+                 site: str = DEFAULT_SITE) -> tuple[Optional[ServicePlan], list[Problem]]:
     """Plan one service, or return the problems that stop it.
 
     ``pinned_region`` (qwen3-eas:placements) wins; otherwise ``running_region``, where the EAS
     API found the service running, keeps it there exactly as a pin would, unless
-    ``allowRegionMove`` is set.
+    ``allowRegionMove`` is set. ``site`` (qwen3-eas:cost.site) decides the currency and prices
+    of the cost lines.
     """
     out = Findings(key)
     model = get_model(spec.model)
@@ -240,7 +243,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                     "set alicloud:region in the stack file, or list regions on the service")
         return None, out.problems
 
-    choice = _place(spec, model, regions, capacity, pinned_region or running_region, out)
+    choice = _place(spec, model, regions, capacity, pinned_region or running_region, out, site)
     if choice is None:
         return None, out.problems
     region = choice.region
@@ -249,7 +252,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     out.warnings.extend(n for n in choice.notes if "no stock" in n or "unknown:" in n)
     if choice.stock == placement.LOW_STOCK:
         out.warnings.append(f"{facts[0].name} in {region} reports low stock (ClosedWithStock)")
-    json_place = service_json.placement_for(spec, [t.name for t in facts], region, out)
+    json_place = service_json.placement_for(spec, [t.name for t in facts], region, out, BID_CURRENCY[site])
     where = "resource.gpus" if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)) \
         else "resource.instanceTypes"
 
@@ -259,6 +262,10 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
+
+    out.warnings.extend(capabilities.notes(model, spec.engine, [t.gpu_type for t in facts], verdict.settings.kv_cache_fp8))
+    cost = _cost(spec, json_place, regions, choice, site, capacity)
+    out.warnings.extend(cost.warnings)
 
     gpus = facts[0].gpus
     gpu_memory = min(t.gpu_memory_gb for t in facts)
@@ -272,8 +279,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     explanation = [
         _region_words(spec, choice, capacity, pinned=pinned_region is not None),
         *out.explain,
-        *(f"`{t.name}`: {t.gpus} × {t.gpu_type or 'GPU'} ({t.gpu_memory_gb} GB each), from {_SOURCES[t.source]}"
-          for t in facts),
+        *(hardware.describe(t) for t in facts),
         _sizing_words(verdict),
         f"image {image} ({spec.engine} {engines.format_version(version)}"
         + (", version set by engineVersion)" if spec.engine_version else ", version read from the tag)"),
@@ -294,7 +300,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         operations=_operations(spec),
     )
     plan = ServicePlan(
-        cost=_cost(spec, json_place, regions, choice),
+        cost=cost,
         stack=stack, key=key, name=name, model=model, engine=spec.engine, engine_version=version,
         image=image, region=region, json_placement=json_place,
         instance_facts=tuple(facts), gpus_per_replica=gpus, gpu_memory_gb=gpu_memory,
@@ -362,13 +368,18 @@ def _launch(spec: ServiceSpec, version: engines.Version, served: str, gpus: int,
         return None
 
 
-def _cost(spec: ServiceSpec, place: service_json.Placement, regions: tuple[str, ...], choice: placement.Choice) -> Cost:
-    """Replicas, billing entries, fallback regions and the hourly bound (``components.core.cost``)."""
+def _cost(spec: ServiceSpec, place: service_json.Placement, regions: tuple[str, ...], choice: placement.Choice,
+          site: str = DEFAULT_SITE, capacity: Optional[placement.Capacity] = None) -> Cost:
+    """Replicas, surge, billing entries, fallback regions and the hourly bound (``components.core.cost``);
+    for spot, the discounts a capacity snapshot reports in the chosen region."""
     scale = spec.autoscaling
     dedicated = (f"resource group {place.resource_group_id}" if place.kind == "resourceGroup"
                  else f"quota {place.quota_id}" if place.kind == "quota" else None)
     # A pinned service stays where it runs, and dedicated capacity has one region: no fallback.
     moves = dedicated is None and not choice.sticky
+    stock = capacity.stock(choice.region) if capacity is not None and place.kind == "spot" else None
+    discounts = spot_discounts(stock, place.instance_types) if stock is not None \
+        and not isinstance(stock, placement.RegionFailure) else None
     return of_service(
         kind=place.kind,
         types=place.instance_types,
@@ -378,6 +389,10 @@ def _cost(spec: ServiceSpec, place: service_json.Placement, regions: tuple[str, 
         autoscaling=(scale.min, scale.max) if scale else None,
         fallback_regions=[r for r in regions if r != choice.region] if moves else [],
         dedicated=dedicated,
+        surge=spec.rolling_strategy.max_surge,
+        site=site,
+        region=choice.region,
+        discounts=discounts,
     )
 
 
@@ -466,6 +481,8 @@ class StackPlan:
     plans: dict[str, ServicePlan]
     held_back: dict[str, Problem]
     """Service key -> why it is not deployed this run (the region table), by name."""
+    cost: StackCost = field(default_factory=lambda: StackCost({}))
+    """What the planned services may cost per hour together (``components.core.cost``)."""
 
     def held_back_message(self, stack: str) -> str:
         """One paragraph per held-back service, for the end of the run."""
@@ -494,7 +511,7 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
                                 "remove the pin (the service is gone) or restore the service"))
     for key, spec in sorted(loaded.config.services.items()):
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
-                                   capacity, pins.get(key), running.get(key))
+                                   capacity, pins.get(key), running.get(key), loaded.config.cost.site)
         if key in unknown and key not in pins and plan is not None:
             held_back[key] = Problem("regions", f"cannot tell whether it already runs somewhere: {unknown[key]}",
                                      "run again when the EAS API answers, or pin its region in qwen3-eas:placements",
@@ -515,7 +532,9 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
                                          retain_on_delete=loaded.config.retained(key))
     if problems:
         raise StackConfigError(loaded.name, problems)
-    return StackPlan(plans, held_back)
+    stack_cost = StackCost({k: p.cost for k, p in plans.items() if p.cost is not None}, loaded.config.cost.site,
+                           loaded.config.cost.warn_above_per_hour, tuple(sorted(held_back)))
+    return StackPlan(plans, held_back, stack_cost)
 
 
 def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
+
+from .cost import BID_CURRENCY_SOURCE, amount, currency_label, rate
 
 
 def plan_json(summaries: Mapping[str, Mapping[str, Any]]) -> str:
@@ -48,30 +50,40 @@ def replicas_text(entry: Mapping[str, Any]) -> str:
     return str(entry["replicas"]) if low == high else f"{entry['replicas']} ({low}–{high})"
 
 
+# -- cost (components.core.cost) ----------------------------------------------------------------
+
+
 def hourly_bound_text(entry: Mapping[str, Any]) -> str:
     """The hourly cost bound as a short value: ``≤ 120 USD/h``, ``unknown (spot ≤ 7.2 USD/h)``, ``dedicated``."""
     cost = entry.get("cost")
     if not cost:
         return "-"
+    currency = cost.get("currency", "USD")
     if cost["hourlyBound"] is not None:
-        return f"≤ {cost['hourlyBound']:g} {cost['currency']}/h"
+        return f"≤ {rate(cost['hourlyBound'], currency)}"
     if not cost["instanceTypes"]:
         return "dedicated"
     spot = cost.get("spotHourlyBound")
-    return "unknown" if spot is None else f"unknown (spot ≤ {spot:g} {cost['currency']}/h)"
+    return "unknown" if spot is None else f"unknown (spot ≤ {rate(spot, currency)})"
 
 
 def billing_text(entry: Mapping[str, Any], quote: str = "") -> str:
-    """The instance types in the order EAS tries them, each with how it is billed."""
+    """The instance types in the order EAS tries them, each with how it is billed (and, for spot,
+    the discounts a capacity snapshot reported)."""
     cost = entry.get("cost") or {}
     words = []
     for e in cost.get("instanceTypes") or []:
         name = f"{quote}{e['type']}{quote}"
+        currency = e.get("currency", cost.get("currency", "USD"))
         if e["billing"] == "spot":
-            words.append(f"{name} spot (bid {e['bidPerHour']:g} {cost['currency']}/h)")
+            discounts = [f"{label} {amount(e[key])}" for key, label in
+                         (("spotDiscount", "SpotDiscount"), ("nonProtectSpotDiscount", "NonProtectSpotDiscount"))
+                         if e.get(key) is not None]
+            extra = f"; snapshot: {', '.join(discounts)}" if discounts else ""
+            words.append(f"{name} spot (bid {rate(e['bidPerHour'], currency)}{extra})")
         else:
             price = e.get("pricePerHour")
-            words.append(f"{name} on-demand (" + ("price unknown" if price is None else f"{price:g} {cost['currency']}/h") + ")")
+            words.append(f"{name} on-demand (" + ("price unknown" if price is None else rate(price, currency)) + ")")
     return " → ".join(words)
 
 
@@ -80,11 +92,45 @@ def _cost_lines(entry: Mapping[str, Any]) -> list[str]:
     if not cost:
         return []
     low, high = cost["replicas"]["min"], cost["replicas"]["max"]
-    lines = [f"replicas: {entry['replicas']}" + ("" if low == high else f", autoscaling between {low} and {high}")]
+    lines = [f"replicas: {entry['replicas']}" + ("" if low == high else f", autoscaling between {low} and {high}")
+             + (f"; up to {cost['surge']} more while a rolling update runs (rollingStrategy.maxSurge)"
+                if cost.get("surge") else "")]
     if cost["instanceTypes"]:
         lines.append("instance types, in the order EAS tries them: " + billing_text(entry, "`"))
     lines.append("fallback regions: " + (", ".join(cost["fallbackRegions"]) or "none"))
     lines.append("hourly cost: " + cost["summary"])
+    site = cost.get("site")
+    if site is not None and any(e["billing"] == "spot" for e in cost["instanceTypes"]):
+        lines.append(f"bid currency: {bid_currency_words(site)}")
+    return lines
+
+
+def bid_currency_words(site: str) -> str:
+    """``USD on the international site (...)``, or ``currency unconfirmed on the china site (...)``."""
+    return f"{currency_label(site)} on the {site} site (qwen3-eas:cost.site): {BID_CURRENCY_SOURCE[site]}"
+
+
+def stack_bound_text(stack_cost: Optional[Mapping[str, Any]]) -> str:
+    """The stack's hourly bound as a short value: ``≤ 180 USD/h``, ``unknown (≤ 188.4 USD/h while on spot)``."""
+    if not stack_cost:
+        return "-"
+    currency = stack_cost.get("currency")
+    if stack_cost.get("hourlyBound") is not None:
+        return f"≤ {rate(stack_cost['hourlyBound'], currency)}"
+    if stack_cost.get("whileOnSpot") is not None:
+        return f"unknown (≤ {rate(stack_cost['whileOnSpot'], currency)} while on spot)"
+    return "unknown" if stack_cost.get("unknown") else "none billed per hour"
+
+
+def stack_cost_lines(stack_cost: Optional[Mapping[str, Any]]) -> list[str]:
+    """``plan.md``'s paragraph on what the whole stack may cost per hour, with its warnings."""
+    if not stack_cost:
+        return []
+    lines = ["", f"**Hourly cost of the stack**: {stack_cost['summary']}"]
+    if stack_cost.get("warnAbovePerHour") is not None:
+        lines[-1] += (f" (qwen3-eas:cost.warnAbovePerHour: "
+                      f"{rate(stack_cost['warnAbovePerHour'], stack_cost.get('currency'))})")
+    lines += ["", *(f"- ⚠️ {w}" for w in stack_cost.get("warnings") or [])] if stack_cost.get("warnings") else []
     return lines
 
 
@@ -95,8 +141,9 @@ def _engine(entry: Mapping[str, Any]) -> str:
     return f"{text} @{digest[:19]}…" if digest else text
 
 
-def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str:
-    """``plan.md``: one table row per service, then each service's choices in words."""
+def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]],
+                  stack_cost: Optional[Mapping[str, Any]] = None) -> str:
+    """``plan.md``: one table row per service, the stack's hourly cost, then each service's choices in words."""
     lines = [
         f"## qwen3-eas plan: stack `{stack}`",
         "",
@@ -114,6 +161,7 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]]) -> str
                 (e.get("sizing") or {}).get("verdict", "-"), len(e["warnings"]),
             )) + " |"
         )
+    lines += stack_cost_lines(stack_cost)
     for key in sorted(summaries):
         e = summaries[key]
         lines += ["", f"### `{key}`", ""]

@@ -137,8 +137,11 @@ def serialise(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def placement_for(spec: ServiceSpec, types: Sequence[str], region: str, out: Findings) -> Placement:
-    """Where the service's replicas run, as the JSON states it (``cloud.computing`` / ``metadata``), with its warnings."""
+def placement_for(spec: ServiceSpec, types: Sequence[str], region: str, out: Findings,
+                  bid_currency: Optional[str] = "USD") -> Placement:
+    """Where the service's replicas run, as the JSON states it (``cloud.computing`` / ``metadata``), with its warnings.
+
+    ``bid_currency`` is what the bid is in (``cost.BID_CURRENCY`` of the stack's site; ``None``: unconfirmed)."""
     resource = spec.resource
     if isinstance(resource, ResourceGroupResource):
         return Placement("resourceGroup", resource_group_id=resource.resource_group_id,
@@ -154,7 +157,7 @@ def placement_for(spec: ServiceSpec, types: Sequence[str], region: str, out: Fin
                 f"{instance_types.LINGJUN_SPOT_REGION}; in {region} your account may need to be allowed first"
             )
         out.warnings.append(
-            f"spot instances can be preempted; bid {resource.bid_price:g} {cost.BID_CURRENCY} per instance-hour"
+            f"spot instances can be preempted; bid {cost.money(resource.bid_price, bid_currency)} per instance-hour"
             + ("" if resource.spot_protection else ", without the one-hour protection")
         )
         return Placement("spot", tuple(types), bid_price=resource.bid_price,

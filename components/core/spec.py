@@ -188,7 +188,8 @@ class SpotResource(_Instances):
 
     kind: Literal["spot"]
     bid_price: float = Field(
-        gt=0, description="Maximum price per instance-hour, in USD as EAS documents it; becomes spot_price_limit."
+        gt=0, description="Maximum price per instance-hour, in your site's currency (USD on the international site, "
+        "as EAS documents it; see qwen3-eas:cost.site); becomes spot_price_limit."
     )
     spot_protection: bool = Field(
         True, description="Keep the one-hour protection from preemption (costs more)."
@@ -346,6 +347,16 @@ class ServiceSpec(Strict):
         return self
 
 
+class CostOptions(Strict):
+    """How the plan states and checks what the stack may cost (``qwen3-eas:cost``)."""
+
+    site: Literal["international", "china"] = Field(
+        "international", description="The Alibaba Cloud site your account is on: international (alibabacloud.com; bids "
+        "in USD, as EAS documents them) or china (aliyun.com; the bid currency is unconfirmed). Prices are per site.")
+    warn_above_per_hour: Optional[float] = Field(
+        None, gt=0, description="The stack's hourly cost bound above which the plan and make diff warn, in the bid currency.")
+
+
 class StackConfig(Strict):
     """Everything under the ``qwen3-eas:`` namespace of a stack file."""
 
@@ -364,6 +375,9 @@ class StackConfig(Strict):
     )
     retain_on_delete: bool = Field(
         False, description="Pulumi retainOnDelete for every EAS service of the stack (a service's own setting wins)."
+    )
+    cost: CostOptions = Field(
+        default_factory=CostOptions, description="The site whose currency and prices the cost lines use, and a warning threshold."
     )
 
     def protected(self, key: str) -> bool:

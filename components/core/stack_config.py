@@ -21,7 +21,7 @@ from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
 _KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements",
-         "protect": "protect", "retainOnDelete": "retain_on_delete"}
+         "protect": "protect", "retainOnDelete": "retain_on_delete", "cost": "cost"}
 _BOOLEANS = ("protect", "retainOnDelete")
 _RESOURCE_KINDS = ("public", "spot", "resourceGroup", "quota")
 
@@ -46,7 +46,7 @@ _ALL_KEYS = sorted(
             _aliases(m)
             for m in (
                 spec.ServiceSpec, spec.PublicResource, spec.SpotResource,
-                spec.ResourceGroupResource, spec.QuotaResource, spec.InstanceFacts,
+                spec.ResourceGroupResource, spec.QuotaResource, spec.InstanceFacts, spec.CostOptions,
             )
         )
     )
@@ -55,7 +55,7 @@ _ALL_KEYS = sorted(
 
 def _decode(key: str, value: Any) -> Any:
     """Pulumi passes object config as JSON text; a stack file gives the object itself."""
-    if isinstance(value, str) and key in ("services", "placements"):
+    if isinstance(value, str) and key in ("services", "placements", "cost"):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -189,6 +189,7 @@ _EXAMPLES = {
     "instanceTypeFacts": "{<instance type>: {gpus: 8, gpuType: GU120}}",
     "regions": "[cn-hangzhou, cn-shanghai]",
     "placements": "{chat: cn-hangzhou}",
+    "cost": "{site: international, warnAbovePerHour: 100}",
     "autoscaling": "{min: 1, max: 4, qps: 10}",
     "rollingStrategy": "{maxSurge: 1, maxUnavailable: 0}",
     "network": "{vpcId: vpc-..., vswitchId: vsw-..., securityGroupId: sg-...}",
