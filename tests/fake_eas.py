@@ -1,15 +1,31 @@
 """A local EAS API on 127.0.0.1 that answers like the real one, and misbehaves on request.
 
-Routes: ``GET /api/v2/public/instance_types`` (DescribeMachineSpec),
-``GET /api/v2/services/{region}/{name}`` (DescribeService) and ``PUT`` on the same path
-(UpdateService: ``UpdateType=replace`` replaces the service's ``ServiceConfig``, anything else
-merges into it as EAS documents for its default, see ``merge_config``). Faults: a delay, a hung
-connection, an HTTP status with EAS's error body, a non-JSON body, or a script of answers
-for successive calls (to test retries).
+Routes (EAS API 2021-07-01, the paths the SDK ``alibabacloud_eas20210701`` and
+terraform-provider-alicloud's ``resource_alicloud_pai_service.go`` call):
+
+- ``GET /api/v2/public/instance_types`` (DescribeMachineSpec);
+- ``POST /api/v2/services`` (CreateService), ``GET``/``PUT``/``DELETE /api/v2/services/{region}/{name}``
+  (DescribeService, UpdateService, DeleteService), ``PUT .../start`` and ``.../stop``
+  (StartService, StopService), ``PUT``/``DELETE .../label`` (UpdateServiceLabel, DeleteServiceLabel).
+
+Services are scoped by region (the key ``region/name``): EAS names are unique per region only.
+CreateService's path has no region (the real API takes it from the regional endpoint host, which
+a single loopback server cannot tell apart), so a caller names it in the ``X-Fake-Eas-Region``
+header; without one the service lands in ``default_region``.
+
+UpdateService: ``UpdateType=replace`` replaces the service's ``ServiceConfig``, anything else
+merges into it as EAS documents for its default (see ``merge_config``). A change of config or
+status is a rollout: with ``settle_polls=N`` the service answers N DescribeService calls in the
+transitional status (``Creating``, ``Updating``, ``Starting``, ``Stopping``, ``Deleting``)
+before it settles; with the default 0 every change settles at once, as the older tests expect.
+Faults: a delay, a hung connection, an HTTP status with EAS's error body, a non-JSON body, or a
+script of answers for successive calls (to test retries); ``broken`` services whose
+DescribeService fails; ``fail_next_create`` makes the next created service end ``Failed``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -19,6 +35,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs
+
+REGION_HEADER = "X-Fake-Eas-Region"
+"""Which regional endpoint a region-less call (CreateService) stands for."""
 
 
 @dataclass
@@ -41,20 +60,41 @@ HANG = Fault(hang=True)
 
 
 @dataclass
+class _Rollout:
+    """A change in progress: the transitional status, then what the service becomes."""
+
+    polls_left: int
+    settled: dict[str, Any]
+    """Fields set when it settles."""
+    gone: bool = False
+    """It settles by disappearing (a delete)."""
+
+
+@dataclass
 class FakeEas:
     """State of the fake API; tests change it between calls."""
 
     metas: list[dict[str, Any]] = field(default_factory=list)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """DescribeService answers by ``region/name``."""
     faults: list[Fault] = field(default_factory=list)
     """Answers for successive requests; the last one repeats. Empty means OK."""
     requests: list[str] = field(default_factory=list)
     updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """UpdateService calls: (``region/name``, update type, body)."""
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    """Every state-changing call, in order: (action, ``region/name``), e.g. ("CreateService", "cn-beijing/chat_dev")."""
+    default_region: str = "cn-hangzhou"
+    settle_polls: int = 0
+    fail_next_create: bool = False
+    broken: set[str] = field(default_factory=set)
+    """``region/name`` keys whose DescribeService answers a server error (a region that cannot answer)."""
     port: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
     """GET requests being answered at once, and the most at any moment (shows concurrency)."""
+    _rollouts: dict[str, _Rollout] = field(default_factory=dict)
+    _created: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +107,106 @@ class FakeEas:
             return OK
         return self.faults.pop(0) if len(self.faults) > 1 else self.faults[0]
 
+    # -- the world as a test sees it -------------------------------------------------------------
+
+    def config(self, key: str) -> dict[str, Any]:
+        """The ``ServiceConfig`` of ``region/name`` as EAS holds it now."""
+        return json.loads(self.services[key].get("ServiceConfig") or "{}")
+
+    def names(self) -> list[str]:
+        """Every service that exists, as ``region/name``, sorted."""
+        return sorted(self.services)
+
+    def create(self, region: str, config: dict[str, Any], labels: Optional[dict[str, str]] = None) -> str:
+        """A service made outside Pulumi (the console, eascmd), already settled; its ``region/name``."""
+        with self._lock:
+            status, answer = self._create(region, config, labels or {}, None)
+            if status != 200:
+                raise ValueError(answer["Message"])
+            key = f"{region}/{answer['ServiceName']}"
+            rollout = self._rollouts.pop(key, None)
+            if rollout is not None:
+                self.services[key].update(rollout.settled)
+            self.calls.pop()  # not a call of the run under test
+            return key
+
+    def labels(self, key: str) -> dict[str, str]:
+        return {label["LabelKey"]: label["LabelValue"] for label in self.services[key].get("Labels") or []}
+
+    # -- what the handler calls (under the lock) -------------------------------------------------
+
+    def _describe(self, key: str) -> Optional[dict[str, Any]]:
+        """The answer for ``key``, stepping a rollout in progress by one poll."""
+        rollout = self._rollouts.get(key)
+        if rollout is not None:
+            if rollout.polls_left > 0:
+                rollout.polls_left -= 1
+            else:
+                del self._rollouts[key]
+                if rollout.gone:
+                    self.services.pop(key, None)
+                else:
+                    self.services[key].update(rollout.settled)
+        return self.services.get(key)
+
+    def _roll(self, key: str, transitional: str, settled: dict[str, Any], *, gone: bool = False) -> None:
+        if self.settle_polls <= 0:
+            if gone:
+                self.services.pop(key, None)
+            else:
+                self.services[key].update(settled)
+            return
+        self.services[key]["Status"] = transitional
+        self._rollouts[key] = _Rollout(self.settle_polls, settled, gone)
+
+    def _create(self, region: str, config: dict[str, Any], labels: dict[str, str],
+                workspace_id: Optional[str]) -> tuple[int, dict[str, Any]]:
+        name = str((config.get("metadata") or {}).get("name") or "")
+        key = f"{region}/{name}"
+        if not name:
+            return 400, {"Code": "InvalidParameter", "Message": "metadata.name is required"}
+        if key in self.services:
+            # EAS names are unique per region; the exact code EAS uses is not documented.
+            return 400, {"Code": "InvalidParameter", "Message": f"service {name} already exists in {region}"}
+        self._created += 1
+        uid = f"eas-m-{hashlib.sha256(f'{key}#{self._created}'.encode()).hexdigest()[:12]}"
+        host = f"{uid}.{region}.pai-eas.aliyuncs.com"
+        instances = int((config.get("metadata") or {}).get("instance") or 1)
+        self.services[key] = {
+            "ServiceName": name, "ServiceUid": uid, "ServiceId": uid, "Region": region,
+            "Status": "Creating", "CreateTime": f"2026-12-02T00:00:{self._created % 60:02d}Z",
+            "ServiceConfig": json.dumps(config, sort_keys=True),
+            "InternetEndpoint": f"http://{host}/api/predict/{name}",
+            "IntranetEndpoint": f"http://{uid}.vpc.{region}.pai-eas.aliyuncs.com/api/predict/{name}",
+            # A fresh token per service: a replacement gets a new one, as on EAS.
+            "AccessToken": hashlib.sha256(f"token#{uid}".encode()).hexdigest()[:40],
+            "Labels": [{"LabelKey": k, "LabelValue": v} for k, v in sorted(labels.items())],
+            "WorkspaceId": workspace_id or "",
+            "CurrentVersion": 1, "LatestVersion": 1, "RunningInstance": 0, "TotalInstance": instances,
+        }
+        final = "Failed" if self.fail_next_create else "Running"
+        self.fail_next_create = False
+        self._roll(key, "Creating", {"Status": final, "RunningInstance": instances if final == "Running" else 0})
+        self.calls.append(("CreateService", key))
+        return 200, {"RequestId": "fake", "ServiceName": name, "ServiceId": uid, "Region": region,
+                     "Status": "Creating", "InternetEndpoint": self.services[key]["InternetEndpoint"],
+                     "IntranetEndpoint": self.services[key]["IntranetEndpoint"]}
+
+    def _update(self, key: str, update_type: str, body: dict[str, Any]) -> None:
+        found = self.services[key]
+        self.updates.append((key, update_type, body))
+        self.calls.append(("UpdateService", key))
+        old = json.loads(found.get("ServiceConfig") or "{}")
+        new = body if update_type == "replace" else merge_config(old, body)
+        found["ServiceConfig"] = json.dumps(new, sort_keys=True)
+        if "LatestVersion" not in found:
+            return  # a service a test wrote by hand: its fields stay as the test set them
+        found["LatestVersion"] = int(found["LatestVersion"]) + 1
+        instances = int((new.get("metadata") or {}).get("instance") or 1)
+        found["TotalInstance"] = instances
+        self._roll(key, "Updating", {"Status": "Running", "CurrentVersion": found["LatestVersion"],
+                                     "RunningInstance": instances})
+
 
 def merge_config(old: Any, new: Any) -> Any:
     """EAS's merge update as the SDK documents it (``{"a": "b"}`` + ``{"c": "d"}`` is both):
@@ -78,18 +218,21 @@ def merge_config(old: Any, new: Any) -> Any:
     return new
 
 
+def _not_found(name: str) -> tuple[int, dict[str, Any]]:
+    return 404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": name}
+
+
 def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            state.requests.append(path)
+        def _faulted(self) -> bool:
+            """Answer with the next scripted fault, if it is one; True when answered."""
             fault = state.next_fault()
             if fault.hang:
                 state._stop.wait()  # hold the connection until the server stops
-                return
+                return True
             if fault.delay_s:
                 with state._lock:
                     state.in_flight += 1
@@ -99,35 +242,110 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                     state.in_flight -= 1
             if fault.status != 200:
                 self._send(fault.status, {"RequestId": "fake", "Code": fault.code, "Message": "injected fault"})
-            elif fault.garbage:
+                return True
+            if fault.garbage:
                 self._send(200, None, b"<html>502 Bad Gateway</html>")
-            elif path == "/api/v2/public/instance_types":
+                return True
+            return False
+
+        def _route(self) -> tuple[str, list[str], dict[str, list[str]]]:
+            path, _, query = self.path.partition("?")
+            return path, path.split("/"), parse_qs(query)
+
+        def _body(self) -> Any:
+            return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+
+        def do_GET(self) -> None:
+            path, parts, _ = self._route()
+            state.requests.append(path)
+            if self._faulted():
+                return
+            if path == "/api/v2/public/instance_types":
                 self._send(200, {"RequestId": "fake", "InstanceMetas": state.metas})
-            elif path.startswith("/api/v2/services/"):
-                _, _, _, _, region, name = path.split("/")[:6]
-                found = state.services.get(f"{region}/{name}")
-                if found is None:
-                    self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": name})
+            elif path.startswith("/api/v2/services/") and len(parts) == 6:
+                key = "/".join(parts[4:6])
+                if key in state.broken:
+                    self._send(500, {"RequestId": "fake", "Code": "InternalError", "Message": "injected fault"})
+                    return
+                with state._lock:
+                    found = state._describe(key)
+                    answer = dict(found) if found is not None else None
+                if answer is None:
+                    self._send(*_not_found(parts[5]))
                 else:
-                    self._send(200, {"RequestId": "fake", **found})
+                    self._send(200, {"RequestId": "fake", **answer})
             else:
                 self._send(404, {"Code": "NotFound", "Message": path})
 
-        def do_PUT(self) -> None:
-            path, _, query = self.path.partition("?")
-            state.requests.append(f"PUT {path}")
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            update_type = parse_qs(query).get("UpdateType", ["merge"])[0]
-            parts = path.split("/")
-            found = state.services.get("/".join(parts[4:6])) if path.startswith("/api/v2/services/") else None
-            if found is None:
-                self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": path})
+        def do_POST(self) -> None:
+            path, _, query = self._route()
+            state.requests.append(f"POST {path}")
+            if self._faulted():
                 return
-            state.updates.append(("/".join(parts[4:6]), update_type, body))
-            old = json.loads(found.get("ServiceConfig") or "{}")
-            found["ServiceConfig"] = json.dumps(body if update_type == "replace" else merge_config(old, body),
-                                                sort_keys=True)
-            self._send(200, {"RequestId": "fake", "Status": "Updating"})
+            body = self._body()
+            if path != "/api/v2/services":
+                self._send(404, {"Code": "NotFound", "Message": path})
+                return
+            labels = json.loads(query.get("Labels", ["{}"])[0] or "{}")
+            region = self.headers.get(REGION_HEADER) or state.default_region
+            with state._lock:
+                status, answer = state._create(region, body, labels, query.get("WorkspaceId", [None])[0])
+            self._send(status, answer)
+
+        def do_PUT(self) -> None:
+            path, parts, query = self._route()
+            state.requests.append(f"PUT {path}")
+            if self._faulted():
+                return
+            body = self._body()
+            key = "/".join(parts[4:6]) if path.startswith("/api/v2/services/") else ""
+            with state._lock:
+                found = state.services.get(key)
+                if found is None:
+                    self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": path})
+                    return
+                action = parts[6] if len(parts) > 6 else ""
+                if action == "":
+                    state._update(key, query.get("UpdateType", ["merge"])[0], body)
+                elif action in ("start", "stop"):
+                    state.calls.append(("StartService" if action == "start" else "StopService", key))
+                    target = "Running" if action == "start" else "Stopped"
+                    running = int(found.get("TotalInstance") or 0) if action == "start" else 0
+                    state._roll(key, "Starting" if action == "start" else "Stopping",
+                                {"Status": target, "RunningInstance": running})
+                elif action == "label":
+                    state.calls.append(("UpdateServiceLabel", key))
+                    merged = {**state.labels(key), **{str(k): str(v) for k, v in (body.get("Labels") or {}).items()}}
+                    found["Labels"] = [{"LabelKey": k, "LabelValue": v} for k, v in sorted(merged.items())]
+                else:
+                    self._send(404, {"Code": "NotFound", "Message": path})
+                    return
+            self._send(200, {"RequestId": "fake", "Status": found.get("Status", "")})
+
+        def do_DELETE(self) -> None:
+            path, parts, query = self._route()
+            state.requests.append(f"DELETE {path}")
+            if self._faulted():
+                return
+            key = "/".join(parts[4:6]) if path.startswith("/api/v2/services/") else ""
+            with state._lock:
+                if key not in state.services:
+                    self._send(*_not_found(parts[5] if len(parts) > 5 else path))
+                    return
+                if len(parts) > 6 and parts[6] == "label":
+                    state.calls.append(("DeleteServiceLabel", key))
+                    # The SDK sends the keys comma-separated; the Terraform provider as a JSON list.
+                    raw = query.get("Keys", [""])[0]
+                    drop = set(json.loads(raw) if raw.startswith("[") else filter(None, raw.split(",")))
+                    state.services[key]["Labels"] = [label for label in state.services[key].get("Labels") or []
+                                                     if label["LabelKey"] not in drop]
+                elif len(parts) == 6:
+                    state.calls.append(("DeleteService", key))
+                    state._roll(key, "Deleting", {}, gone=True)
+                else:
+                    self._send(404, {"Code": "NotFound", "Message": path})
+                    return
+            self._send(200, {"RequestId": "fake"})
 
         def _send(self, status: int, body: Any, raw: Optional[bytes] = None) -> None:
             data = raw if raw is not None else json.dumps(body).encode()

@@ -1,0 +1,82 @@
+"""Scenario 12: the deploy workflow's job for dev, replayed step by step against this setup.
+
+The steps are read from ``.github/workflows/deploy.yml`` itself, in its order: each ``make``
+command runs as the tool it calls (against the fake EAS), and the ``pulumi/actions`` step becomes
+the ``up`` it asks for, with its inputs (refresh, policy pack) and its environment (the capacity
+snapshot). A step this replay does not know fails the test, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from typing import Any
+
+import yaml
+
+from tests.fake_eas import FakeEas
+
+from .engine import ROOT, SERVICE_TYPE, VENV, Workspace
+
+WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+GUARD_STEP = re.compile(r'^\s*if \[ -z "\$\w+" \]')
+"""A shell step that only checks that variables are set (no effect to replay)."""
+
+
+def job_for(stack: str) -> dict[str, Any]:
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    [job] = [job for job in jobs.values()
+             if any("stack-name" in (s.get("with") or {}) and s["with"]["stack-name"] == stack for s in job["steps"])]
+    return job
+
+
+def tool(workspace: Workspace, command: str, stack: str) -> None:
+    """A ``make`` target of the workflow, as the tool it runs (qwen3-eas ...), in the workspace."""
+    words = shlex.split(command)
+    assert words[0] == "make", f"deploy.yml runs {command!r}: teach this replay what it does"
+    target, variables = words[1], dict(w.split("=", 1) for w in words[2:])
+    cli = [str(VENV / "bin" / "qwen3-eas")]
+    if target == "plan":
+        args = [*cli, "plan", str(workspace.stack_file(variables["STACK"])), "--out", str(workspace.dir / "plan")]
+    elif target == "capacity":
+        args = [*cli, "capacity", "--stack", variables["STACK"], "--out", str(workspace.dir / variables["OUT"])]
+    else:
+        raise AssertionError(f"deploy.yml runs `make {target}`: teach this replay what it does")
+    done = subprocess.run(args, cwd=ROOT, env={**workspace.env, "QWEN3_EAS_VIA_MAKE": "1", "HOME": str(workspace.dir)},
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+
+
+def test_the_deploy_workflows_dev_job_replayed_deploys_dev(workspace: Workspace, eas: FakeEas):
+    workspace.copy_stack("dev")
+    job = job_for("dev")
+    runs: list[str] = []
+    for step in job["steps"]:
+        if "run" in step:
+            if GUARD_STEP.match(step["run"]):
+                continue
+            tool(workspace, step["run"].strip(), "dev")
+            runs.append(step["run"].strip().split()[1])
+        elif str(step.get("uses", "")).startswith("pulumi/actions@"):
+            inputs, env = step["with"], step.get("env") or {}
+            assert inputs["command"] == "up" and inputs["stack-name"] == "dev"
+            # The snapshot the capacity step wrote is the one the program reads.
+            snapshot = env["QWEN3_EAS_CAPACITY"].replace("${{ github.workspace }}/", "")
+            assert (workspace.dir / snapshot).is_file(), "the up step reads a snapshot no earlier step wrote"
+            packs = [str(workspace.policy_pack())] if inputs.get("policyPacks") == "policy" else []
+            run = workspace.up("dev", refresh=bool(inputs.get("refresh")), policy_packs=packs,
+                               env={"QWEN3_EAS_CAPACITY": str(workspace.dir / snapshot)})
+            assert run.error is None, run.output
+            assert run.ops(SERVICE_TYPE) == [("create", "chat-service")]
+            assert not [v for v in run.policy_violations if v["level"] == "mandatory"]
+            runs.append("pulumi up")
+    # In the workflow's order: the offline plan, the snapshot, then up with both.
+    assert runs == ["plan", "capacity", "pulumi up"], runs
+    assert json.loads((workspace.dir / "capacity.json").read_text()).keys() == {"cn-hangzhou"}
+    assert eas.names() == ["cn-hangzhou/chat_dev"]
+    # The workflow's next run of the same commit: nothing to do.
+    again = workspace.up("dev", refresh=True, env={"QWEN3_EAS_CAPACITY": str(workspace.dir / "capacity.json")})
+    assert again.changes() == {}, again.output
+
