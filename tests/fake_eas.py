@@ -3,9 +3,16 @@
 Routes: ``GET /api/v2/public/instance_types`` (DescribeMachineSpec),
 ``GET /api/v2/services/{region}/{name}`` (DescribeService) and ``PUT`` on the same path
 (UpdateService: ``UpdateType=replace`` replaces the service's ``ServiceConfig``, anything else
-merges into it as EAS documents for its default, see ``merge_config``). Faults: a delay, a hung
-connection, an HTTP status with EAS's error body, a non-JSON body, or a script of answers
-for successive calls (to test retries).
+merges into it as EAS documents for its default, see ``merge_config``) and ``DELETE`` (DeleteService).
+Faults: a delay, a hung connection, an HTTP status with EAS's error body, a non-JSON body, or a
+script of answers for successive calls (to test retries).
+
+Rollouts (off by default: an update then changes nothing but the config, as before): with
+``rollout_polls`` set, an UpdateService starts a new version that the next that many
+DescribeService calls of the service report as still rolling out, in the fields of the SDK's
+``Service`` model (``CurrentVersion`` behind ``LatestVersion``, ``RunningInstance`` below
+``TotalInstance``) while ``Status`` stays ``rollout_status`` (EAS may say ``Running`` from before
+the update for a while); then it ends in ``rollout_outcome`` (``Running``, or ``Failed``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ class Fault:
     delay_s: float = 0.0
     hang: bool = False
     garbage: bool = False
+    after_apply: bool = False
+    """UpdateService only: the update takes effect before the fault answers."""
 
 
 OK = Fault()
@@ -51,6 +60,15 @@ class FakeEas:
     requests: list[str] = field(default_factory=list)
     updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """UpdateService calls: (``region/name``, update type, body)."""
+    put_faults: list[Fault] = field(default_factory=list)
+    """Answers for successive UpdateService calls, like ``faults`` (empty means OK). A fault with
+    ``after_apply`` applies the update first, then answers with the fault (a PUT that timed out
+    or failed on the way back after EAS took it)."""
+    rollout_polls: int = 0
+    rollout_status: str = "Running"
+    rollout_outcome: str = "Running"
+    deletes: list[str] = field(default_factory=list)
+    """DeleteService calls: ``region/name``."""
     port: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
@@ -62,10 +80,51 @@ class FakeEas:
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    _rolling: dict[str, int] = field(default_factory=dict)
+
     def next_fault(self) -> Fault:
         if not self.faults:
             return OK
         return self.faults.pop(0) if len(self.faults) > 1 else self.faults[0]
+
+    def next_put_fault(self) -> Fault:
+        if not self.put_faults:
+            return OK
+        return self.put_faults.pop(0) if len(self.put_faults) > 1 else self.put_faults[0]
+
+    def start_rollout(self, key: str) -> None:
+        """A new version of ``key`` after an update: rolling out for ``rollout_polls`` reads."""
+        found = self.services[key]
+        if not self.rollout_polls and "LatestVersion" not in found:
+            return  # the default: no version fields, no rollout (the behaviour before rollouts)
+        found["LatestVersion"] = int(found.get("LatestVersion") or found.get("CurrentVersion") or 1) + 1
+        found.setdefault("CurrentVersion", found["LatestVersion"] - 1)
+        found.setdefault("TotalInstance", found.get("RunningInstance", 1))
+        found.setdefault("RunningInstance", found["TotalInstance"])
+        self._rolling[key] = self.rollout_polls
+        if not self.rollout_polls:
+            self._settle(key)
+
+    def observe(self, key: str) -> dict[str, Any]:
+        """What DescribeService answers for ``key`` now (one poll of a rollout used up)."""
+        found = self.services[key]
+        left = self._rolling.get(key)
+        if left is None:
+            return found
+        if left > 0:
+            self._rolling[key] = left - 1
+            return {**found, "Status": self.rollout_status, "CurrentVersion": found["LatestVersion"] - 1,
+                    "RunningInstance": max(0, int(found["TotalInstance"]) - 1)}
+        self._settle(key)
+        return found
+
+    def _settle(self, key: str) -> None:
+        found = self.services[key]
+        del self._rolling[key]
+        found["Status"] = self.rollout_outcome
+        if self.rollout_outcome == "Running":
+            found["CurrentVersion"] = found["LatestVersion"]
+            found["RunningInstance"] = found["TotalInstance"]
 
 
 def merge_config(old: Any, new: Any) -> Any:
@@ -109,7 +168,7 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                 if found is None:
                     self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": name})
                 else:
-                    self._send(200, {"RequestId": "fake", **found})
+                    self._send(200, {"RequestId": "fake", **state.observe(f"{region}/{name}")})
             else:
                 self._send(404, {"Code": "NotFound", "Message": path})
 
@@ -119,15 +178,45 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             update_type = parse_qs(query).get("UpdateType", ["merge"])[0]
             parts = path.split("/")
-            found = state.services.get("/".join(parts[4:6])) if path.startswith("/api/v2/services/") else None
+            key = "/".join(parts[4:6])
+            found = state.services.get(key) if path.startswith("/api/v2/services/") else None
             if found is None:
                 self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": path})
                 return
-            state.updates.append(("/".join(parts[4:6]), update_type, body))
+            fault = state.next_put_fault()
+            if fault != OK and not fault.after_apply:
+                self._fail(fault)
+                return
+            state.updates.append((key, update_type, body))
             old = json.loads(found.get("ServiceConfig") or "{}")
             found["ServiceConfig"] = json.dumps(body if update_type == "replace" else merge_config(old, body),
                                                 sort_keys=True)
+            state.start_rollout(key)
+            if fault != OK:
+                self._fail(fault)
+                return
             self._send(200, {"RequestId": "fake", "Status": "Updating"})
+
+        def do_DELETE(self) -> None:
+            path = self.path.split("?", 1)[0]
+            state.requests.append(f"DELETE {path}")
+            key = "/".join(path.split("/")[4:6])
+            if not path.startswith("/api/v2/services/") or state.services.pop(key, None) is None:
+                self._send(404, {"RequestId": "fake", "Code": "InvalidService.NotFound", "Message": path})
+                return
+            state.deletes.append(key)
+            self._send(200, {"RequestId": "fake", "Message": "deleted"})
+
+        def _fail(self, fault: Fault) -> None:
+            if fault.hang:
+                state._stop.wait()
+                return
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault.status != 200:
+                self._send(fault.status, {"RequestId": "fake", "Code": fault.code, "Message": "injected fault"})
+            else:
+                self._send(200, {"RequestId": "fake", "Status": "Updating"})
 
         def _send(self, status: int, body: Any, raw: Optional[bytes] = None) -> None:
             data = raw if raw is not None else json.dumps(body).encode()
