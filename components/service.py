@@ -92,6 +92,7 @@ class Qwen3EasService(pulumi.ComponentResource):
             region=plan.region,
             service_name=plan.name,
             service_config=plan.service_config_json,
+            service_created=self.service.create_time,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
         self.internet_endpoint = self.endpoint.internetEndpoint
