@@ -73,7 +73,6 @@ __all__ = [
     "describe_machine_spec",
     "describe_service",
     "endpoint_override",
-    "find_service",
     "labels_of",
     "load_snapshot",
     "make_client",
@@ -615,12 +614,6 @@ def describe_service(client: Client, region: str, name: str, *, timeout_s: Optio
     if body is None:
         raise ProbeFailure(FailureKind.MALFORMED, f"DescribeService {region}/{name} returned no service")
     return body
-
-
-def find_service(client: Client, region: str, name: str, *, timeout_s: Optional[float] = None) -> Optional[str]:
-    """DescribeService ``region``/``name``: the service's status if it exists there, None if not."""
-    body = describe_service(client, region, name, timeout_s=timeout_s)
-    return None if body is None else str(getattr(body, "status", None) or "unknown")
 
 
 def labels_of(service: Any) -> dict[str, str]:
