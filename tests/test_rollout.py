@@ -138,29 +138,12 @@ def test_a_new_service_under_the_same_name_makes_the_reader_read_its_token_again
 @pulumi.runtime.test
 def test_the_reader_takes_the_services_create_time_as_an_input():
     """The engine re-runs the reader when an input changes; ``depends_on`` alone orders, nothing more."""
-    from pulumi.runtime import mocks
-
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 
-    from .conftest import plan_one
+    from .conftest import plan_one, record_registrations
 
-    sent: dict[str, Any] = {}
-
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-            extra = {"createTime": "2026-03-01T00:00:00Z"} if args.typ == "alicloud:pai/service:Service" else {}
-            return f"{args.name}-id", {**args.inputs, **extra}
-
-        def call(self, args: Any) -> tuple[dict[str, Any], None]:
-            return {}, None
-
-    class Monitor(mocks.MockMonitor):
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-            sent[request.name] = request
-            return super().RegisterResource(request)
-
-    pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False, monitor=Monitor(Mocks()))
+    sent = record_registrations({"alicloud:pai/service:Service": {"createTime": "2026-03-01T00:00:00Z"}})
     svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan_one()),
                           opts=pulumi.ResourceOptions(providers=[RegionalProviders().for_region("cn-hangzhou")]))
 
