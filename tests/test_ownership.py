@@ -189,3 +189,12 @@ def test_labels_from_describe_service_reach_the_lookup():
         client = eas_api.make_client("cn-hangzhou", endpoint=server.endpoint, protocol="http", credentials=("a", "b"))
         body = eas_api.describe_service(client, "cn-hangzhou", "chat_dev")
     assert eas_api.labels_of(body) == {entry["LabelKey"]: entry["LabelValue"] for entry in labels("chat")}
+
+
+def test_a_preview_fails_when_the_service_where_it_would_go_is_unlabelled(eas, tmp_path):
+    """The first preview after upgrading: the stack's own service, made by an earlier release, has
+    no project/service labels and may well be in the stack's state; warned about only, it would
+    be listed as deleted."""
+    eas.services["cn-hangzhou/chat_dev"] = foreign("chat_dev", **{"managed-by": "qwen3-eas", "stack": "dev"})
+    with pytest.raises(PlanError, match=r"(?s)not deployed this run: chat\n.*qwen3-eas:adopt"):
+        run({"chat": service()}, snapshot(tmp_path, cn_hangzhou="WithStock"), preview=True)

@@ -495,7 +495,8 @@ class StackPlan:
     held_back: dict[str, Problem]
     """Service key -> why it is not deployed this run (the region table), by name."""
     uncertain: frozenset[str] = frozenset()
-    """Held-back keys whose service may run (and be in the stack's state): where cannot be told."""
+    """Held-back keys whose service may run and be in the stack's state (held back over what the
+    lookup found, not for stock)."""
     deferred: dict[str, str] = field(default_factory=dict)
     """Key -> why it stays where it is this run (the first run of a two-phase move)."""
 
@@ -539,9 +540,10 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
                                    capacity, pin, lookup.regions.get(key), loaded.config.name_prefix)
         held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
         if held is not None:
+            # Held back over what runs (a doubt, or a service of this name in its region): it may
+            # be in the stack's state, so a preview must not show it as deleted.
             held_back[key] = held
-            if key in lookup.conflicts or key in lookup.unknown:
-                uncertain.add(key)
+            uncertain.add(key)
             continue
         if found and all(p.stock for p in found):
             held_back[key] = found[0]
