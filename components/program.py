@@ -58,14 +58,16 @@ def main() -> dict[str, Qwen3EasService]:
     try:
         loaded = stack_config.load(stack, _all_config())
         capacity = stock.capacity_for(planning.probed_regions(loaded))
-        found = running.where_running(planning.lookup_targets(loaded))
-        result = planning.plan_services(loaded, capacity, found.regions, found.unknown)
+        # Whose a service is: the labels every service of this stack carries (issue 22).
+        owner = running.Owner(pulumi.get_project(), stack, frozenset(loaded.config.adopt))
+        found = running.where_running(planning.lookup_targets(loaded), owner=owner, drains=planning.drains(loaded))
+        result = planning.plan_services(loaded, capacity, lookup=found, project=pulumi.get_project())
     except (StackConfigError, stock.CapacityError, running.ServiceLookupError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.
         raise pulumi.RunError(str(exc)) from None
-    for key, extra in found.also.items():
-        pulumi.log.warn(f"{key}: also runs in {', '.join(extra)} (a move that did not finish?); "
-                        f"kept in {found.regions[key]}; delete the other copy by hand once it is idle")
+    for key, notes in sorted(found.notes.items()):
+        for note in notes:
+            pulumi.log.warn(f"{key}: {note}")
 
     providers = RegionalProviders()
     services: dict[str, Qwen3EasService] = {}
@@ -105,13 +107,25 @@ def main() -> dict[str, Qwen3EasService]:
     over_limit = result.cost.over_limit()
     if over_limit:  # a service's own cost warnings are logged with its other warnings above
         pulumi.log.warn(f"cost: {over_limit}")
+    failures: list[str] = []
     if result.held_back:
         message = f"not deployed this run: {', '.join(sorted(result.held_back))}\n" + result.held_back_message(stack)
-        if pulumi.runtime.is_dry_run():
-            # A preview that failed here would stop `pulumi up` before the others deploy.
+        if pulumi.runtime.is_dry_run() and not result.uncertain:
+            # Nothing of these runs (none was found), so nothing the preview lists goes: it warns,
+            # and shows the others as they will be.
             pulumi.log.warn(message)
         else:
-            # After every other service is registered (the runtime waits for them): the run
-            # fails by name, and the engine skips deletions after a failed program.
-            raise pulumi.RunError(message)
+            # `pulumi up` (CI runs it with --skip-preview: no preview half) fails after every other
+            # service is registered, and the engine skips deletions after a failed program. A
+            # preview fails too when a held-back service may run: unregistered, it would be listed
+            # as deleted.
+            failures.append(message)
+    for key, why in sorted(result.deferred.items()):
+        words = f"{key}: {why}"
+        if pulumi.runtime.is_dry_run():
+            pulumi.log.warn(words)
+        else:
+            failures.append(f"not moved this run: {words}")
+    if failures:
+        raise pulumi.RunError("\n".join(failures))
     return services

@@ -19,7 +19,9 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
+from .core.ownership import OWNER_KEYS
 from .core.planning import ServicePlan
+from .drain import DrainedCopy
 from .endpoint import ServiceEndpoint
 
 TYPE_TOKEN = "qwen3-eas:eas:Qwen3EasService"
@@ -45,6 +47,8 @@ class Qwen3EasService(pulumi.ComponentResource):
 
     service: alicloud.pai.Service
     endpoint: ServiceEndpoint
+    drained: Optional[DrainedCopy]
+    """The old copy of a two-phase region move while it drains (None otherwise)."""
     internet_endpoint: pulumi.Output[str]
     intranet_endpoint: pulumi.Output[str]
     openai_base_url: pulumi.Output[str]
@@ -79,7 +83,7 @@ class Qwen3EasService(pulumi.ComponentResource):
                 custom_timeouts=TIMEOUTS,
                 # A different region replaces the service; in-place, the new region's provider
                 # would address a service that is not there (see docs/day2.md).
-                replacement_trigger=plan.region,
+                replacement_trigger=plan.replacement_trigger,
                 # Across regions the name is free in the new region: create it (Running) first,
                 # then delete the old one through the old region's provider. In the region it
                 # runs in, the name is taken: a replacement there must delete first.
@@ -92,8 +96,14 @@ class Qwen3EasService(pulumi.ComponentResource):
             region=plan.region,
             service_name=plan.name,
             service_config=plan.service_config_json,
+            service_created=self.service.create_time,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
+        # A two-phase move's old copy, kept until the drain ends (components/drain.py).
+        self.drained = DrainedCopy(
+            f"{name}-drained", region=plan.draining, service_name=plan.name, until=plan.drain_until or "",
+            owner={k: plan.tags[k] for k in OWNER_KEYS}, opts=pulumi.ResourceOptions(parent=self),
+        ) if plan.draining else None
         self.internet_endpoint = self.endpoint.internetEndpoint
         self.intranet_endpoint = self.endpoint.intranetEndpoint
         self.openai_base_url = self.endpoint.openaiBaseUrl

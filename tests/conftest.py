@@ -150,11 +150,12 @@ def write_stack(tmp_path):
     return write
 
 
-def record_registrations() -> dict[str, Any]:
+def record_registrations(outputs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Install Pulumi's mock runtime with a monitor that keeps each ``RegisterResourceRequest``
     by resource name: what the program really sends the engine (provider refs, protect, aliases,
     replacement triggers), which the engine's decisions depend on. Call it inside a
-    ``@pulumi.runtime.test``; read the returned dict once the resources resolve."""
+    ``@pulumi.runtime.test``; read the returned dict once the resources resolve. ``outputs``:
+    resource type -> output values the mock provider adds to what was sent (``createTime``)."""
     import pulumi
     from pulumi.runtime import mocks
 
@@ -162,7 +163,7 @@ def record_registrations() -> dict[str, Any]:
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-            return f"{args.name}-id", dict(args.inputs)
+            return f"{args.name}-id", {**args.inputs, **(outputs or {}).get(args.typ, {})}
 
         def call(self, args: Any) -> tuple[dict[str, Any], None]:
             return {}, None

@@ -14,13 +14,23 @@ a single loopback server cannot tell apart), so a caller names it in the ``X-Fak
 header; without one the service lands in ``default_region``.
 
 UpdateService: ``UpdateType=replace`` replaces the service's ``ServiceConfig``, anything else
-merges into it as EAS documents for its default (see ``merge_config``). A change of config or
-status is a rollout: with ``settle_polls=N`` the service answers N DescribeService calls in the
-transitional status (``Creating``, ``Updating``, ``Starting``, ``Stopping``, ``Deleting``)
-before it settles; with the default 0 every change settles at once, as the older tests expect.
+merges into it as EAS documents for its default (see ``merge_config``).
+
+Changes take time, counted in DescribeService reads of the service (off by default: every change
+then settles at once, as the older tests expect):
+
+- ``settle_polls=N``: a create, start, stop or delete answers N reads in its transitional status
+  (``Creating``, ``Starting``, ``Stopping``, ``Deleting``) before it settles;
+- an update starts a new version that the next ``rollout_polls`` reads (``settle_polls`` when
+  that is 0) report as still rolling out, in the fields of the SDK's ``Service`` model
+  (``CurrentVersion`` behind ``LatestVersion``, ``RunningInstance`` below ``TotalInstance``)
+  while ``Status`` stays ``rollout_status`` (EAS may say ``Running`` from before the update for a
+  while); then it ends in ``rollout_outcome`` (``Running``, or ``Failed``).
+
 Faults: a delay, a hung connection, an HTTP status with EAS's error body, a non-JSON body, or a
-script of answers for successive calls (to test retries); ``broken`` services whose
-DescribeService fails; ``fail_next_create`` makes the next created service end ``Failed``.
+script of answers for successive reads (``faults``) and updates (``put_faults``, where a fault
+``after_apply`` answers after EAS took the update); ``broken`` services whose DescribeService
+fails; ``fail_next_create`` makes the next created service end ``Failed``.
 """
 
 from __future__ import annotations
@@ -49,6 +59,8 @@ class Fault:
     delay_s: float = 0.0
     hang: bool = False
     garbage: bool = False
+    after_apply: bool = False
+    """UpdateService only: the update takes effect before the fault answers."""
 
 
 OK = Fault()
@@ -84,8 +96,15 @@ class FakeEas:
     """UpdateService calls: (``region/name``, update type, body)."""
     calls: list[tuple[str, str]] = field(default_factory=list)
     """Every state-changing call, in order: (action, ``region/name``), e.g. ("CreateService", "cn-beijing/chat_dev")."""
+    deletes: list[str] = field(default_factory=list)
+    """DeleteService calls: ``region/name``."""
+    put_faults: list[Fault] = field(default_factory=list)
+    """Answers for successive UpdateService calls, like ``faults`` (empty means OK)."""
     default_region: str = "cn-hangzhou"
     settle_polls: int = 0
+    rollout_polls: int = 0
+    rollout_status: str = "Running"
+    rollout_outcome: str = "Running"
     fail_next_create: bool = False
     broken: set[str] = field(default_factory=set)
     """``region/name`` keys whose DescribeService answers a server error (a region that cannot answer)."""
@@ -94,6 +113,8 @@ class FakeEas:
     peak_in_flight: int = 0
     """GET requests being answered at once, and the most at any moment (shows concurrency)."""
     _rollouts: dict[str, _Rollout] = field(default_factory=dict)
+    _rolling: dict[str, int] = field(default_factory=dict)
+    """Updates in progress: ``region/name`` -> reads left."""
     _created: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,6 +127,11 @@ class FakeEas:
         if not self.faults:
             return OK
         return self.faults.pop(0) if len(self.faults) > 1 else self.faults[0]
+
+    def next_put_fault(self) -> Fault:
+        if not self.put_faults:
+            return OK
+        return self.put_faults.pop(0) if len(self.put_faults) > 1 else self.put_faults[0]
 
     # -- the world as a test sees it -------------------------------------------------------------
 
@@ -136,7 +162,7 @@ class FakeEas:
     # -- what the handler calls (under the lock) -------------------------------------------------
 
     def _describe(self, key: str) -> Optional[dict[str, Any]]:
-        """The answer for ``key``, stepping a rollout in progress by one poll."""
+        """The answer for ``key``, stepping a change in progress by one read."""
         rollout = self._rollouts.get(key)
         if rollout is not None:
             if rollout.polls_left > 0:
@@ -147,7 +173,44 @@ class FakeEas:
                     self.services.pop(key, None)
                 else:
                     self.services[key].update(rollout.settled)
-        return self.services.get(key)
+        if key not in self.services:
+            return None
+        return self.observe(key)
+
+    def start_rollout(self, key: str) -> None:
+        """A new version of ``key`` after an update, rolling out for ``rollout_polls`` reads."""
+        found = self.services[key]
+        polls = self.rollout_polls or self.settle_polls
+        if not polls and "LatestVersion" not in found:
+            return  # a service a test wrote by hand, no rollouts: its fields stay as the test set them
+        found["LatestVersion"] = int(found.get("LatestVersion") or found.get("CurrentVersion") or 1) + 1
+        found.setdefault("CurrentVersion", found["LatestVersion"] - 1)
+        found.setdefault("TotalInstance", found.get("RunningInstance", 1))
+        found.setdefault("RunningInstance", found["TotalInstance"])
+        self._rolling[key] = polls
+        if not polls:
+            self._settle(key)
+
+    def observe(self, key: str) -> dict[str, Any]:
+        """What DescribeService answers for ``key`` now (one read of a rollout used up)."""
+        found = self.services[key]
+        left = self._rolling.get(key)
+        if left is None:
+            return found
+        if left > 0:
+            self._rolling[key] = left - 1
+            return {**found, "Status": self.rollout_status, "CurrentVersion": found["LatestVersion"] - 1,
+                    "RunningInstance": max(0, int(found["TotalInstance"]) - 1)}
+        self._settle(key)
+        return found
+
+    def _settle(self, key: str) -> None:
+        found = self.services[key]
+        del self._rolling[key]
+        found["Status"] = self.rollout_outcome
+        if self.rollout_outcome == "Running":
+            found["CurrentVersion"] = found["LatestVersion"]
+            found["RunningInstance"] = found["TotalInstance"]
 
     def _roll(self, key: str, transitional: str, settled: dict[str, Any], *, gone: bool = False) -> None:
         if self.settle_polls <= 0:
@@ -199,13 +262,9 @@ class FakeEas:
         old = json.loads(found.get("ServiceConfig") or "{}")
         new = body if update_type == "replace" else merge_config(old, body)
         found["ServiceConfig"] = json.dumps(new, sort_keys=True)
-        if "LatestVersion" not in found:
-            return  # a service a test wrote by hand: its fields stay as the test set them
-        found["LatestVersion"] = int(found["LatestVersion"]) + 1
-        instances = int((new.get("metadata") or {}).get("instance") or 1)
-        found["TotalInstance"] = instances
-        self._roll(key, "Updating", {"Status": "Running", "CurrentVersion": found["LatestVersion"],
-                                     "RunningInstance": instances})
+        if "metadata" in new and "TotalInstance" in found:
+            found["TotalInstance"] = int((new.get("metadata") or {}).get("instance") or 1)
+        self.start_rollout(key)
 
 
 def merge_config(old: Any, new: Any) -> Any:
@@ -280,8 +339,6 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             path, _, query = self._route()
             state.requests.append(f"POST {path}")
-            if self._faulted():
-                return
             body = self._body()
             if path != "/api/v2/services":
                 self._send(404, {"Code": "NotFound", "Message": path})
@@ -295,8 +352,6 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             path, parts, query = self._route()
             state.requests.append(f"PUT {path}")
-            if self._faulted():
-                return
             body = self._body()
             key = "/".join(parts[4:6]) if path.startswith("/api/v2/services/") else ""
             with state._lock:
@@ -306,7 +361,14 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                     return
                 action = parts[6] if len(parts) > 6 else ""
                 if action == "":
+                    fault = state.next_put_fault()
+                    if fault != OK and not fault.after_apply:
+                        self._fail(fault)
+                        return
                     state._update(key, query.get("UpdateType", ["merge"])[0], body)
+                    if fault != OK:
+                        self._fail(fault)
+                        return
                 elif action in ("start", "stop"):
                     state.calls.append(("StartService" if action == "start" else "StopService", key))
                     target = "Running" if action == "start" else "Stopped"
@@ -325,8 +387,6 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             path, parts, query = self._route()
             state.requests.append(f"DELETE {path}")
-            if self._faulted():
-                return
             key = "/".join(parts[4:6]) if path.startswith("/api/v2/services/") else ""
             with state._lock:
                 if key not in state.services:
@@ -341,11 +401,19 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                                                      if label["LabelKey"] not in drop]
                 elif len(parts) == 6:
                     state.calls.append(("DeleteService", key))
+                    state.deletes.append(key)
                     state._roll(key, "Deleting", {}, gone=True)
                 else:
                     self._send(404, {"Code": "NotFound", "Message": path})
                     return
             self._send(200, {"RequestId": "fake"})
+
+        def _fail(self, fault: Fault) -> None:
+            """Answer an UpdateService with ``fault``'s status (its delay and hang are not modelled here)."""
+            if fault.status != 200:
+                self._send(fault.status, {"RequestId": "fake", "Code": fault.code, "Message": "injected fault"})
+            else:
+                self._send(200, {"RequestId": "fake", "Status": "Updating"})
 
         def _send(self, status: int, body: Any, raw: Optional[bytes] = None) -> None:
             data = raw if raw is not None else json.dumps(body).encode()

@@ -53,7 +53,9 @@ def test_service_config_is_the_planned_json_with_tags(recorded):
     parsed = json.loads(chat["inputs"]["serviceConfig"])
     assert parsed["metadata"]["name"] == "chat_dev"
     assert chat["inputs"]["tags"] == {"model": "Qwen3-8B", "engine": "vllm", "stack": "dev", "managed-by": "qwen3-eas",
-                                      "gpus": "1", "gpu-memory-gb": "24", "gpu-type": "GU30"}
+                                      "gpus": "1", "gpu-memory-gb": "24", "gpu-type": "GU30",
+                                      # whose it is (issue 22): a later run checks these before keeping it
+                                      "project": "qwen3-eas", "service": "chat"}
 
 
 def test_component_registers_its_outputs(recorded):

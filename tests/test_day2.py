@@ -36,9 +36,20 @@ def meta(status: str = "WithStock") -> dict:
             "StockStatus": status, "IsAvailable": True}
 
 
-def running_service(name: str) -> dict:
+def labels(key: str, stack: str = "dev", project: str = "qwen3-eas", **extra: str) -> list[dict]:
+    """DescribeService's ``Labels`` of a service this program created (``ownership.Owner.labels``)."""
+    pairs = {"managed-by": "qwen3-eas", "project": project, "stack": stack, "service": key, **extra}
+    return [{"LabelKey": k, "LabelValue": v} for k, v in pairs.items()]
+
+
+def running_service(name: str, key: str | None = None, **fields) -> dict:
+    """A running service of ours (labelled for ``key``, by default the name's first part)."""
     return {"ServiceName": name, "Status": "Running", "AccessToken": "tok",
-            "InternetEndpoint": f"http://e/api/predict/{name}", "IntranetEndpoint": f"http://i/api/predict/{name}"}
+            "InternetEndpoint": f"http://e/api/predict/{name}", "IntranetEndpoint": f"http://i/api/predict/{name}",
+            "Labels": labels(key or name.rsplit("_", 1)[0]), **fields}
+
+
+OWNER = running.Owner("qwen3-eas", "dev")
 
 
 @pytest.fixture
@@ -193,7 +204,7 @@ def test_a_bad_access_key_stops_the_run_instead_of_reading_as_not_running(eas, t
     not "no such service". Read as "not running", it would place a running service by stock again."""
     eas.faults = [Fault(status=404, code="InvalidAccessKeyId.NotFound")]
     with pytest.raises(running.ServiceLookupError, match=r"InvalidAccessKeyId\.NotFound"):
-        running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])})
+        running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, owner=OWNER)
 
 
 def test_without_credentials_the_lookup_says_so_and_sends_nothing(monkeypatch, tmp_path):
@@ -205,7 +216,7 @@ def test_without_credentials_the_lookup_says_so_and_sends_nothing(monkeypatch, t
         for name in ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SECURITY_TOKEN", "PROFILE"):
             monkeypatch.delenv(f"ALIBABA_CLOUD_{name}", raising=False)
         with pytest.raises(running.ServiceLookupError) as caught:
-            running.where_running({"chat": ("chat_dev", ["cn-hangzhou", "cn-beijing"])})
+            running.where_running({"chat": ("chat_dev", ["cn-hangzhou", "cn-beijing"])}, owner=OWNER)
         assert server.requests == []
     assert "no Alibaba Cloud credentials found" in str(caught.value)
     assert "refused" not in str(caught.value)
@@ -213,18 +224,18 @@ def test_without_credentials_the_lookup_says_so_and_sends_nothing(monkeypatch, t
 
 def test_lookups_that_outlive_the_deadline_leave_the_place_unknown(eas):
     eas.faults = [Fault(delay_s=1.5)]
-    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, deadline_s=0.3, timeout_s=5)
+    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, owner=OWNER, deadline_s=0.3, timeout_s=5)
     assert found.regions == {} and "deadline" in found.unknown["chat"]
 
 
-def test_where_running_asks_each_candidate_region_and_takes_the_first_that_has_it(eas):
+def test_where_running_asks_each_candidate_region_and_finds_where_it_runs(eas):
     eas.services["cn-beijing/chat_dev"] = running_service("chat_dev")
-    eas.services["cn-shanghai/chat_dev"] = running_service("chat_dev")
     found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou", "cn-beijing", "cn-shanghai"]),
-                                   "new": ("new_dev", ["cn-hangzhou"])})
+                                   "new": ("new_dev", ["cn-hangzhou"])}, owner=OWNER)
     assert found.regions == {"chat": "cn-beijing"}
-    assert found.also == {"chat": ("cn-shanghai",)}
-    assert found.unknown == {}
+    assert found.unknown == {} and found.conflicts == {}
+    assert sorted(eas.requests) == sorted(f"/api/v2/services/{r}" for r in (
+        "cn-hangzhou/chat_dev", "cn-beijing/chat_dev", "cn-shanghai/chat_dev", "cn-hangzhou/new_dev"))
 
 
 def test_one_switch_sends_every_eas_call_to_the_configured_endpoint(eas):
@@ -235,7 +246,7 @@ def test_one_switch_sends_every_eas_call_to_the_configured_endpoint(eas):
     eas.metas = [meta()]
     eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
     capacity = stock.live(["cn-hangzhou"])
-    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])})
+    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, owner=OWNER)
     read = EndpointProvider().create({"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "a"})
     assert capacity.stock("cn-hangzhou") == [meta()]
     assert found.regions == {"chat": "cn-hangzhou"}

@@ -123,7 +123,7 @@ def test_describe_service_goes_through_the_same_client():
                                                      "IntranetEndpoint": "http://i/api/predict/chat_dev"}}) as server:
         info = describe(factory(server)("cn-hangzhou"), "cn-hangzhou", "chat_dev")
     assert (info.token, info.status) == ("tok", "Running")
-    assert info.outputs()["openaiBaseUrl"] == "http://e/api/predict/chat_dev/v1"
+    assert info.outputs()["openaiBaseUrl"] == "https://e/api/predict/chat_dev/v1"  # tokens go over https
 
 
 # -- snapshots ----------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_the_endpoint_resource_reads_endpoint_and_token_through_describe_service
                              {"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "b"})
     assert created.id == "cn-hangzhou/chat_dev"
     assert created.outs["token"] == "secret-token"
-    assert created.outs["openaiBaseUrl"] == service["InternetEndpoint"] + "/v1"
+    assert created.outs["openaiBaseUrl"] == service["InternetEndpoint"].replace("http:", "https:") + "/v1"
     assert diff.changes and not diff.replaces  # a changed config re-reads, never replaces
 
 

@@ -27,6 +27,8 @@ from .fake_eas import FORBIDDEN, fake_eas, merge_config
 
 REGION, NAME = "cn-hangzhou", "chat_dev"
 ENDPOINT = f"http://123.{REGION}.pai-eas.aliyuncs.com/api/predict/{NAME}"
+"""What EAS returns (http); the reader exports the same endpoint over https."""
+HTTPS_ENDPOINT = ENDPOINT.replace("http://", "https://")
 
 OLD_CONFIG = {
     "metadata": {"name": NAME, "instance": 2, "shm_size": 64, "rpc": {"keepalive": 600000}},
@@ -78,7 +80,7 @@ def test_refresh_of_a_running_service_reads_its_token_and_endpoints():
     with fake_eas(services={f"{REGION}/{NAME}": running()}) as server:
         result = provider(server).read(f"{REGION}/{NAME}", props(NEW_CONFIG))
     assert result.id == f"{REGION}/{NAME}"
-    assert (result.outs["token"], result.outs["openaiBaseUrl"]) == ("tok", ENDPOINT + "/v1")
+    assert (result.outs["token"], result.outs["openaiBaseUrl"]) == ("tok", HTTPS_ENDPOINT + "/v1")
 
 
 def test_refresh_still_fails_on_errors_other_than_not_found():
@@ -95,7 +97,7 @@ def test_creation_waits_for_an_endpoint_that_appears_a_moment_later():
         later = threading.Timer(0.3, lambda: server.services[f"{REGION}/{NAME}"].update(running()))
         later.start()
         created = provider(server, endpoint_wait_s=5, poll_s=0.05).create(props(NEW_CONFIG))
-    assert created.outs["internetEndpoint"] == ENDPOINT
+    assert created.outs["internetEndpoint"] == HTTPS_ENDPOINT
     assert created.outs["status"] == "Running"
 
 

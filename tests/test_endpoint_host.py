@@ -97,7 +97,7 @@ def test_check_create_read_diff_update_refresh_delete_through_the_sdk_host(host)
         created = host.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs), timeout=30)
         outs = _dict(created.properties)
         assert created.id == f"{REGION}/{NAME}"
-        assert (outs["token"], outs["openaiBaseUrl"]) == ("tok-1", ENDPOINT + "/v1")
+        assert (outs["token"], outs["openaiBaseUrl"]) == ("tok-1", ENDPOINT.replace("http://", "https://") + "/v1")
 
         read = host.Read(provider_pb2.ReadRequest(id=created.id, urn=URN, properties=created.properties,
                                                   inputs=checked.inputs), timeout=30)

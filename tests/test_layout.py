@@ -27,7 +27,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core": (("components.core",), PULUMI + NETWORK),
     "eas": (("components.core", "components.eas"), PULUMI),
     "wiring": (("components.core", "components.eas", "components.service", "components.endpoint",
-                "components.providers", "components.program", "components.dynamic_pickle"), ()),
+                "components.drain", "components.providers", "components.program", "components.dynamic_pickle"), ()),
     "policy": (("components.core", "policy"), PULUMI[:2] + NETWORK),
 }
 
@@ -90,8 +90,8 @@ def test_imports_flow_one_way(path: Path) -> None:
 def test_every_module_sits_in_a_wing() -> None:
     """The top of components/ holds the Pulumi wiring only; everything else lives in a wing."""
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "dynamic_pickle.py", "endpoint.py", "plan.py", "program.py",
-                   "providers.py", "service.py"]
+    assert top == ["__init__.py", "__main__.py", "drain.py", "dynamic_pickle.py", "endpoint.py", "plan.py",
+                   "program.py", "providers.py", "service.py"]
 
 
 def test_core_loads_nothing_from_pulumi_or_the_network_at_run_time() -> None:

@@ -430,3 +430,32 @@ def test_bladellm_engine_is_read_from_the_stack_file_when_outputs_lack_it():
                                                                 "thinking": True}}}}
     found = smoke.targets(outputs, "x", read_features=lambda _: {"chat": smoke.Features(engine="bladellm")})
     assert found[0].features is not None and found[0].features.bladellm
+
+
+# -- issue 22, item 3: the token travels over https only --------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "called"), [
+    ("http://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev/v1",
+     "https://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev/v1"),
+    ("https://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev/v1",
+     "https://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev/v1"),
+    ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),  # a local test server only
+])
+def test_the_token_is_sent_over_https_only(given, called):
+    seen: list[str] = []
+
+    def client(service: smoke.Service, timeout: float) -> Any:
+        seen.append(service.base_url)
+        raise RuntimeError("no request in this test")
+
+    target = smoke.Target("chat", given, "tok", "Qwen3-8B", smoke.Features())
+    with pytest.raises(RuntimeError):
+        smoke.run_service(target, client_factory=client)
+    assert seen == [called]
+
+
+def test_an_endpoint_that_is_neither_http_nor_https_gets_no_token():
+    target = smoke.Target("chat", "ftp://example.invalid/v1", "tok", "Qwen3-8B", smoke.Features())
+    [result] = smoke.run_service(target, client_factory=lambda *a: pytest.fail("no client may be made"))
+    assert (result.check, result.outcome) == ("endpoint", "FAIL") and "https only" in result.detail

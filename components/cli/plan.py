@@ -102,7 +102,7 @@ def read_stack_config(path: Path) -> dict[str, str]:
         if isinstance(value, dict) and set(value) == {"secure"}:
             flat[key] = "[secret]"
         elif isinstance(value, (dict, list)):
-            flat[key] = json.dumps(value)
+            flat[key] = json.dumps(value, default=str)  # an unquoted YAML time is a datetime
         elif isinstance(value, bool):
             flat[key] = "true" if value else "false"
         else:

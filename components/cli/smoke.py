@@ -24,11 +24,15 @@ unreachable or rejects the token, its remaining checks are skipped.
 
 Authorization: EAS documents the raw token as the header value (``Authorization: <token>``);
 the OpenAI client would send ``Bearer <token>``, so the raw form is set as a default header.
+The token travels over https only: an ``http://`` endpoint (what EAS returns, and what stacks
+deployed before the outputs said https hold) is called as ``https://``, which Alibaba documents
+for the same endpoints; plain http is left only to a loopback address (a local test server).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import re
 import subprocess
@@ -37,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
+from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ChatCompletionToolParam
@@ -128,7 +133,28 @@ class Target:
             return "endpoint", "no servedModelName in outputs"
         if self.features is None:
             return "features", self.features_problem
-        return Service(self.key, self.base_url, self.token, self.served_model_name, self.features)
+        url = over_https(self.base_url)
+        if url is None:
+            return "endpoint", f"not calling {self.base_url}: the token is sent over https only"
+        return Service(self.key, url, self.token, self.served_model_name, self.features)
+
+
+def over_https(url: str) -> Optional[str]:
+    """``url`` as it may carry a token: https as it is, http upgraded to https (EAS serves both on
+    the same endpoint: "You can replace http with https for more secure encrypted transmission",
+    https://www.alibabacloud.com/help/doc-detail/111114.html), plain http kept for loopback only;
+    None for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return url
+    if parts.scheme != "http":
+        return None
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return url if loopback else "https://" + url[len("http://"):]
 
 
 @dataclass(frozen=True)

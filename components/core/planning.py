@@ -19,17 +19,18 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any, Optional
 
-from . import capabilities, engines, fitting, hardware, naming, placement, service_json, sizing
+from . import capabilities, engines, fitting, hardware, naming, ownership, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, StackCost, of_service, on_demand_price, spot_discounts
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem, StackConfigError
 from .instance_types import InstanceType
 from .rendering import render_script
-from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from .spec import PROJECT, QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 from .stack_config import LoadedStack
 
 
@@ -76,6 +77,21 @@ class ServicePlan:
     or not looked up). It decides how a replacement is done (``components.service``)."""
     protect: bool = False
     retain_on_delete: bool = False
+    project: str = PROJECT
+    """The Pulumi project: one of the ownership labels (``components.core.ownership``)."""
+    name_prefix: Optional[str] = None
+    draining: Optional[str] = None
+    """The region of this service's old copy, kept running by a two-phase move (``drain``)."""
+    drain_until: Optional[str] = None
+
+    @property
+    def replacement_trigger(self) -> str:
+        """What replaces the EAS service when it changes: its region, and its name once prefixed.
+
+        Unprefixed names are the ones every earlier release registered with the region alone, so
+        their trigger stays the same; setting or changing ``qwen3-eas:namePrefix`` then changes
+        the name, which an in-place update could not do (EAS cannot rename a service)."""
+        return f"{self.region}/{self.name}" if self.name_prefix else self.region
 
     @property
     def moving(self) -> bool:
@@ -102,9 +118,13 @@ class ServicePlan:
             "managed-by": "qwen3-eas",
             "gpus": str(self.gpus_per_replica),
             "gpu-memory-gb": str(self.gpu_memory_gb),
+            # Whose it is: a later run checks these before keeping a service where it is found.
+            **ownership.Owner(self.project, self.stack).labels(self.key),
         }
         if self.gpu_type:
             tags["gpu-type"] = self.gpu_type
+        if self.retain_on_delete:
+            tags[ownership.RETAIN_LABEL] = "true"
         return tags
 
     def summary(self) -> dict[str, Any]:
@@ -227,7 +247,8 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                  workspace_id: Optional[str], capacity: Optional[placement.Capacity] = None,
                  pinned_region: Optional[str] = None,
                  running_region: Optional[str] = None,
-                 site: str = DEFAULT_SITE) -> tuple[Optional[ServicePlan], list[Problem]]:
+                 site: str = DEFAULT_SITE,
+                 name_prefix: Optional[str] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
     """Plan one service, or return the problems that stop it.
 
     ``pinned_region`` (qwen3-eas:placements) wins; otherwise ``running_region``, where the EAS
@@ -274,7 +295,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     if launch is None:
         return None, out.problems
 
-    name = naming.service_name(stack, key)
+    name = naming.service_name(stack, key, name_prefix)
     script = render_script(launch)
     explanation = [
         _region_words(spec, choice, capacity, pinned=pinned_region is not None),
@@ -308,7 +329,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
         explanation=tuple(explanation), verdict=verdict, choice=choice,
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
-        running_in=running_region,
+        running_in=running_region, name_prefix=name_prefix,
     )
     return plan, []
 
@@ -461,16 +482,23 @@ def probed_regions(loaded: LoadedStack) -> set[str]:
     return regions
 
 
+def drains(loaded: LoadedStack) -> dict[str, ownership.Drain]:
+    """Service key -> its two-phase move's old copy (``drain``), for the lookup."""
+    return {key: ownership.drain_of(spec.drain) for key, spec in loaded.config.services.items() if spec.drain}
+
+
 def lookup_targets(loaded: LoadedStack) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Service key -> (EAS name, regions to look for it in): its regions and its pin, in order."""
     targets: dict[str, tuple[str, tuple[str, ...]]] = {}
     for key, spec in sorted(loaded.config.services.items()):
         regions = list(spec.regions or ([loaded.default_region] if loaded.default_region else []))
         pin = loaded.config.placements.get(key)
-        if pin is not None and pin not in regions:
-            regions.append(pin)
+        extra = [pin] if pin is not None else []
+        if spec.drain is not None:
+            extra.append(spec.drain.region)  # where the old copy of a two-phase move runs
+        regions += [r for r in extra if r not in regions]
         if regions:
-            targets[key] = (naming.service_name(loaded.name, key), tuple(regions))
+            targets[key] = (naming.service_name(loaded.name, key, loaded.config.name_prefix), tuple(regions))
     return targets
 
 
@@ -483,6 +511,11 @@ class StackPlan:
     """Service key -> why it is not deployed this run (the region table), by name."""
     cost: StackCost = field(default_factory=lambda: StackCost({}))
     """What the planned services may cost per hour together (``components.core.cost``)."""
+    uncertain: frozenset[str] = frozenset()
+    """Held-back keys whose service may run and be in the stack's state (held back over what the
+    lookup found, not for stock)."""
+    deferred: dict[str, str] = field(default_factory=dict)
+    """Key -> why it stays where it is this run (the first run of a two-phase move)."""
 
     def held_back_message(self, stack: str) -> str:
         """One paragraph per held-back service, for the end of the run."""
@@ -491,31 +524,44 @@ class StackPlan:
 
 def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,
                   running: Optional[Mapping[str, str]] = None,
-                  unknown: Optional[Mapping[str, str]] = None) -> StackPlan:
+                  unknown: Optional[Mapping[str, str]] = None, *,
+                  lookup: Optional[ownership.Lookup] = None, project: str = PROJECT,
+                  now: Optional[datetime] = None) -> StackPlan:
     """Plan every service; a mistake in the stack file raises ``StackConfigError`` for all of them.
 
     ``running``: service key -> the region it runs in now (kept there like a pin). ``unknown``:
     service key -> why where it runs could not be told; such a service is held back, never
     guessed at. A service no region can run now is held back too: the others still deploy.
+    ``lookup`` (what ``components.eas.running`` decided) gives both, and more: services held back
+    pinned or not (this stack's service in two regions), regions whose service of the same name
+    is another's, and two-phase moves (``drain``).
     """
     plans: dict[str, ServicePlan] = {}
     problems: list[Problem] = []
     held_back: dict[str, Problem] = {}
+    uncertain: set[str] = set()
     names: dict[str, str] = {}
     pins = loaded.config.placements
-    running = running or {}
-    unknown = unknown or {}
+    lookup = lookup or ownership.Lookup(regions=dict(running or {}), unknown=dict(unknown or {}))
     for key in sorted(set(pins) - set(loaded.config.services)):
         problems.append(Problem(f"qwen3-eas:placements.{key}",
                                 f"pins a region for {key!r}, which is not a configured service",
                                 "remove the pin (the service is gone) or restore the service"))
     for key, spec in sorted(loaded.config.services.items()):
+        pin = lookup.deferred.get(key, pins.get(key))
+        spec, drained = ownership.drained_spec(key, spec, loaded.default_region, pin, key in lookup.deferred)
+        if drained is not None:
+            problems.append(drained)
+            continue
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
-                                   capacity, pins.get(key), running.get(key), loaded.config.cost.site)
-        if key in unknown and key not in pins and plan is not None:
-            held_back[key] = Problem("regions", f"cannot tell whether it already runs somewhere: {unknown[key]}",
-                                     "run again when the EAS API answers, or pin its region in qwen3-eas:placements",
-                                     key, stock=True)
+                                   capacity, pin, lookup.regions.get(key), loaded.config.cost.site,
+                                   loaded.config.name_prefix)
+        held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
+        if held is not None:
+            # Held back over what runs (a doubt, or a service of this name in its region): it may
+            # be in the stack's state, so a preview must not show it as deleted.
+            held_back[key] = held
+            uncertain.add(key)
             continue
         if found and all(p.stock for p in found):
             held_back[key] = found[0]
@@ -528,13 +574,25 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
             problems.append(Problem("(service key)", f"services {clash!r} and {key!r} map to the same EAS name {plan.name!r}",
                                     "rename one of the service keys", key))
         names[plan.name] = key
-        plans[key] = dataclasses.replace(plan, protect=loaded.config.protected(key),
-                                         retain_on_delete=loaded.config.retained(key))
+        draining = lookup.draining.get(key)
+        active = spec.drain is not None and ownership.drain_of(spec.drain).active(now)
+        plans[key] = dataclasses.replace(
+            plan, protect=loaded.config.protected(key), project=project,
+            # While a drain lasts the service is kept on delete: its old copy must outlive the move.
+            retain_on_delete=loaded.config.retained(key) or active,
+            draining=draining.region if draining is not None else None,
+            drain_until=spec.drain.until if spec.drain is not None else None,
+            explanation=plan.explanation + ((
+                f"two-phase move out of {spec.drain.region} (drain): the copy there keeps running until "
+                f"{spec.drain.until}, then the first `pulumi up` deletes it",) if spec.drain is not None else ()))
     if problems:
         raise StackConfigError(loaded.name, problems)
     stack_cost = StackCost({k: p.cost for k, p in plans.items() if p.cost is not None}, loaded.config.cost.site,
                            loaded.config.cost.warn_above_per_hour, tuple(sorted(held_back)))
-    return StackPlan(plans, held_back, stack_cost)
+    deferred = {key: (f"moves out of {region} in two runs: this one keeps it there and records retainOnDelete on "
+                      "it, so that the move leaves it running; run `pulumi up` again to move it")
+                for key, region in lookup.deferred.items() if key in plans}
+    return StackPlan(plans, held_back, stack_cost, frozenset(uncertain), deferred)
 
 
 def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, model_validator
@@ -96,6 +97,11 @@ ServiceKey = Annotated[str, Pattern(r"[a-z][a-z0-9_-]{0,39}", "service key (lowe
 # Served model names reach the engine command line; the shell filter quotes them anyway, but a
 # name clients must type is kept to a sane alphabet.
 ServedName = Annotated[str, Pattern(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", "served model name", "qwen3-8b")]
+NamePrefix = Annotated[str, Pattern(r"[a-z][a-z0-9]{0,15}", "name prefix (lowercase letter first, then a-z 0-9, "
+                                    "at most 16)", "teama")]
+# RFC 3339 with a zone; YAML turns an unquoted one into a timestamp, which reaches us as its str().
+Timestamp = Annotated[str, Pattern(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})",
+                                   "time with its zone (RFC 3339)", "2026-12-01T00:00:00Z")]
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,19 @@ Resource = Annotated[
 ]
 
 
+class Drain(Strict):
+    """A two-phase region move: the old copy keeps running until a stated time (docs/day2.md)."""
+
+    region: RegionId = Field(description="Region the service runs in now and moves away from; its copy there "
+                             "keeps running (and billed) until `until`.")
+    until: Timestamp = Field(description="When the old copy may go: the first `pulumi up` after this time "
+                             "deletes it. A time already past deletes it at the next run.")
+
+    @property
+    def until_time(self) -> datetime:
+        return datetime.fromisoformat(self.until.replace("Z", "+00:00"))
+
+
 class ServiceSpec(Strict):
     """One Qwen3 service as written under ``qwen3-eas:services.<key>``."""
 
@@ -329,6 +348,17 @@ class ServiceSpec(Strict):
         None, description="Pulumi retainOnDelete: removing the service from the stack (or replacing it) leaves "
         "the EAS service running and billed. Default: the stack's qwen3-eas:retainOnDelete."
     )
+    drain: Optional[Drain] = Field(
+        None, description="Move out of `drain.region` in two phases: the new copy is created elsewhere while the "
+        "old one keeps serving until `drain.until`, so that clients can switch host and token."
+    )
+
+    @model_validator(mode="after")
+    def _drain_leaves_a_region(self) -> ServiceSpec:
+        if self.drain is not None and self.regions == [self.drain.region]:
+            raise SpecError(f"the only region listed, {self.drain.region}, is the one being drained",
+                            "list the region the service moves to in regions", "drain.region")
+        return self
 
     @model_validator(mode="after")
     def _regions_unique(self) -> ServiceSpec:
@@ -379,6 +409,24 @@ class StackConfig(Strict):
     cost: CostOptions = Field(
         default_factory=CostOptions, description="The site whose currency and prices the cost lines use, and a warning threshold."
     )
+    name_prefix: Optional[NamePrefix] = Field(
+        None, description="Put before every EAS name of the stack (`<prefix>_<key>_<stack>`) so that projects "
+        "sharing an account and region never share a name. Set it when a stack is created: setting or changing it "
+        "later replaces every service (new endpoints and tokens)."
+    )
+    adopt: list[ServiceKey] = Field(
+        default_factory=list,
+        description="Service keys whose running EAS service has no ownership labels (made by hand, or by qwen3-eas "
+        "before the labels) and is this stack's all the same; the next `pulumi up` labels it.",
+    )
+
+    @model_validator(mode="after")
+    def _adopt_known_services(self) -> StackConfig:
+        unknown = sorted(set(self.adopt) - set(self.services))
+        if unknown:
+            raise SpecError(f"adopts {', '.join(map(repr, unknown))}, not a configured service",
+                            "list only keys of qwen3-eas:services", "adopt")
+        return self
 
     def protected(self, key: str) -> bool:
         """Whether service ``key`` is protected (its own setting, else the stack's)."""

@@ -21,7 +21,8 @@ from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
 _KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements",
-         "protect": "protect", "retainOnDelete": "retain_on_delete", "cost": "cost"}
+         "protect": "protect", "retainOnDelete": "retain_on_delete", "cost": "cost", "namePrefix": "name_prefix",
+         "adopt": "adopt"}
 _BOOLEANS = ("protect", "retainOnDelete")
 _RESOURCE_KINDS = ("public", "spot", "resourceGroup", "quota")
 
@@ -46,7 +47,7 @@ _ALL_KEYS = sorted(
             _aliases(m)
             for m in (
                 spec.ServiceSpec, spec.PublicResource, spec.SpotResource,
-                spec.ResourceGroupResource, spec.QuotaResource, spec.InstanceFacts, spec.CostOptions,
+                spec.ResourceGroupResource, spec.QuotaResource, spec.InstanceFacts, spec.CostOptions, spec.Drain,
             )
         )
     )
@@ -55,7 +56,7 @@ _ALL_KEYS = sorted(
 
 def _decode(key: str, value: Any) -> Any:
     """Pulumi passes object config as JSON text; a stack file gives the object itself."""
-    if isinstance(value, str) and key in ("services", "placements", "cost"):
+    if isinstance(value, str) and key in ("services", "placements", "cost", "adopt"):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -417,6 +418,10 @@ def _region_problems(default_region: Optional[str], config: Optional[spec.StackC
             if not regions.is_eas_region(region):
                 found.append(Problem(f"regions[{index}]", str(regions.unknown_region(region)),
                                      f"write a region ID where EAS runs ({regions.region_hint(region)})", key))
+        if service.drain is not None and not regions.is_eas_region(service.drain.region):
+            found.append(Problem("drain.region", str(regions.unknown_region(service.drain.region)),
+                                 f"write the region the service runs in now ({regions.region_hint(service.drain.region)})",
+                                 key))
     for key, region in sorted(config.placements.items()):
         if not regions.is_eas_region(region):
             found.append(Problem(f"{NAMESPACE}:placements.{key}", str(regions.unknown_region(region)),

@@ -13,8 +13,8 @@ own retries off, so the only retry policy is the one here:
   connection hangs;
 - a capacity snapshot is a JSON object mapping region ID to the ``InstanceMetas`` list exactly
   as DescribeMachineSpec returns it (``load_snapshot`` / ``write_snapshot``);
-- ``find_service`` asks DescribeService whether a service of a given name exists in a region
-  (where a deployed service runs, so that it stays there).
+- ``describe_service`` is the one DescribeService call (where a deployed service runs, whose it
+  is, and the endpoint reader's reads), retried by ``with_retries`` with the same classification.
 
 Every client made here without an explicit endpoint honours ``QWEN3_EAS_API_ENDPOINT`` (and
 ``QWEN3_EAS_API_PROTOCOL``): one switch sends every EAS API call of a run, stock probe, service
@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union
 
 import requests
 from alibabacloud_credentials.client import Client as CredentialClient
@@ -71,14 +71,16 @@ __all__ = [
     "classify_error",
     "default_endpoint",
     "describe_machine_spec",
+    "describe_service",
     "endpoint_override",
-    "find_service",
+    "labels_of",
     "load_snapshot",
     "make_client",
     "probe_regions",
     "resolve_credentials",
     "validate_metas",
     "validate_snapshot",
+    "with_retries",
     "write_snapshot",
 ]
 
@@ -590,11 +592,13 @@ SERVICE_NOT_FOUND_CODES = frozenset({"InvalidService.NotFound"})
 "not here": ``InvalidAccessKeyId.NotFound`` is a 404 too, and it is an authentication failure."""
 
 
-def find_service(client: Client, region: str, name: str, *, timeout_s: Optional[float] = None) -> Optional[str]:
-    """DescribeService ``region``/``name``: the service's status if it exists there, None if not.
+def describe_service(client: Client, region: str, name: str, *, timeout_s: Optional[float] = None) -> Optional[Any]:
+    """DescribeService ``region``/``name``: the SDK's ``Service`` model, or None if EAS has no such service.
 
-    One attempt; any failure other than "no such service" raises ``ProbeFailure`` (classified
-    like the stock probe's, so an authentication error can stop the run).
+    The one DescribeService call of the project: the service lookup and the endpoint reader both
+    go through it (and ``with_retries``). One attempt; any failure other than "no such service"
+    raises ``ProbeFailure``, classified like the stock probe's (an authentication error stops a
+    run, throttling and server errors are worth another try).
     """
     runtime = util_models.RuntimeOptions(autoretry=False)
     if timeout_s is not None:
@@ -607,7 +611,36 @@ def find_service(client: Client, region: str, name: str, *, timeout_s: Optional[
         if failure.kind is not FailureKind.AUTH and failure.code in SERVICE_NOT_FOUND_CODES:
             return None  # EAS answers InvalidService.NotFound (HTTP 404) for a name it does not have
         raise failure from None
-    return str(getattr(body, "status", None) or "unknown")
+    if body is None:
+        raise ProbeFailure(FailureKind.MALFORMED, f"DescribeService {region}/{name} returned no service")
+    return body
+
+
+def labels_of(service: Any) -> dict[str, str]:
+    """A ``Service`` model's labels (``Labels``: ``LabelKey``/``LabelValue`` pairs) as a mapping."""
+    pairs = getattr(service, "labels", None) or []
+    return {str(p.label_key): str(p.label_value or "") for p in pairs if p is not None and p.label_key}
+
+
+T = TypeVar("T")
+
+
+def with_retries(call: Callable[[], T], *, retries: int, backoff_s: float, give_up_at: Optional[float] = None,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()``, again after a retryable ``ProbeFailure`` (``retry_delay``: exponential, or what the
+    API asked for), at most ``retries`` more times and never past ``give_up_at`` (``time.monotonic``).
+    The last failure is raised, counting its attempts."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except ProbeFailure as failure:
+            pause = retry_delay(failure, attempt, backoff_s)
+            late = give_up_at is not None and time.monotonic() + pause >= give_up_at
+            if not failure.kind.retryable or attempt >= retries or late:
+                raise (failure.again(attempt + 1) if attempt else failure) from None
+            sleep(pause)
+            attempt += 1
 
 
 # --------------------------------------------------------------------------- many regions

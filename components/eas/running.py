@@ -1,8 +1,9 @@
 """Where each deployed service runs now, so that a run keeps it there without ``make pin``.
 
 A service's EAS name is deterministic (``components.core.naming``), so DescribeService of that
-name in each of its candidate regions tells where it runs, whatever the stack's state or pins
-say. The program asks once per run, before planning; a region it is found in acts as a pin.
+name in each of its candidate regions tells where a service of that name runs, whatever the
+stack's state or pins say, and its labels tell whose it is (``components.core.ownership``, which
+also decides what the run makes of it). The program asks once per run, before planning.
 
 - ``QWEN3_EAS_RUNNING=offline``: no lookup at all (the offline plan sets it: it never calls
   the EAS API); unset: look up live, through the same client and endpoint switch
@@ -19,8 +20,10 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Optional, Union
+
+from ..core.ownership import Copy, Drain, Lookup, Owner, settle
 
 ENV = "QWEN3_EAS_RUNNING"
 OFFLINE = "offline"
@@ -30,33 +33,27 @@ class ServiceLookupError(RuntimeError):
     """Every lookup would fail (credentials refused, endpoint misconfigured): the run stops."""
 
 
-@dataclass(frozen=True)
-class Running:
-    """What the lookup learned, by service key."""
-
-    regions: dict[str, str] = field(default_factory=dict)
-    """Service key -> the region it runs in (the first of its candidate regions that has it)."""
-    unknown: dict[str, str] = field(default_factory=dict)
-    """Service key -> why where it runs could not be told."""
-    also: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Service key -> further regions it was found in too (a move that did not finish)."""
+Running = Lookup
+"""What the lookup decided, by service key (``components.core.ownership.Lookup``)."""
 
 
 Targets = Mapping[str, tuple[str, Sequence[str]]]
 """Service key -> (EAS name, candidate regions in order)."""
 
 
-def where_running(targets: Targets, *, client_factory: Optional[Callable[[str], Any]] = None,
+def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[str, Drain]] = None,
+                  now: Optional[datetime] = None, client_factory: Optional[Callable[[str], Any]] = None,
                   timeout_s: float = 5.0, retries: int = 1, backoff_s: float = 0.5,
-                  deadline_s: float = 120.0) -> Running:
+                  deadline_s: float = 120.0) -> Lookup:
     """Look every service up in its candidate regions (eight calls at a time); see the module doc.
 
-    A retryable failure is tried again after the stock probe's backoff (``api._backoff``); no
+    A retryable failure is tried again after the stock probe's backoff (``api.with_retries``); no
     lookup outlives ``deadline_s``: what has no answer by then is unknown, and that service is
-    held back like any other whose place cannot be told.
+    held back like any other whose place cannot be told. ``owner`` says which copies are this
+    stack's; ``drains`` name the old copies of two-phase moves (``ownership.settle``).
     """
     if os.environ.get(ENV, "") == OFFLINE or not targets:
-        return Running()
+        return Lookup()
     from . import api as eas_api  # the SDK is only needed when something is looked up
 
     pairs = [(key, name, region) for key, (name, regions) in sorted(targets.items()) for region in regions]
@@ -80,17 +77,17 @@ def where_running(targets: Targets, *, client_factory: Optional[Callable[[str], 
 
     give_up = time.monotonic() + deadline_s
 
-    def ask(pair: tuple[str, str, str]) -> Union[Optional[str], BaseException]:
+    def ask(pair: tuple[str, str, str]) -> Union[Optional[Copy], BaseException]:
         _, name, region = pair
-        for attempt in range(retries + 1):
-            try:
-                return eas_api.find_service(clients[region], region, name, timeout_s=timeout_s)
-            except eas_api.ProbeFailure as failure:
-                pause = eas_api.retry_delay(failure, attempt, backoff_s)
-                if not failure.kind.retryable or attempt == retries or time.monotonic() + pause >= give_up:
-                    return failure
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+        try:
+            body = eas_api.with_retries(
+                lambda: eas_api.describe_service(clients[region], region, name, timeout_s=timeout_s),
+                retries=retries, backoff_s=backoff_s, give_up_at=give_up)
+        except eas_api.ProbeFailure as failure:
+            return failure
+        if body is None:
+            return None
+        return Copy(region, eas_api.labels_of(body), str(getattr(body, "status", None) or "unknown"))
 
     pool = ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup")
     futures = {pool.submit(ask, pair): pair for pair in pairs}
@@ -100,25 +97,14 @@ def where_running(targets: Targets, *, client_factory: Optional[Callable[[str], 
     late = eas_api.ProbeFailure(eas_api.FailureKind.TIMEOUT, f"no answer within the {deadline_s:g} s deadline")
     answers = {pair: (future.result() if future in done else late) for future, pair in futures.items()}
 
-    found: dict[str, list[str]] = {}
-    failed: dict[str, list[str]] = {}
-    for (key, name, region), answer in answers.items():
+    copies: dict[str, dict[str, Copy]] = {}
+    failed: dict[str, dict[str, str]] = {}
+    for (key, name, region), answer in sorted(answers.items()):
         if isinstance(answer, eas_api.ProbeFailure):
             if answer.kind is eas_api.FailureKind.AUTH:
                 raise ServiceLookupError(f"EAS refused DescribeService {region}/{name}: {answer.detail}; "
                                          "the RAM user needs eas:DescribeService")
-            failed.setdefault(key, []).append(f"DescribeService {region}/{name}: {answer}")
-        elif answer is not None:
-            found.setdefault(key, []).append(region)
-    result = Running()
-    for key, (_, regions) in sorted(targets.items()):
-        where = [r for r in regions if r in found.get(key, [])]
-        if where:
-            # Found is an answer even if another region failed: names are unique per region,
-            # and the first candidate holding it is where it stays.
-            result.regions[key] = where[0]
-            if len(where) > 1:
-                result.also[key] = tuple(where[1:])
-        elif key in failed:
-            result.unknown[key] = "; ".join(failed[key])
-    return result
+            failed.setdefault(key, {})[region] = str(answer)
+        elif isinstance(answer, Copy):
+            copies.setdefault(key, {})[region] = answer
+    return settle(targets, copies, failed, owner, drains, now)

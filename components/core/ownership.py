@@ -1,0 +1,236 @@
+"""Whose an EAS service of a given name is, and what a run makes of the copies it finds.
+
+EAS names are unique per region only (``metadata.name``, "Parameters of model services"), and
+ours carry no account-wide part: ``<key>_<stack>`` (``components.core.naming``). So the same
+name can run in several regions, and a service of another project, of another tool or made by
+hand can carry it. Before the program keeps a service where a copy was found, it checks the
+labels it sets on create: ``managed-by``, ``project``, ``stack`` and ``service`` (the key). The
+provider sends the component's ``tags`` as EAS labels when it creates a service (the ``Labels``
+query parameter, aliyun/terraform-provider-alicloud ``alicloud/resource_alicloud_pai_service.go``
+lines 86-88 at 81c43b6), sets changed ones with ``TagResources`` (``service_alicloud_pai_v2.go``
+lines 216-247) and reads them back from DescribeService's ``Labels`` (resource file, lines
+144-146), where the lookup reads them too.
+
+Pure: no Pulumi, no network. ``settle`` turns what DescribeService said in each region into the
+run's decisions; ``components.eas.running`` asks, ``components.core.planning`` applies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Optional
+
+from . import spec as spec_model
+from .errors import Problem
+
+if TYPE_CHECKING:  # planning imports this module
+    from .planning import ServicePlan
+
+MANAGED_BY = "qwen3-eas"
+OWNER_KEYS = ("managed-by", "project", "stack", "service")
+"""The labels that say whose a service is; all four must match for it to be this stack's."""
+RETAIN_LABEL = "retain-on-delete"
+"""Set (``"true"``) while the stack records Pulumi ``retainOnDelete`` on the service: a two-phase
+move (``drain``) reads it to know that a run has already recorded the option."""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A service of the looked-up name in one region, as DescribeService describes it."""
+
+    region: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The stack doing the lookup: what its services' labels say, and which keys it adopts."""
+
+    project: str
+    stack: str
+    adopt: frozenset[str] = frozenset()
+    """Service keys whose unlabelled service is taken as this stack's (``qwen3-eas:adopt``)."""
+
+    def labels(self, key: str) -> dict[str, str]:
+        """The ownership labels of service ``key`` (the program adds them to the service's tags)."""
+        return {"managed-by": MANAGED_BY, "project": self.project, "stack": self.stack, "service": key}
+
+    def judge(self, key: str, labels: Mapping[str, str]) -> Optional[str]:
+        """None when a copy with ``labels`` is this stack's service ``key``; otherwise why not.
+
+        Any ownership label that says something else makes it another's, adopted or not. A copy
+        without them (made by hand, or by a release of qwen3-eas before these labels) is another's
+        too unless the stack file adopts the key.
+        """
+        expected = self.labels(key)
+        clash = [f"{k}={labels[k]!r}" for k in OWNER_KEYS if k in labels and labels[k] != expected[k]]
+        if clash:
+            return f"it is labelled {', '.join(clash)}, not this stack's ({_describe(expected)})"
+        missing = [k for k in OWNER_KEYS if k not in labels]
+        if not missing or key in self.adopt:
+            return None
+        return (f"it has no {'/'.join(missing)} label{'s' if len(missing) > 1 else ''} (made by hand, or by "
+                "qwen3-eas before ownership labels)")
+
+    def adopting(self, key: str, labels: Mapping[str, str]) -> bool:
+        """True when ``labels`` lack an ownership label and the stack adopts ``key`` all the same."""
+        return key in self.adopt and any(k not in labels for k in OWNER_KEYS) and self.judge(key, labels) is None
+
+
+def _describe(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in labels.items())
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A two-phase move's old copy: kept running in ``region`` until ``until``."""
+
+    region: str
+    until: datetime
+
+    def active(self, now: Optional[datetime] = None) -> bool:
+        return (now or datetime.now(self.until.tzinfo)) < self.until
+
+
+def drain_of(drain: spec_model.Drain) -> Drain:
+    """The stack file's ``drain`` as the lookup uses it."""
+    return Drain(drain.region, drain.until_time)
+
+
+@dataclass
+class Lookup:
+    """What the program makes of the copies found, by service key."""
+
+    regions: dict[str, str] = field(default_factory=dict)
+    """Where this stack's service runs: it stays there (like a pin)."""
+    unknown: dict[str, str] = field(default_factory=dict)
+    """Why where it runs cannot be told (a region did not answer): held back unless pinned."""
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """Why it cannot be deployed safely (this stack's service found in two regions): held back,
+    pinned or not."""
+    taken: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Region -> why the service of this name there is not this stack's: it cannot be placed there."""
+    draining: dict[str, Copy] = field(default_factory=dict)
+    """The old copy of a two-phase move, kept running until its drain ends."""
+    deferred: dict[str, str] = field(default_factory=dict)
+    """Region a service stays in this run because its two-phase move first records retainOnDelete."""
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    """Warnings to print, by key."""
+
+    def note(self, key: str, text: str) -> None:
+        self.notes.setdefault(key, []).append(text)
+
+    def hold_back(self, key: str, plan: ServicePlan, pinned: bool) -> Optional[Problem]:
+        """Why ``plan`` must not be registered this run, or None (a hold-back, not a config error)."""
+        if key in self.conflicts:
+            return Problem("regions", self.conflicts[key],
+                           "delete the copy that should not run (the console, or DeleteService), then run again; "
+                           "a pin does not help: the stack may hold either copy", key, stock=True)
+        if key in self.unknown and not pinned:
+            return Problem("regions", f"cannot tell whether it already runs somewhere: {self.unknown[key]}",
+                           "run again when the EAS API answers, or pin its region in qwen3-eas:placements",
+                           key, stock=True)
+        taken = self.taken.get(key, {})
+        if plan.region in taken:
+            return Problem("regions", f"the EAS service {plan.name} in {plan.region} is not this stack's: "
+                           f"{taken[plan.region]}", "set qwen3-eas:namePrefix so that this stack's names differ, "
+                           "list other regions, or adopt it (qwen3-eas:adopt) if it is this stack's", key, stock=True)
+        return None
+
+
+def settle(targets: Mapping[str, tuple[str, Sequence[str]]], copies: Mapping[str, Mapping[str, Copy]],
+           failures: Mapping[str, Mapping[str, str]], owner: Owner,
+           drains: Optional[Mapping[str, Drain]] = None, now: Optional[datetime] = None) -> Lookup:
+    """Decide, for every looked-up service, where it stays or why it is held back.
+
+    - A region that did not answer: unknown (a copy of ours, a second one perhaps, could be there;
+      the program never guesses).
+    - Ours in more than one region: a conflict. Kept in the first, a replacement could delete the
+      one the stack manages and then fail to create in the taken region.
+    - Ours in exactly one region: it stays there.
+    - Another's copy: that region is taken for this name.
+    - A drain's region: its copy of ours is the old copy of a two-phase move, not where it runs.
+    """
+    drains = drains or {}
+    result = Lookup()
+    for key, (name, regions) in sorted(targets.items()):
+        failed = failures.get(key, {})
+        found = copies.get(key, {})
+        drain = drains.get(key)
+        if failed:
+            result.unknown[key] = "; ".join(f"DescribeService {r}/{name}: {why}" for r, why in sorted(failed.items()))
+            continue
+        ours: list[Copy] = []
+        for region in regions:
+            copy = found.get(region)
+            if copy is None:
+                continue
+            why = owner.judge(key, copy.labels)
+            if why is not None:
+                result.taken.setdefault(key, {})[region] = why
+                if drain is None or region != drain.region:
+                    result.note(key, f"EAS service {region}/{name} is not this stack's: {why}; it is left alone")
+                continue
+            if owner.adopting(key, copy.labels):
+                result.note(key, f"EAS service {region}/{name} has no ownership labels and is adopted "
+                                 f"(qwen3-eas:adopt); this run labels it: then remove {key!r} from qwen3-eas:adopt")
+            elif key in owner.adopt:
+                result.note(key, f"qwen3-eas:adopt lists {key!r}, whose service is labelled already: remove it")
+            ours.append(copy)
+        old = next((c for c in ours if drain is not None and c.region == drain.region), None)
+        ours = [c for c in ours if c is not old]
+        if len(ours) > 1:
+            where = " and ".join(c.region for c in ours)
+            result.conflicts[key] = (f"this stack's EAS service {name} runs in {where} (a move that did not finish, "
+                                     "or a copy made by hand); the program cannot tell which one the stack manages")
+            continue
+        if ours:
+            result.regions[key] = ours[0].region
+        if old is None or drain is None:
+            continue
+        active = drain.active(now or datetime.now(drain.until.tzinfo))
+        if ours:
+            # Moved already: the old copy is kept while the drain lasts; after it, the run no longer
+            # registers the drain resource, and the engine deletes it (and with it the old copy).
+            if active:
+                result.draining[key] = old
+            else:
+                result.note(key, f"the drain of {old.region} ended {drain.until.isoformat()}: the old copy there "
+                                 "is deleted by this run (delete it by hand if the stack no longer holds it)")
+        elif old.labels.get(RETAIN_LABEL) != "true":
+            if active:
+                # Phase 1: the engine reads retainOnDelete from the old state when it deletes a
+                # replaced resource (pulumi/pulumi pkg/resource/deploy/step.go line 661 at 1b59498,
+                # `s.old.RetainOnDelete`), so a run before the move must record it.
+                result.deferred[key] = drain.region
+                result.regions[key] = drain.region
+            else:
+                result.note(key, f"the drain of {old.region} ended {drain.until.isoformat()} before the move "
+                                 "began: the service moves and the old copy is deleted at the end of this run")
+        else:
+            # Phase 2: retainOnDelete is recorded on the old copy, so the move leaves it running;
+            # the drain resource takes it over (and deletes it once the drain is over).
+            result.draining[key] = old
+    return result
+
+
+def drained_spec(key: str, spec: spec_model.ServiceSpec, default_region: Optional[str], pin: Optional[str],
+                 staying: bool) -> tuple[spec_model.ServiceSpec, Optional[Problem]]:
+    """The spec this run plans with: a drained region is not a place to go (unless the first run
+    of the move keeps the service there), or the problem that leaves no region."""
+    if spec.drain is None:
+        return spec, None
+    gone = spec.drain.region
+    if staying:
+        return spec.model_copy(update={"allow_region_move": False}), None
+    if pin == gone:
+        return spec, Problem(f"qwen3-eas:placements.{key}", f"pins {key!r} to {gone}, the region its drain leaves",
+                             "pin the region it moves to, or remove the pin")
+    regions = [r for r in (spec.regions or ([default_region] if default_region else [])) if r != gone]
+    if not regions:
+        return spec, Problem("drain.region", f"{gone} is the only region the service may run in",
+                             "list the region the service moves to in regions", key)
+    return spec.model_copy(update={"regions": regions}), None
