@@ -31,7 +31,9 @@ def test_first_up_of_dev_creates_the_service_with_endpoint_and_secret_token(work
     assert eas.services["cn-hangzhou/chat_dev"]["Status"] == "Running"
     token = eas.services["cn-hangzhou/chat_dev"]["AccessToken"]
     service = run.outputs["services"]["chat"]
-    assert service["internetEndpoint"] == eas.services["cn-hangzhou/chat_dev"]["InternetEndpoint"]
+    # EAS answers with http://; the outputs say https://, the scheme tokens may travel over.
+    assert service["internetEndpoint"] == eas.services["cn-hangzhou/chat_dev"]["InternetEndpoint"].replace(
+        "http://", "https://", 1)
     assert service["openaiBaseUrl"].endswith(".cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev/v1")
     assert run.outputs["tokens"] == {"chat": token}
     # The token is a secret in the state: encrypted, nowhere in plain text.

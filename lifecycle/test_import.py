@@ -18,7 +18,8 @@ def test_an_existing_service_is_imported_then_brought_to_the_stacks_config(works
                "cloud": {"computing": {"instances": [{"type": A10}]}},
                "containers": [{"image": "vllm/vllm-openai:v0.11.2", "port": 8000, "script": "vllm serve /model_dir"}]}
     eas.create("cn-hangzhou", by_hand)
-    workspace.write_stack("t", stack_text({"chat": chat()}))
+    # Made by hand: none of the ownership labels, so the stack adopts it by name for these runs.
+    workspace.write_stack("t", stack_text({"chat": chat()}, adopt=["chat"]))
     # 1. The region's provider alone.
     first = workspace.up("t", target=[PROVIDER_URN])
     assert first.error is None, first.output
@@ -47,3 +48,7 @@ def test_an_existing_service_is_imported_then_brought_to_the_stacks_config(works
     assert run.ops(READER_TYPE) == [("create", "chat-endpoint")]
     assert eas.names() == [KEY] and eas.config(KEY)["containers"][0]["image"] != "vllm/vllm-openai:v0.11.2"
     assert run.outputs["tokens"]["chat"] == eas.services[KEY]["AccessToken"]
+    # Labelled now: without `adopt` the next run keeps it as this stack's and has nothing to do.
+    assert {"project", "stack", "service"} <= set(eas.labels(KEY))
+    workspace.write_stack("t", stack_text({"chat": chat()}))
+    assert workspace.preview("t", refresh=True).changes() == {}
