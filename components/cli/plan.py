@@ -241,13 +241,41 @@ def cycle_collection_deferred() -> Iterator[None]:
         gc.collect()
 
 
+def _provider_name(reference: str) -> str:
+    """``alicloud-cn-hangzhou`` from a provider reference (``<provider URN>::<ID>``)."""
+    return reference.rsplit("::", 2)[-2] if reference.count("::") >= 2 else reference
+
+
+def resource_entry(resource: dict[str, Any], request: Any) -> dict[str, Any]:
+    """The EAS service as the engine sees it: its inputs besides the service JSON, its provider
+    and the resource options the program sent (``plan.json``'s ``resource``; the diff's steps
+    are read from it, ``components.core.steps``)."""
+    inputs = resource["inputs"]
+    return {
+        "type": resource["type"],
+        "name": resource["name"],
+        "provider": _provider_name(request.provider),
+        "tags": dict(inputs.get("tags") or {}),
+        "workspaceId": inputs.get("workspaceId"),
+        "options": {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "replacementTrigger": request.replacement_trigger.string_value or None,
+        },
+    }
+
+
 def plan_files(stack: str, recorded: Recorded) -> dict[str, str]:
     """File name -> contents of the plan, from what the program registered."""
-    summaries = recorded.summaries
+    requests = {r.name: r for r in recorded.requests if r.type == SERVICE_TYPE}
+    summaries = dict(recorded.summaries)
     configs: dict[str, str] = {}
     for res in recorded.of_type(SERVICE_TYPE):
         key = res["name"].removesuffix("-service")
         configs[key] = res["inputs"]["serviceConfig"]
+        if key in summaries and res["name"] in requests:
+            summaries[key] = {**summaries[key], "resource": resource_entry(res, requests[res["name"]])}
     files = {f"{key}.json": report.service_json_file(text) for key, text in sorted(configs.items())}
     files["plan.json"] = report.plan_json(summaries)
     files["plan.md"] = report.plan_markdown(stack, summaries)
