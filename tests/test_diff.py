@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,7 +63,7 @@ def test_script_changes_are_one_row_and_a_diff_of_lines(write_stack):
     assert found["metadata.instance"] == ("1", "2")
     assert [label for label in found if "script" in label] == ["containers[0].script"]
     text = diff.render("t", "main", [change])
-    assert "| `containers[0].script` | 2 lines differ, below | |" in text
+    assert "| `containers[0].script` | 9 lines | 11 lines; 2 differ, below |" in text
     assert "+  --enable-auto-tool-choice \\" in text and "+  --tool-call-parser hermes \\" in text
 
 
@@ -117,12 +118,15 @@ def test_the_cli_plans_the_base_with_its_own_code_in_a_git_repository(tmp_path):
     dev = repo / "stacks" / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("replicas: 1", "replicas: 2"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "HEAD", "--out", "d.md"],
-                            cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "HEAD", "--out", "d.md",
+                             "--json", "d.json"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("## `dev`: 1 to update in place (base `HEAD` at ")
     assert "| `metadata.instance` | `1` | `2` |" in result.stdout
     assert (repo / "d.md").read_text() == result.stdout
+    announced = json.loads((repo / "d.json").read_text())
+    assert announced["services"]["chat"]["step"] == "update" and announced["headError"] is None
+    assert announced["services"]["chat"]["resource"] == {"type": "alicloud:pai/service:Service", "name": "chat-service"}
     unknown = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "nosuchref"],
                              cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "'nosuchref' is not a commit" in unknown.stderr

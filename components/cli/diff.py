@@ -290,12 +290,16 @@ def _script_diff(field: FieldChange) -> list[str]:
     return [f"`{field.label}`:", "", "```diff", *(line.replace("```", "'''") for line in body), "```", ""]
 
 
-def _script_cell(field: FieldChange) -> str:
+def _script_cells(field: FieldChange) -> str:
+    """The before and after cells of a start script's row: its length, and that its diff follows."""
     old, new = (field.before or "").splitlines(), (field.after or "").splitlines()
-    if field.before is None or field.after is None:
-        return f"{len(old or new)} lines, below"
-    moved = sum(1 for line in difflib.ndiff(old, new) if line[:1] in "+-")
-    return f"{moved} lines differ, below"
+    before = ABSENT if field.before is None else f"{len(old)} lines"
+    after = ABSENT if field.after is None else f"{len(new)} lines"
+    if field.before is not None and field.after is not None:
+        after += f"; {sum(1 for line in difflib.ndiff(old, new) if line[:1] in '+-')} differ, below"
+    elif field.after is not None:
+        after += ", below"
+    return f"{before} | {after}"
 
 
 def _service_lines(change: ServiceChange) -> list[str]:
@@ -309,7 +313,7 @@ def _service_lines(change: ServiceChange) -> list[str]:
         lines += ["| field | before | after |", "|---|---|---|"]
         for f in change.fields:
             if _is_script(f):
-                lines.append(f"| `{f.label}` | {_script_cell(f)} | |")
+                lines.append(f"| `{f.label}` | {_script_cells(f)} |")
             else:
                 lines.append(f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)}{_moved(f)} |")
         lines.append("")
