@@ -103,6 +103,8 @@ def rendered_script() -> str:
     """The start script of an e2e service, planned exactly as for EAS (tool calling, reasoning, name)."""
     spec = {
         "model": "Qwen3-0.6B", "engine": "vllm", "engineVersion": E2E_RELEASE.version,
+        # An image of the release under test: engineVersion must agree with the tag's release.
+        "image": f"eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:{E2E_RELEASE.version}",
         "toolCalling": True, "reasoning": True, "servedModelName": SERVED, "maxModelLen": 8192,
         "resource": {"kind": "public", "instanceTypes": ["ml.gu7i.c16m60.1-gu30"]},
     }

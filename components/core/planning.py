@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
-from . import engines, fitting, hardware, naming, placement, service_json, sizing
+from . import engines, fitting, hardware, image_checks, naming, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .cost import Cost, of_service
 from .engines import Features, UnsupportedFeatureError
@@ -332,6 +332,7 @@ def _engine_release(spec: ServiceSpec, region: str,
         out.problem("engineVersion",
                     f"cannot read the {spec.engine} version from image tag {engines.image_tag(image)!r}",
                     "set engineVersion (e.g. 0.11.2) to the engine release inside the image")
+    image_checks.check(spec.engine, image, spec.engine_version, region, version, out)
     return image, version
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from . import regions, spec
+from . import naming, regions, spec
 from .catalog import MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
@@ -317,6 +317,10 @@ def _problem(error: Mapping[str, Any]) -> Problem:
                        f"resource kind {ctx.get('tag', value)!r} is not known" if kind == "union_tag_invalid"
                        else "resource kind is missing",
                        "set kind to one of " + ", ".join(_RESOURCE_KINDS), service)
+    if kind == "bool_type" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        word = value.strip().lower()
+        return Problem(field, f"is the text {value!r} in quotes, not the boolean {word}",
+                       f"write {leaf}: {word} without quotes", service)
     if kind in _EXPECTED:
         expected = _EXPECTED[kind]
         if leaf == "maxSurge":
@@ -398,9 +402,27 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
                     problems.append(problem)
     region = raw.get("alicloud:region")
     problems.extend(_region_problems(region if isinstance(region, str) else None, config))
+    problems.extend(_name_problems(stack, config))
     if problems or config is None:
         raise StackConfigError(stack, problems)
     return LoadedStack(stack, config, region if isinstance(region, str) else None)
+
+
+def _name_problems(stack: str, config: Optional[spec.StackConfig]) -> list[Problem]:
+    """Service keys whose EAS name (``<service key>_<stack>``, ``components.core.naming``) would be
+    longer than EAS allows: refused rather than cut short into a name nobody wrote."""
+    if config is None:
+        return []
+    room = naming.MAX_LENGTH - len(stack) - 1
+    found = []
+    for key in sorted(config.services):
+        eas = f"{key}_{stack}"
+        if len(eas) > naming.MAX_LENGTH:
+            fix = (f"shorten the service key to at most {room} characters (the EAS name is <service key>_<stack>)"
+                   if room > 0 else f"use a shorter stack name: '{stack}' alone leaves no room for a service key")
+            found.append(Problem("(service key)", f"its EAS name {eas!r} would be {len(eas)} characters; EAS names "
+                                 f"are at most {naming.MAX_LENGTH} characters", fix, key))
+    return found
 
 
 def _region_problems(default_region: Optional[str], config: Optional[spec.StackConfig]) -> list[Problem]:
