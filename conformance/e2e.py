@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
+from components.cli import described
 from components.core import planning, stack_config
 from components.core.engines import MODEL_DIR, PORT
 
@@ -243,7 +244,7 @@ def stop(server: subprocess.Popen[bytes]) -> float:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the end-to-end test; 0 when every check passes."""
-    parser = argparse.ArgumentParser(prog="make e2e", description=__doc__)
+    parser = argparse.ArgumentParser(prog="make e2e", description=described(__doc__ or "", paragraphs=99))
     parser.add_argument("--logs", default="build/e2e", help="folder for the install and engine logs")
     parser.add_argument("--deadline", type=float, default=READY_DEADLINE_S, help="seconds to wait for readiness")
     args = parser.parse_args(argv)

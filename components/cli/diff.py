@@ -38,7 +38,7 @@ from typing import Any, Optional
 
 from ..core import report, steps
 from ..core.removals import removed_keys
-from . import PROG, plan
+from . import PROG, described, plan
 
 NO_CHANGES = "no changes"
 ABSENT = "—"
@@ -435,7 +435,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} diff", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} diff", description=described(__doc__.splitlines()[0]))
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--base", required=True, help="git ref to compare with (a branch, tag or commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")

@@ -28,7 +28,7 @@ from typing import Any, Optional, ParamSpec, TypeVar
 
 from ..core import report, stack_file
 from ..eas import running, stock
-from . import PROG, make_words, stacks
+from . import PROG, described, make_words, stacks
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -77,7 +77,10 @@ def resolve_stack(arg: str) -> tuple[str, Path]:
         return name, path
     path = stacks.stack_file(arg)
     if not path.is_file():
-        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist (stacks: {', '.join(stacks.names())})")
+        near = stacks.closest(arg)
+        hint = f"did you mean {near!r}? " if near else ""
+        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist ({hint}stacks: "
+                        f"{', '.join(stacks.names())})")
     return arg, path
 
 
@@ -87,17 +90,25 @@ def read_stack_config(path: Path) -> dict[str, str]:
         document = stack_file.load(path.read_text(encoding="utf-8"), str(path)) or {}
     except stack_file.StackFileError as exc:
         raise PlanError(str(exc)) from None
-    if not isinstance(document, dict):
-        raise PlanError(f"{path}: expected a mapping with a 'config:' key")
+    if not isinstance(document, dict) or not document:
+        raise PlanError(f"{path}: the file is empty or not a mapping; a stack file has its settings under a "
+                        "'config:' key (see stacks/Pulumi.dev.yaml)")
+    if "config" not in document:
+        found = ", ".join(str(k) for k in document)
+        raise PlanError(f"{path}: no 'config:' key at the top of the file (found {found}); Pulumi reads a stack's "
+                        "settings only under a 'config:' line: put them under a 'config:' line, indented by two spaces")
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise PlanError(f"{path}: 'config:' must be a mapping")
     flat: dict[str, str] = {}
+    encrypted: list[str] = []
     for key, value in config.items():
         key = str(key)
         if ":" not in key:
             key = f"{PROJECT}:{key}"  # Pulumi's rule: bare keys belong to the project
         if isinstance(value, dict) and set(value) == {"secure"}:
+            if key.startswith(f"{PROJECT}:"):
+                encrypted.append(key)
             flat[key] = "[secret]"
         elif isinstance(value, (dict, list)):
             flat[key] = json.dumps(value)
@@ -105,6 +116,11 @@ def read_stack_config(path: Path) -> dict[str, str]:
             flat[key] = "true" if value else "false"
         else:
             flat[key] = str(value)
+    if encrypted:
+        raise PlanError("\n".join(
+            f"{path}: {key} is encrypted (secure:), but it is not a secret (no {PROJECT}: key is), and the offline "
+            f"plan cannot decrypt it. Fix: write its value in the clear (`pulumi config set {key} <value>`, "
+            "without --secret)" for key in encrypted))
     return flat
 
 
@@ -327,7 +343,7 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} plan", description=described(__doc__.splitlines()[0]))
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
     parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")

@@ -317,6 +317,10 @@ def _problem(error: Mapping[str, Any]) -> Problem:
                        f"resource kind {ctx.get('tag', value)!r} is not known" if kind == "union_tag_invalid"
                        else "resource kind is missing",
                        "set kind to one of " + ", ".join(_RESOURCE_KINDS), service)
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return Problem(field, f"is encrypted (secure:), but {leaf} is not a secret, and the offline plan cannot "
+                       "decrypt it", f"write {leaf} in the clear" + (f", e.g. {_example(place)}" if _example(place) else ""),
+                       service)
     if kind == "bool_type" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
         word = value.strip().lower()
         return Problem(field, f"is the text {value!r} in quotes, not the boolean {word}",
@@ -373,9 +377,14 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
     """Validate a stack's flat config map; raise ``StackConfigError`` listing every problem."""
     problems: list[Problem] = []
     ours: dict[str, Any] = {}
+    near_misses: list[str] = []
     for full_key, value in sorted(raw.items()):
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
+            if _near_namespace(namespace):
+                near_misses.append(key)
+                problems.append(Problem(full_key, f"namespace {namespace!r} is not the project's {NAMESPACE!r}, so "
+                                        "nothing reads this key", f"rename it to '{NAMESPACE}:{key}'"))
             continue
         if key not in _KEYS:
             near = difflib.get_close_matches(key, list(_KEYS), n=1)
@@ -384,7 +393,7 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
             problems.append(Problem(full_key, "unknown config key", f"remove it or correct its spelling ({hint})"))
             continue
         ours[key] = _decode(key, value)
-    if "services" not in ours:
+    if "services" not in ours and "services" not in near_misses:
         problems.append(Problem(f"{NAMESPACE}:services", "no services are configured",
                                 f"add a '{NAMESPACE}:services' mapping of service key to spec, "
                                 f"e.g. {_EXAMPLES['services']} (see docs/configuration.md)"))
@@ -406,6 +415,13 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
     if problems or config is None:
         raise StackConfigError(stack, problems)
     return LoadedStack(stack, config, region if isinstance(region, str) else None)
+
+
+def _near_namespace(namespace: str) -> bool:
+    """A namespace that is the project's misspelt (``qwen3eas``, ``qwen3_eas``, ``Qwen3-EAS``)."""
+    squashed = namespace.lower().replace("-", "").replace("_", "").replace(".", "")
+    return squashed == NAMESPACE.replace("-", "") or (
+        difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.8)
 
 
 def _name_problems(stack: str, config: Optional[spec.StackConfig]) -> list[Problem]:
