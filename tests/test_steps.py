@@ -180,3 +180,38 @@ def test_a_base_planned_by_older_code_shows_no_option_rows(planned):
     older = {**after, "plan.json": json.dumps({k: {f: v for f, v in e.items() if f != "resource"}
                                                for k, e in summaries.items()})}
     assert diff.compare(older, after) == []
+
+
+def _meta(status: str) -> dict[str, Any]:
+    return {"InstanceType": "ml.gu7i.c16m60.1-gu30", "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24, "CPU": 16,
+            "Memory": 60, "StockStatus": status, "IsAvailable": True}
+
+
+def test_with_a_snapshot_a_service_no_region_can_run_is_held_back_and_a_running_one_stays(planned, tmp_path):
+    """`make diff CAPACITY=`: the working tree planned as `pulumi preview` plans it with that stock."""
+    base = planned({"chat": service(regions=TWO_REGIONS)})
+    snapshot = tmp_path / "capacity.json"
+    snapshot.write_text(json.dumps({region: [_meta("NoStock")] for region in TWO_REGIONS}))
+    head = tmp_path / "head" / "Pulumi.t.yaml"
+    head.parent.mkdir()
+    head.write_text(yaml.safe_dump({"config": {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": {
+        "chat": service(regions=TWO_REGIONS), "fresh": service(regions=TWO_REGIONS)}}}))
+    _, files, held_back = plan.preview_plan(str(head), snapshot, {"chat": "cn-hangzhou"})
+    assert set(held_back) == {"fresh"} and "no region can run this service now" in held_back["fresh"]
+    found = {c.key: c for c in diff.compare(base, files, keep_same=True, held_back=held_back)}
+    # The running service stays where the base put it, whatever the stock (as DescribeService keeps it).
+    assert found["chat"].step.step == steps.SAME
+    assert (found["fresh"].step.step, found["fresh"].regions) == ("held-back", (None, None))
+    text = diff.render("t", "main", list(found.values()))
+    assert "### ! `fresh`: held back" in text and "`pulumi up` fails at its end" in text and "no stock" in text
+    announced = diff.announcement("t", "main", list(found.values()))["services"]
+    assert announced["fresh"]["step"] == "held-back" and "cn-beijing" in announced["fresh"]["heldBack"]
+
+
+def test_a_service_allowed_to_move_is_not_kept_in_place():
+    config = {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": json.dumps({
+        "a": service(regions=TWO_REGIONS), "b": service(regions=TWO_REGIONS, allowRegionMove=True),
+        "c": service(regions=["cn-beijing"])})}
+    kept = json.loads(plan.kept_in_place(config, {"a": "cn-hangzhou", "b": "cn-hangzhou", "c": "cn-hangzhou"})[
+        "qwen3-eas:placements"])
+    assert kept == {"a": "cn-hangzhou"}  # b may move; c's region is no longer one of its candidates

@@ -151,6 +151,8 @@ class ServiceChange:
     """Service JSON keys the change drops from a service that stays (``removals``)."""
     regions: tuple[Optional[str], Optional[str]] = (None, None)
     """The service's region before and after (None where it does not exist)."""
+    held_back: str = ""
+    """Why the run holds it back (the regions tried), for a ``held-back`` step."""
 
     @property
     def shown(self) -> bool:
@@ -195,18 +197,25 @@ def load_steps_sides(files: Mapping[str, str]) -> dict[str, steps.Side]:
 
 
 def compare(base_files: Optional[Mapping[str, str]], head_files: Mapping[str, str],
-            keep_same: bool = False) -> list[ServiceChange]:
+            keep_same: bool = False, held_back: Optional[Mapping[str, str]] = None) -> list[ServiceChange]:
     """Per service key, sorted: its step and the fields that differ. ``base_files`` None: the base
-    could not be planned, every service is a create. Services the engine leaves as they are
-    (``same``, nothing changed) are left out unless ``keep_same``."""
+    could not be planned, every service is a create. ``held_back``: service key -> why the working
+    tree's run does not register it (``plan.preview_plan``). Services the engine leaves as they
+    are (``same``, nothing changed) are left out unless ``keep_same``."""
+    held_back = held_back or {}
     before = load_side(base_files) if base_files is not None else {}
     after = load_side(head_files)
     old_sides = load_steps_sides(base_files) if base_files is not None else {}
     new_sides = load_steps_sides(head_files)
     removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
     changes: list[ServiceChange] = []
-    for key in sorted(set(before) | set(after)):
+    for key in sorted(set(before) | set(after) | set(held_back)):
         old, new = old_sides.get(key), new_sides.get(key)
+        if key in held_back:
+            reason = held_back[key]
+            step = steps.announce(old, None, held_back=reason.splitlines()[0].rstrip(":"))
+            changes.append(ServiceChange(key, step, (), (), (old.region if old else None, None), reason))
+            continue
         step = steps.announce(old, new)
         # A removed service is one entry: what it ran is gone, row by row it would only be noise.
         old_fields, new_fields = before.get(key, {}), after.get(key, {})
@@ -239,6 +248,7 @@ def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_e
                 "region": {"before": c.regions[0], "after": c.regions[1]},
                 "fields": [f.label for f in c.fields],
                 "removedKeys": list(c.removed),
+                "heldBack": c.held_back or None,
             }
             for c in changes
         },
@@ -274,7 +284,7 @@ def _error_block(text: str) -> list[str]:
 
 
 _COUNTED = {steps.CREATE: "to create", steps.UPDATE: "to update in place", steps.REPLACE: "to replace",
-            steps.DELETE: "to delete", steps.SAME: "with options changed only", steps.HELD_BACK: "held back"}
+            steps.DELETE: "to delete", steps.SAME: "with no change to the service", steps.HELD_BACK: "held back"}
 """How the summary line counts each step."""
 
 
@@ -307,6 +317,8 @@ def _service_lines(change: ServiceChange) -> list[str]:
     lines = [f"### {step.mark} `{change.key}`: {step.title}", ""]
     if step.step == steps.DELETE:
         return [*lines, f"removed: `{change.key}`, {step.what}.", ""]
+    if step.step == steps.HELD_BACK:
+        return [*lines, step.what[0].upper() + step.what[1:] + ".", "", *_error_block(change.held_back), ""]
     lines += [step.what[0].upper() + step.what[1:] + ".", ""]
     lines += [f"- {note}" for note in step.notes] + ([""] if step.notes else [])
     if change.fields:
@@ -416,15 +428,46 @@ def plan_working_tree(stack_arg: str) -> tuple[str, Optional[dict[str, str]], Op
         plan.release_runtime_threads()
 
 
-def diff_stack(stack_arg: str, base: str) -> tuple[str, int, dict[str, Any]]:
-    """(Markdown, exit status, ``announcement``) for one stack against ``base``."""
+def plan_working_tree_with_stock(stack_arg: str, capacity: Path, running: Mapping[str, str]) -> tuple[
+        str, Optional[dict[str, str]], Optional[str], dict[str, str]]:
+    """``plan_working_tree`` as a preview with a capacity snapshot, and the services it holds back."""
+    try:
+        stack, files, held_back = plan.preview_plan(stack_arg, capacity, running)
+        return stack, files, None, held_back
+    except plan.PlanError as exc:
+        try:
+            stack = plan.resolve_stack(stack_arg)[0]
+        except plan.PlanError:
+            stack = stack_arg
+        return stack, None, f"error: {exc}", {}
+    finally:
+        plan.release_runtime_threads()
+
+
+def diff_stack(stack_arg: str, base: str, capacity: Optional[Path] = None) -> tuple[str, int, dict[str, Any]]:
+    """(Markdown, exit status, ``announcement``) for one stack against ``base``.
+
+    With a ``capacity`` snapshot the working tree is planned as ``pulumi preview`` would plan it
+    with that stock: services the base has stay in the base's region (as a service found running
+    does), and a service no region can run is announced as held back. The base is planned as
+    always, without stock: where the base put a service is where it is taken to run.
+    """
     commit = resolve_commit(base)
-    stack, head_files, head_error = plan_working_tree(stack_arg)
+    base_files: Optional[dict[str, str]] = None
+    base_error: Optional[str] = None
+    held_back: dict[str, str] = {}
+    if capacity is None:
+        stack, head_files, head_error = plan_working_tree(stack_arg)
+    else:
+        base_files, base_error = plan_base(stack_arg, commit)
+        running = {k: e["region"] for k, e in json.loads(base_files["plan.json"]).items()} if base_files else {}
+        stack, head_files, head_error, held_back = plan_working_tree_with_stock(stack_arg, capacity, running)
     if head_files is None:
         error = head_error or "unknown error"
         return render_head_error(stack, error), 2, {**announcement(stack, base, [], commit=commit), "headError": error}
-    base_files, base_error = plan_base(stack_arg, commit)
-    changes = compare(base_files, head_files, keep_same=True)
+    if capacity is None:
+        base_files, base_error = plan_base(stack_arg, commit)
+    changes = compare(base_files, head_files, keep_same=True, held_back=held_back)
     return (render(stack, base, changes, base_error, commit), 0,
             {**announcement(stack, base, changes, base_error, commit), "headError": None})
 
@@ -439,11 +482,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--base", required=True, help="git ref to compare with (a branch, tag or commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")
+    parser.add_argument("--capacity", type=Path, metavar="FILE",
+                        help="plan the working tree with this capacity snapshot, as pulumi preview would: a service "
+                        "no region can run is announced as held back")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write each service's step as JSON (for tools: step, order, refusedBy, retained)")
     args = parser.parse_args(argv)
     try:
-        text, status, steps_json = diff_stack(args.stack, args.base)
+        text, status, steps_json = diff_stack(args.stack, args.base, args.capacity)
     except DiffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import runpy
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,8 @@ class Recorded:
     """URN -> parent URN of every registered resource."""
     requests: list[Any] = field(default_factory=list)
     """Every RegisterResourceRequest as the program sent it to the monitor (options included)."""
+    held_back: dict[str, str] = field(default_factory=dict)
+    """Service key -> why the program did not register it this run (a preview only; ``up`` fails)."""
 
     def stack_outputs(self) -> dict[str, Any]:
         """The program's ``pulumi.export`` values."""
@@ -209,6 +211,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
         namespace = runpy.run_path(str(program), run_name="__main__")
         for key, component in (namespace.get("services") or {}).items():
             recorded.summaries[key] = component.plan.summary()
+        recorded.held_back = dict(getattr(namespace.get("services"), "held_back", None) or {})
         # The mock runtime registers the root stack before the program runs; register it again
         # so the program's exports are recorded as `pulumi up` would record them.
         root = pulumi.runtime.get_root_resource()
@@ -340,6 +343,48 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
                         f"{make_words('CAPACITY=', '--capacity')}, or write one with `make capacity REGIONS=\"<region> ...\"`")
     recorded = run_program(stack, read_stack_config(path), capacity=capacity, stack_path=path)
     return stack, plan_files(stack, recorded)
+
+
+def kept_in_place(config: dict[str, str], regions: Mapping[str, str]) -> dict[str, str]:
+    """``config`` with ``qwen3-eas:placements`` pins for the services ``regions`` says run somewhere.
+
+    This is what ``pulumi up`` does with a service it finds running (components.eas.running): it
+    stays in its region whatever the stock, if that region is one of its candidates (its
+    ``regions``, or ``alicloud:region``, or its pin) and it does not set ``allowRegionMove``. A pin
+    already in the file wins, as it does there.
+    """
+    key = f"{PROJECT}:placements"
+    try:
+        services = json.loads(config.get(f"{PROJECT}:services", "{}"))
+        pins = json.loads(config.get(key, "{}"))
+    except ValueError:
+        return config  # the plan reports the stack file's own mistake
+    if not isinstance(services, dict) or not isinstance(pins, dict):
+        return config
+    kept = dict(pins)
+    for name, region in regions.items():
+        spec = services.get(name)
+        if not isinstance(spec, dict) or spec.get("allowRegionMove") is True or name in kept:
+            continue
+        candidates = spec.get("regions") or [config.get("alicloud:region")]
+        if region in candidates:
+            kept[name] = region
+    return {**config, key: json.dumps(kept, sort_keys=True)} if kept else config
+
+
+def preview_plan(stack_arg: str, capacity: Path,
+                 running: Mapping[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Plan a stack as ``pulumi preview`` would with a capacity snapshot: (stack name, files, held back).
+
+    ``running``: service key -> the region it is taken to run in (the base plan's, for ``make diff``).
+    A service no region can run now is held back by key, with why, instead of failing the plan.
+    """
+    stack, path = resolve_stack(stack_arg)
+    if not capacity.is_file():
+        raise PlanError(f"capacity snapshot {capacity} does not exist")
+    config = kept_in_place(read_stack_config(path), running)
+    recorded = run_program(stack, config, capacity=capacity, preview=True, stack_path=path)
+    return stack, plan_files(stack, recorded), recorded.held_back
 
 
 def main(argv: Optional[list[str]] = None) -> int:
