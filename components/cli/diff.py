@@ -1,17 +1,23 @@
 """``make diff``: what a change does to a stack's services, as Markdown for a pull request.
 
-    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE]
+    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE] [--json FILE]
+        [--capacity FILE]
 
 Plans the stack twice, offline: at ``<ref>`` with that commit's own code (exported with ``git
 archive`` into a temporary folder and planned there by ``qwen3-eas plan``, so the
 base's code plans the base), and in the working tree (``components.cli.plan.make_plan``). Then, per
-service key, compares the plan's model, placement (``region``, ``instanceTypes``, ``placement``)
-and sizing verdict, and every field of the service JSON flattened to dotted paths; the start
-script is compared command by command and flag by flag, not as one string.
+service key, it announces the step the engine will take for the EAS service
+(``components.core.steps``: create, update in place, replace and in which order, delete, same,
+held back; refused for a protected service) and compares the plan's model, placement
+(``region``, ``instanceTypes``, ``placement``), sizing verdict, cost, resource options and tags,
+and every field of the service JSON flattened to dotted paths; a start script is shown as a
+diff of its lines.
 
 Output: ``no changes`` alone when nothing differs; otherwise a heading for the stack and, per
-service, a heading marked ``+`` added, ``-`` removed or ``~`` changed with a table of field,
-before and after. Keys of the service JSON that the change drops are listed under the table as
+service, a heading with the step's mark (``+``, ``~``, ``+/-`` or ``-/+``, ``-``, ``=``, ``!``),
+what happens in words and a table of field, before and after; a removed service is one entry.
+``--json`` writes the steps for tools (``announcement``). Keys of the service JSON that the
+change drops are listed under the table as
 ``removed: <key>``: the provider's update merges and would keep them, so the endpoint reader
 removes them from the running service with a replace-type update (``components.endpoint``). A
 base that cannot be planned (the stack is new, or its file or code was

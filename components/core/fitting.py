@@ -104,7 +104,8 @@ def _warn_if_oversized(spec: ServiceSpec, model: Model, t: InstanceType, out: Fi
         cheaper = f"an instance type with {gpus}" + (f" (e.g. {named})" if named else ending)
     out.warnings.append(
         f"tensor parallel {t.gpus} ({t.gpus} GPUs per replica) is {t.gpus // fewer} times what {model.name} needs: "
-        f"{gpus} fit {spec.max_model_len} tokens. Cheaper: {cheaper}; add replicas for throughput")
+        f"{gpus} {'fits' if fewer == 1 else 'fit'} {spec.max_model_len} tokens. Cheaper: {cheaper}; add replicas for "
+        "throughput")
 
 
 def _example_type(minimum: sizing.TableMinimum) -> str:
