@@ -215,3 +215,10 @@ def test_a_service_allowed_to_move_is_not_kept_in_place():
     kept = json.loads(plan.kept_in_place(config, {"a": "cn-hangzhou", "b": "cn-hangzhou", "c": "cn-hangzhou"})[
         "qwen3-eas:placements"])
     assert kept == {"a": "cn-hangzhou"}  # b may move; c's region is no longer one of its candidates
+
+
+def test_an_eas_name_that_changes_is_called_out_on_the_update():
+    old = steps.Side("chat_dev", "cn-hangzhou", {"metadata": {"name": "chat_dev"}}, {}, None, False, False)
+    new = steps.Side("chat_dev2", "cn-hangzhou", {"metadata": {"name": "chat_dev2"}}, {}, None, False, False)
+    step = steps.announce(old, new)
+    assert step.step == steps.UPDATE and "EAS name changes from `chat_dev` to `chat_dev2`" in step.notes[0]

@@ -419,17 +419,20 @@ def plan_base(stack_arg: str, commit: str) -> tuple[Optional[dict[str, str]], Op
         return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}, None
 
 
+def _stack_name(stack_arg: str) -> str:
+    try:
+        return plan.resolve_stack(stack_arg)[0]
+    except plan.PlanError:
+        return stack_arg
+
+
 def plan_working_tree(stack_arg: str) -> tuple[str, Optional[dict[str, str]], Optional[str]]:
     """(stack name, files, None) of the stack planned by the working tree, or (name, None, why not)."""
     try:
         stack, files = plan.make_plan(stack_arg)
         return stack, files, None
     except plan.PlanError as exc:
-        try:
-            stack = plan.resolve_stack(stack_arg)[0]
-        except plan.PlanError:
-            stack = stack_arg
-        return stack, None, f"error: {exc}"
+        return _stack_name(stack_arg), None, f"error: {exc}"
     finally:
         plan.release_runtime_threads()
 
@@ -441,11 +444,7 @@ def plan_working_tree_with_stock(stack_arg: str, capacity: Path, running: Mappin
         stack, files, held_back = plan.preview_plan(stack_arg, capacity, running)
         return stack, files, None, held_back
     except plan.PlanError as exc:
-        try:
-            stack = plan.resolve_stack(stack_arg)[0]
-        except plan.PlanError:
-            stack = stack_arg
-        return stack, None, f"error: {exc}", {}
+        return _stack_name(stack_arg), None, f"error: {exc}", {}
     finally:
         plan.release_runtime_threads()
 

@@ -157,7 +157,12 @@ def announce(before: Optional[Side], after: Optional[Side], held_back: Optional[
             what = f"`{after.name}` updated in place ({' and '.join(differ)} only: the running instances stay)"
         else:
             what = f"`{after.name}` updated in place by {_rolling(after.service_config)}; endpoint and token stay"
-        return Step(UPDATE, what=what)
+        notes: tuple[str, ...] = ()
+        if before.name != after.name:
+            notes = (f"its EAS name changes from `{before.name}` to `{after.name}`, but the update is sent to the "
+                     f"service created as `{before.name}` (the provider addresses it by that name); what EAS does "
+                     "with a new name in its JSON is not verified: to rename a service, give it a new key",)
+        return Step(UPDATE, what=what, notes=notes)
     changed = [name for name, old, new in (("protect", before.protect, after.protect),
                                            ("retainOnDelete", before.retain_on_delete, after.retain_on_delete))
                if old is not None and new is not None and old != new]
