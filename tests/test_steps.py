@@ -222,3 +222,14 @@ def test_an_eas_name_that_changes_is_called_out_on_the_update():
     new = steps.Side("chat_dev2", "cn-hangzhou", {"metadata": {"name": "chat_dev2"}}, {}, None, False, False)
     step = steps.announce(old, new)
     assert step.step == steps.UPDATE and "EAS name changes from `chat_dev` to `chat_dev2`" in step.notes[0]
+
+
+def test_the_replacement_trigger_and_the_registered_order_decide_a_replacement():
+    """The trigger the program registers is what the engine compares (the region today); the order
+    is the program's deleteBeforeReplace (delete first only where it runs in the planned region)."""
+    old = steps.Side("chat_dev", "cn-hangzhou", {"a": 1}, {}, None, False, False, "cn-hangzhou")
+    renamed = steps.Side("x_chat_dev", "cn-hangzhou", {"a": 1}, {}, None, False, False, "cn-hangzhou/x_chat_dev")
+    assert (steps.announce(old, renamed).step, steps.announce(old, renamed).order) == ("replace", "create-first")
+    in_place = steps.Side("chat_dev", "cn-hangzhou", {"a": 1}, {}, None, False, False, "cn-hangzhou/b", True)
+    assert steps.announce(old, in_place).order == "delete-first"
+    assert steps.announce(old, in_place).mark == "-/+" and "deleted first" in steps.announce(old, in_place).what

@@ -4,12 +4,13 @@ The engine decides per resource, here the ``alicloud:pai/service:Service`` named
 ``<key>-service``, from what the program registers on each side:
 
 - **create**: the service is new; **delete**: the stack no longer has it.
-- **replace**: its region (the replacement trigger, ``components.service``) differs. Across
-  regions the new service is created, and Running, before the old one is deleted
-  (``create-first``); a replacement in the region it runs in deletes first (``delete-first``),
-  with downtime until the new one runs. Nothing else replaces it: the provider marks no field
-  ForceNew (shared/reference/real-pulumi-engine.md, "What the real alicloud:pai/service:Service
-  does"), so only ``pulumi up --replace`` could replace it in its own region.
+- **replace**: its replacement trigger (``components.service``: the region) differs; where a
+  plan does not state the trigger, its region. The order is the one the program registers
+  (``deleteBeforeReplace``): the new service created, and Running, before the old one is
+  deleted (``create-first``), or, for a service known to run in the region it is planned in,
+  deleted first (``delete-first``), with downtime until the new one runs. Nothing else replaces
+  it: the provider marks no field ForceNew (shared/reference/real-pulumi-engine.md, "What the
+  real alicloud:pai/service:Service does").
 - **update**: an input differs (the service JSON, compared as JSON; its tags; its workspace).
 - **same**: no input differs. Resource options (``protect``, ``retainOnDelete``) are not inputs:
   a change of them alone is a ``same`` step whose new options the engine writes to the state
@@ -58,6 +59,8 @@ class Side:
     workspace_id: Optional[str] = None
     protect: Optional[bool] = None
     retain_on_delete: Optional[bool] = None
+    replacement_trigger: Optional[str] = None
+    delete_before_replace: bool = False
 
     @classmethod
     def from_plan(cls, summary: Mapping[str, Any], service_config: Mapping[str, Any]) -> Side:
@@ -72,6 +75,8 @@ class Side:
             workspace_id=resource.get("workspaceId"),
             protect=options.get("protect"),
             retain_on_delete=options.get("retainOnDelete"),
+            replacement_trigger=options.get("replacementTrigger"),
+            delete_before_replace=bool(options.get("deleteBeforeReplace")),
         )
 
 
@@ -149,8 +154,12 @@ def announce(before: Optional[Side], after: Optional[Side], held_back: Optional[
         return Step(CREATE, what=f"a new EAS service `{after.name}` in {after.region}, with its own endpoint and token")
     if after is None:
         return _delete(before)
-    if before.region != after.region:
-        return _replace(before, after, CREATE_FIRST)
+    if before.replacement_trigger is not None and after.replacement_trigger is not None:
+        replaced = before.replacement_trigger != after.replacement_trigger
+    else:
+        replaced = before.region != after.region
+    if replaced:
+        return _replace(before, after, DELETE_FIRST if after.delete_before_replace else CREATE_FIRST)
     differ = _inputs_differ(before, after)
     if differ:
         if "serviceConfig" not in differ:
@@ -187,8 +196,8 @@ def _delete(before: Side) -> Step:
 
 def _replace(before: Side, after: Side, order: str) -> Step:
     if order == CREATE_FIRST:
-        what = (f"a new `{after.name}` is created in {after.region} and Running before the old one in "
-                f"{before.region} is deleted: a new endpoint and a new token, clients must switch")
+        what = (f"a new `{after.name}` is created in {after.region} and Running before the old "
+                f"`{before.name}` in {before.region} is deleted: a new endpoint and a new token, clients must switch")
     else:
         what = (f"`{before.name}` is deleted first, then created again in {after.region}: down from the delete "
                 "until the new one runs (image pull and weight load)")
