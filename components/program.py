@@ -49,7 +49,17 @@ def duplicate_key_error(stack: str) -> str | None:
     return "\n".join(f"{path.name}: {d.describe()}" for d in found) or None
 
 
-def main() -> dict[str, Qwen3EasService]:
+class Registered(dict[str, Qwen3EasService]):
+    """The services a run registered, by key; ``held_back`` names those it did not, and why."""
+
+    held_back: dict[str, str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held_back = {}
+
+
+def main() -> Registered:
     """Register one ``Qwen3EasService`` per configured service and export their facts."""
     stack = pulumi.get_stack()
     duplicates = duplicate_key_error(stack)
@@ -70,7 +80,9 @@ def main() -> dict[str, Qwen3EasService]:
             pulumi.log.warn(f"{key}: {note}")
 
     providers = RegionalProviders()
-    services: dict[str, Qwen3EasService] = {}
+    services = Registered()
+    # Read by the offline plan run as a preview (`make diff CAPACITY=`): what this run holds back.
+    services.held_back = {key: problem.message for key, problem in sorted(result.held_back.items())}
     for key, plan in result.plans.items():
         for warning in plan.warnings:
             pulumi.log.warn(f"{key}: {warning}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
+from components.cli import described
 from components.core import planning, stack_config
 from components.core.engines import MODEL_DIR, PORT
 
@@ -103,6 +104,8 @@ def rendered_script() -> str:
     """The start script of an e2e service, planned exactly as for EAS (tool calling, reasoning, name)."""
     spec = {
         "model": "Qwen3-0.6B", "engine": "vllm", "engineVersion": E2E_RELEASE.version,
+        # An image of the release under test: engineVersion must agree with the tag's release.
+        "image": f"eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:{E2E_RELEASE.version}",
         "toolCalling": True, "reasoning": True, "servedModelName": SERVED, "maxModelLen": 8192,
         "resource": {"kind": "public", "instanceTypes": ["ml.gu7i.c16m60.1-gu30"]},
     }
@@ -241,7 +244,7 @@ def stop(server: subprocess.Popen[bytes]) -> float:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the end-to-end test; 0 when every check passes."""
-    parser = argparse.ArgumentParser(prog="make e2e", description=__doc__)
+    parser = argparse.ArgumentParser(prog="make e2e", description=described(__doc__ or "", paragraphs=99))
     parser.add_argument("--logs", default="build/e2e", help="folder for the install and engine logs")
     parser.add_argument("--deadline", type=float, default=READY_DEADLINE_S, help="seconds to wait for readiness")
     args = parser.parse_args(argv)

@@ -2,7 +2,8 @@
 
 Each case is a service as a stack file would write it. It is planned by the same code as
 ``make plan`` (``components.core.planning``), pinned to the release under test with
-``engineVersion``, and its start script is taken exactly as EAS would get it.
+``engineVersion`` (and an image whose tag names that release), and its start script is taken
+exactly as EAS would get it.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class Rendered:
 
 def render(case: Case, engine: str, version: str) -> Rendered:
     """Plan ``case`` on ``engine`` at ``version`` as ``make plan`` would."""
-    spec = {**case.spec, "engine": engine, "engineVersion": version}
+    # An image of the release under test: engineVersion must agree with the release its tag names.
+    spec = {**case.spec, "engine": engine, "engineVersion": version,
+            "image": f"eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/{engine}:{version}"}
     raw = {"qwen3-eas:services": json.dumps({case.key: spec}), "alicloud:region": "cn-hangzhou"}
     try:
         plans = planning.plan_stack(stack_config.load("conformance", raw))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from components.cli import described
 from components.core import engines
 from components.core.catalog import get_model
 
@@ -162,7 +163,7 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the conformance matrix; 0 when every engine accepts every line we render."""
-    parser = argparse.ArgumentParser(prog="make conformance", description=__doc__)
+    parser = argparse.ArgumentParser(prog="make conformance", description=described(__doc__ or "", paragraphs=99))
     parser.add_argument("--only", action="append", default=[],
                         help="engine or engine-version to check (e.g. vllm, sglang-0.5.17); repeatable")
     parser.add_argument("--logs", default="build/conformance", help="folder for install and probe logs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,10 +22,10 @@ def stack_config(services: dict[str, Any]) -> dict[str, Any]:
     return {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": services}
 
 
-def side(write_stack, services: dict[str, Any]) -> dict[str, diff.Fields]:
-    """A stack planned by make_plan, as the diff reads it."""
+def side(write_stack, services: dict[str, Any]) -> dict[str, str]:
+    """A stack planned by make_plan: its files, as the diff reads them."""
     _, files = plan.make_plan(str(write_stack(stack_config(services))))
-    return diff.load_side(files)
+    return files
 
 
 def rows(change: diff.ServiceChange) -> dict[str, tuple[str | None, str | None]]:
@@ -34,68 +35,70 @@ def rows(change: diff.ServiceChange) -> dict[str, tuple[str | None, str | None]]
 def test_a_changed_model_shows_the_model_its_files_and_its_served_name(write_stack):
     before = side(write_stack, {"chat": service()})
     after = side(write_stack, {"chat": service(model="Qwen3-4B")})
-    (change,) = diff.diff_services(before, after)
-    assert (change.key, change.status) == ("chat", "changed")
+    (change,) = diff.compare(before, after)
+    assert (change.key, change.step.step) == ("chat", "update")
     found = rows(change)
     assert found["model"] == ("Qwen3-8B", "Qwen3-4B")
-    assert found["containers[0].script --served-model-name"] == ("Qwen3-8B", "Qwen3-4B")
+    assert "--served-model-name Qwen3-4B" in found["containers[0].script"][1]
     assert found["storage[0].oss.path"][1].endswith("/Qwen3-4B/main/")
-    assert not any(label.endswith(".script") for label in found)  # flags, never the whole script
     text = diff.render("t", "main", [change])
-    assert "### ~ `chat` changed" in text and "| `model` | `Qwen3-8B` | `Qwen3-4B` |" in text
+    assert "### ~ `chat`: update in place" in text and "| `model` | `Qwen3-8B` | `Qwen3-4B` |" in text
+    assert "+  --served-model-name Qwen3-4B \\" in text  # the script as a diff of its lines
 
 
 def test_a_changed_bid_price_is_one_field_per_spot_entry_and_the_cost_it_implies(write_stack):
     spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
     before = side(write_stack, {"router": service(resource=spot)})
     after = side(write_stack, {"router": service(resource={**spot, "bidPrice": 1.5})})
-    (change,) = diff.diff_services(before, after)
+    (change,) = diff.compare(before, after)
     assert rows(change) == {"billing": (f"{A10} spot (bid 1.2 USD/h)", f"{A10} spot (bid 1.5 USD/h)"),
                             "hourlyCostBound": ("≤ 2.4 USD/h", "≤ 3 USD/h"),
                             "cloud.computing.instances[0].spot_price_limit": ("1.2", "1.5")}
 
 
-def test_script_changes_are_shown_flag_by_flag(write_stack):
+def test_script_changes_are_one_row_and_a_diff_of_lines(write_stack):
     before = side(write_stack, {"chat": service()})
     after = side(write_stack, {"chat": service(toolCalling=True, replicas=2)})
-    found = rows(diff.diff_services(before, after)[0])
-    assert found["containers[0].script --enable-auto-tool-choice"] == (None, "on")
-    assert found["containers[0].script --tool-call-parser"] == (None, "hermes")
+    (change,) = diff.compare(before, after)
+    found = rows(change)
     assert found["metadata.instance"] == ("1", "2")
+    assert [label for label in found if "script" in label] == ["containers[0].script"]
+    text = diff.render("t", "main", [change])
+    assert "| `containers[0].script` | 9 lines | 11 lines; 2 differ, below |" in text
+    assert "+  --enable-auto-tool-choice \\" in text and "+  --tool-call-parser hermes \\" in text
 
 
 def test_an_added_and_a_removed_service(write_stack):
     before = side(write_stack, {"chat": service(), "old": service(model="Qwen3-0.6B")})
     after = side(write_stack, {"chat": service(), "new": service(model="Qwen3-1.7B", engine="sglang")})
-    added, removed = diff.diff_services(before, after)
-    assert (added.key, added.status, removed.key, removed.status) == ("new", "added", "old", "removed")
+    added, removed = diff.compare(before, after)
+    assert (added.key, added.step.step, removed.key, removed.step.step) == ("new", "create", "old", "delete")
     assert rows(added)["model"] == (None, "Qwen3-1.7B") and rows(added)["region"] == (None, "cn-hangzhou")
-    assert rows(removed)["sizing.verdict"] == ("ok", None)
+    assert removed.fields == ()  # one entry, not a row per field of what it ran
     text = diff.render("t", "main", [added, removed])
-    assert text.startswith("## `t`: 1 added, 1 removed (base `main`)")
-    assert "### + `new` added" in text and "### - `old` removed" in text
-    assert "| `model` | — | `Qwen3-1.7B` |" in text
+    assert text.startswith("## `t`: 1 to create, 1 to delete (base `main`)")
+    assert "### + `new`: create" in text and "### - `old`: delete" in text
+    assert "| `model` | — | `Qwen3-1.7B` |" in text and "removed: `old`, its endpoint stops" in text
 
 
 def test_no_change_prints_exactly_no_changes(write_stack):
     before = side(write_stack, {"chat": service()})
     after = side(write_stack, {"chat": service()})
-    assert diff.diff_services(before, after) == []
+    assert diff.compare(before, after) == []
+    assert [c.step.step for c in diff.compare(before, after, keep_same=True)] == ["same"]
     assert diff.render("t", "main", []) == "no changes\n"
 
 
 def test_a_base_that_does_not_plan_shows_every_service_as_added_with_the_error(write_stack):
     after = side(write_stack, {"chat": service()})
-    text = diff.render("t", "main", diff.diff_services({}, after), base_error="error: no stack 't'")
-    assert "could not be planned" in text and "error: no stack 't'" in text and "### + `chat` added" in text
+    text = diff.render("t", "main", diff.compare(None, after), base_error="error: no stack 't'")
+    assert "could not be planned" in text and "error: no stack 't'" in text and "### + `chat`: create" in text
     head = diff.render_head_error("t", "error: stack 't', service 'chat', field 'model': unknown")
     assert "the working tree does not plan" in head and "field 'model'" in head
 
 
 def test_cells_stay_inside_their_table():
     assert diff._cell("a|b") == "`a\\|b`" and diff._cell(None) == "—" and diff._cell("") == '`""`'
-    fields = diff.script_fields("s", "set -eu\nexec vllm serve /m \\\n  --port 8000 \\\n  --enforce-eager\n")
-    assert [label for label, _ in fields.values()] == ["s command", "s -eu", "s command", "s --port", "s --enforce-eager"]
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -116,12 +119,15 @@ def test_the_cli_plans_the_base_with_its_own_code_in_a_git_repository(tmp_path):
     dev = repo / "stacks" / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("replicas: 1", "replicas: 2"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "HEAD", "--out", "d.md"],
-                            cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "HEAD", "--out", "d.md",
+                             "--json", "d.json"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("## `dev`: 1 changed (base `HEAD` at ")
+    assert result.stdout.startswith("## `dev`: 1 to update in place (base `HEAD` at ")
     assert "| `metadata.instance` | `1` | `2` |" in result.stdout
     assert (repo / "d.md").read_text() == result.stdout
+    announced = json.loads((repo / "d.json").read_text())
+    assert announced["services"]["chat"]["step"] == "update" and announced["headError"] is None
+    assert announced["services"]["chat"]["resource"] == {"type": "alicloud:pai/service:Service", "name": "chat-service"}
     unknown = subprocess.run([sys.executable, "-m", "components.cli.diff", "dev", "--base", "nosuchref"],
                              cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "'nosuchref' is not a commit" in unknown.stderr
@@ -137,7 +143,8 @@ def test_removed_settings_are_flagged_as_leaving_the_running_service(write_stack
              for name, spec in (("before", scaled), ("after", plain))}
     removed = diff.removals(diff.load_configs(files["before"]), diff.load_configs(files["after"]))
     assert "autoscaler" in removed["chat"]
-    (change,) = diff.diff_services(diff.load_side(files["before"]), diff.load_side(files["after"]), removed)
+    (change,) = diff.compare(files["before"], files["after"])
+    assert change.removed == removed["chat"]
     text = diff.render("t", "main", [change])
     assert "- removed: `autoscaler` — will be removed from the running service" in text
     # Nothing removed, nothing flagged.
@@ -150,7 +157,7 @@ def test_a_raised_bid_shows_the_billing_and_how_far_the_hourly_bound_moved(write
     before = side(write_stack, {"chat": service(replicas=2, autoscaling=scale, resource=spot)})
     after = side(write_stack, {"chat": service(replicas=2, autoscaling={**scale, "max": 8},
                                                resource={**spot, "bidPrice": 1.5})})
-    (change,) = diff.diff_services(before, after)
+    (change,) = diff.compare(before, after)
     found = rows(change)
     assert found["replicas"] == ("2 (2–6)", "2 (2–8)")
     assert found["billing"] == (f"{A10} spot (bid 1.2 USD/h)", f"{A10} spot (bid 1.5 USD/h)")
@@ -163,10 +170,10 @@ def test_a_bound_that_becomes_unknown_shows_no_amount_of_change(write_stack):
     spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
     before = side(write_stack, {"chat": service(resource=spot)})
     after = side(write_stack, {"chat": service(resource={**spot, "onDemandFallback": True})})
-    text = diff.render("t", "main", diff.diff_services(before, after))
+    text = diff.render("t", "main", diff.compare(before, after))
     assert "| `hourlyCostBound` | `≤ 2.4 USD/h` | `unknown (spot ≤ 2.4 USD/h)` |" in text
     raised = side(write_stack, {"chat": service(resource={**spot, "bidPrice": 2, "onDemandFallback": True})})
-    text = diff.render("t", "main", diff.diff_services(after, raised))
+    text = diff.render("t", "main", diff.compare(after, raised))
     assert "| `unknown (spot ≤ 2.4 USD/h)` | `unknown (spot ≤ 4 USD/h)` (+1.6 USD/h) |" in text
 
 
@@ -179,10 +186,10 @@ def test_pinning_and_moving_an_image_digest_is_its_own_row(write_stack):
     tagged = side(write_stack, {"chat": service(image=IMAGE)})
     pinned = side(write_stack, {"chat": service(image=f"{IMAGE}@{DIGEST_A}")})
     moved = side(write_stack, {"chat": service(image=f"{IMAGE}@{DIGEST_B}")})
-    found = rows(diff.diff_services(tagged, pinned)[0])
+    found = rows(diff.compare(tagged, pinned)[0])
     assert found["imageDigest"] == (None, DIGEST_A)
     assert found["containers[0].image"] == (IMAGE, f"{IMAGE}@{DIGEST_A}")
-    (change,) = diff.diff_services(pinned, moved)
+    (change,) = diff.compare(pinned, moved)
     assert rows(change)["imageDigest"] == (DIGEST_A, DIGEST_B)
     assert f"| `imageDigest` | `{DIGEST_A}` | `{DIGEST_B}` |" in diff.render("t", "main", [change])
 

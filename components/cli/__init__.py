@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -28,6 +29,13 @@ def via_make() -> bool:
 def make_words(make_variable: str, flag: str) -> str:
     """How a hint names an input: ``CAPACITY=`` under make, ``--capacity`` on the command line."""
     return make_variable if via_make() else flag
+
+def described(doc: str, paragraphs: int = 1) -> str:
+    """A module docstring's opening for ``--help``: its first paragraph(s), without the
+    reStructuredText markup (````x````) that argparse would print as it is."""
+    text = "\n\n".join(doc.strip().split("\n\n")[:paragraphs])
+    return re.sub(r"``(.+?)``", r"\1", text)
+
 
 SUBCOMMANDS: dict[str, str] = {
     "plan": "offline plan of a stack: plan.json, plan.md and each service's JSON",

@@ -22,16 +22,17 @@ from typing import Optional
 from ..core import regions as eas_regions
 from ..core.errors import StackConfigError
 from ..eas import api as eas_api
-from . import PROG, make_words
+from . import PROG, described, make_words
 from .plan import PlanError
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} capacity", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} capacity", description=described(__doc__.splitlines()[0]))
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--regions", help="space- or comma-separated region IDs")
     which.add_argument("--stack", help="stack name or file: the regions its public and spot services use")
-    parser.add_argument("--out", type=Path, default=Path("capacity.json"))
+    parser.add_argument("--out", type=Path, default=Path("capacity.json"),
+                        help="where to write the snapshot (default capacity.json)")
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole probe")
     args = parser.parse_args(argv)
     given = make_words("REGIONS=", "--regions")

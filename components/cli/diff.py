@@ -1,17 +1,23 @@
 """``make diff``: what a change does to a stack's services, as Markdown for a pull request.
 
-    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE]
+    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE] [--json FILE]
+        [--capacity FILE]
 
 Plans the stack twice, offline: at ``<ref>`` with that commit's own code (exported with ``git
 archive`` into a temporary folder and planned there by ``qwen3-eas plan``, so the
 base's code plans the base), and in the working tree (``components.cli.plan.make_plan``). Then, per
-service key, compares the plan's model, placement (``region``, ``instanceTypes``, ``placement``)
-and sizing verdict, and every field of the service JSON flattened to dotted paths; the start
-script is compared command by command and flag by flag, not as one string.
+service key, it announces the step the engine will take for the EAS service
+(``components.core.steps``: create, update in place, replace and in which order, delete, same,
+held back; refused for a protected service) and compares the plan's model, placement
+(``region``, ``instanceTypes``, ``placement``), sizing verdict, cost, resource options and tags,
+and every field of the service JSON flattened to dotted paths; a start script is shown as a
+diff of its lines.
 
 Output: ``no changes`` alone when nothing differs; otherwise a heading for the stack and, per
-service, a heading marked ``+`` added, ``-`` removed or ``~`` changed with a table of field,
-before and after. Keys of the service JSON that the change drops are listed under the table as
+service, a heading with the step's mark (``+``, ``~``, ``+/-`` or ``-/+``, ``-``, ``=``, ``!``),
+what happens in words and a table of field, before and after; a removed service is one entry.
+``--json`` writes the steps for tools (``announcement``). Keys of the service JSON that the
+change drops are listed under the table as
 ``removed: <key>``: the provider's update merges and would keep them, so the endpoint reader
 removes them from the running service with a replace-type update (``components.endpoint``). A
 base that cannot be planned (the stack is new, or its file or code was
@@ -22,11 +28,11 @@ that cannot be planned is reported with its error and exits 2, like ``make plan`
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tarfile
@@ -36,11 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import report
+from ..core import report, steps
 from ..core.cost import rate
 from ..core.removals import removed_keys
-from ..core.rendering import command_words
-from . import PROG, plan
+from . import PROG, described, plan
 
 NO_CHANGES = "no changes"
 ABSENT = "—"
@@ -48,8 +53,6 @@ ABSENT = "—"
 
 Fields = dict[str, tuple[str, str]]
 """Field key -> (label shown to the reader, value as text), in reading order."""
-
-_MARKS = {"added": "+", "removed": "-", "changed": "~"}
 
 BOUND = "hourlyCostBound"
 """The field of the hourly cost bound; its table row also shows by how much the bound moved."""
@@ -68,48 +71,6 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _put(fields: Fields, key: str, label: str, value: str) -> None:
-    """Add a field; a key seen before (a repeated flag or line) gets a running number."""
-    unique, n = key, 1
-    while unique in fields:
-        n += 1
-        unique = f"{key} #{n}"
-    fields[unique] = (label, value)
-
-
-def _is_flag(word: str) -> bool:
-    return len(word) > 1 and word.startswith("-") and not re.match(r"-\d", word)
-
-
-def script_fields(path: str, script: str) -> Fields:
-    """A start script as fields: per command its words before the first flag, then each flag's
-    value (``on`` for a flag without one); lines without flags are fields of their own."""
-    fields: Fields = {}
-    try:
-        commands = [(shlex.join(words), words) for words in command_words(script)]
-    except ValueError:  # unbalanced quotes: compare the lines as they are
-        commands = [(line.strip(), []) for line in script.replace("\\\n", " ").splitlines() if line.strip()]
-    for line, words in commands:
-        first = next((i for i, w in enumerate(words) if _is_flag(w)), None)
-        if not first:  # no flag, or nothing before it to name the command
-            _put(fields, f"{path} line {line}", f"{path} (line)", line)
-            continue
-        # A command is known by its words before the first flag; its flags by command and name.
-        program = " ".join(words[:first])
-        _put(fields, f"{path} {program}", f"{path} command", program)
-        flag = ""
-        values: list[str] = []
-        for word in [*words[first:], "--"]:
-            if _is_flag(word):
-                if flag:
-                    _put(fields, f"{path} {program} {flag}", f"{path} {flag}", " ".join(values) or "on")
-                flag, _, given = word.partition("=")
-                values = [given] if given else []
-            else:
-                values.append(word)
-    return fields
-
-
 def _flatten(value: Any, path: str, fields: Fields) -> None:
     if isinstance(value, Mapping) and value:
         for key in sorted(value):
@@ -117,8 +78,6 @@ def _flatten(value: Any, path: str, fields: Fields) -> None:
     elif isinstance(value, list) and value:
         for index, item in enumerate(value):
             _flatten(item, f"{path}[{index}]", fields)
-    elif isinstance(value, str) and path.endswith(".script"):
-        fields.update(script_fields(path, value))
     else:
         fields[path] = (path, _text(value))
 
@@ -148,6 +107,13 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
             fields["billing"] = ("billing", report.billing_text(summary))
         fields["fallbackRegions"] = ("fallbackRegions", ", ".join(cost["fallbackRegions"]) or "none")
         fields[BOUND] = (BOUND, report.hourly_bound_text(summary))
+    resource = summary.get("resource")
+    if resource:  # what the engine is given besides the service JSON (components.core.steps)
+        for name in ("protect", "retainOnDelete"):
+            fields[name] = (name, _text(resource["options"][name]))
+        for tag, value in sorted(resource["tags"].items()):
+            if tag != "model":  # the model has its own row
+                fields[f"tags.{tag}"] = (f"tags.{tag}", value)
     _flatten(service_config, "", fields)
     return fields
 
@@ -184,13 +150,22 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class ServiceChange:
-    """One service that was added, removed or changed, with the fields that differ."""
+    """One service's step (``components.core.steps``) and the fields that differ."""
 
     key: str
-    status: str
+    step: steps.Step
     fields: tuple[FieldChange, ...]
     removed: tuple[str, ...] = ()
     """Service JSON keys the change drops from a service that stays (``removals``)."""
+    regions: tuple[Optional[str], Optional[str]] = (None, None)
+    """The service's region before and after (None where it does not exist)."""
+    held_back: str = ""
+    """Why the run holds it back (the regions tried), for a ``held-back`` step."""
+
+    @property
+    def shown(self) -> bool:
+        """Whether the Markdown shows it: every step but ``same``, and ``same`` with changed options."""
+        return self.step.step != steps.SAME or bool(self.fields)
 
 
 def _reading_order(before: Fields, after: Fields) -> list[str]:
@@ -204,25 +179,88 @@ def _reading_order(before: Fields, after: Fields) -> list[str]:
     return order
 
 
-def diff_services(before: Mapping[str, Fields], after: Mapping[str, Fields],
-                  removed: Optional[Mapping[str, Sequence[str]]] = None) -> list[ServiceChange]:
-    """Per service key, sorted: what was added, removed or changed; ``removed`` (from
-    ``removals``) names the service JSON keys each changed service drops."""
+def field_changes(old: Fields, new: Fields) -> tuple[FieldChange, ...]:
+    """The fields whose values differ, in reading order."""
+    return tuple(
+        FieldChange((new.get(name) or old[name])[0],
+                    old[name][1] if name in old else None,
+                    new[name][1] if name in new else None)
+        for name in _reading_order(old, new)
+        if (old.get(name) or (None, None))[1] != (new.get(name) or (None, None))[1]
+    )
+
+
+RESOURCE_ROWS = ("protect", "retainOnDelete")
+"""Rows from ``plan.json``'s ``resource`` (with every ``tags.*`` row)."""
+
+
+def _without_resource_rows(fields: Fields) -> Fields:
+    return {k: v for k, v in fields.items() if k not in RESOURCE_ROWS and not k.startswith("tags.")}
+
+
+def load_steps_sides(files: Mapping[str, str]) -> dict[str, steps.Side]:
+    """Service key -> what the engine compares of its EAS service, from a plan's files."""
+    configs = load_configs(files)
+    return {key: steps.Side.from_plan(summary, configs[key]) for key, summary in json.loads(files["plan.json"]).items()}
+
+
+def compare(base_files: Optional[Mapping[str, str]], head_files: Mapping[str, str],
+            keep_same: bool = False, held_back: Optional[Mapping[str, str]] = None) -> list[ServiceChange]:
+    """Per service key, sorted: its step and the fields that differ. ``base_files`` None: the base
+    could not be planned, every service is a create. ``held_back``: service key -> why the working
+    tree's run does not register it (``plan.preview_plan``). Services the engine leaves as they
+    are (``same``, nothing changed) are left out unless ``keep_same``."""
+    held_back = held_back or {}
+    before = load_side(base_files) if base_files is not None else {}
+    after = load_side(head_files)
+    old_sides = load_steps_sides(base_files) if base_files is not None else {}
+    new_sides = load_steps_sides(head_files)
+    removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
     changes: list[ServiceChange] = []
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key), after.get(key)
-        status = "added" if old is None else "removed" if new is None else "changed"
-        old, new = old or {}, new or {}
-        fields = tuple(
-            FieldChange((new.get(name) or old[name])[0],
-                        old[name][1] if name in old else None,
-                        new[name][1] if name in new else None)
-            for name in _reading_order(old, new)
-            if (old.get(name) or (None, None))[1] != (new.get(name) or (None, None))[1]
-        )
-        if fields:
-            changes.append(ServiceChange(key, status, fields, tuple((removed or {}).get(key, ()))))
+    for key in sorted(set(before) | set(after) | set(held_back)):
+        old, new = old_sides.get(key), new_sides.get(key)
+        if key in held_back:
+            reason = held_back[key]
+            step = steps.announce(old, None, held_back=reason.splitlines()[0].rstrip(":"))
+            changes.append(ServiceChange(key, step, (), (), (old.region if old else None, None), reason))
+            continue
+        step = steps.announce(old, new)
+        # A removed service is one entry: what it ran is gone, row by row it would only be noise.
+        old_fields, new_fields = before.get(key, {}), after.get(key, {})
+        if old is not None and new is not None and (old.tags is None) != (new.tags is None):
+            # One side was planned by code that did not state the resource's options and tags:
+            # "unknown" is not a change.
+            old_fields, new_fields = _without_resource_rows(old_fields), _without_resource_rows(new_fields)
+        fields = () if step.step == steps.DELETE else field_changes(old_fields, new_fields)
+        change = ServiceChange(key, step, fields, removed.get(key, ()),
+                               (old.region if old else None, new.region if new else None))
+        if change.shown or keep_same:
+            changes.append(change)
     return changes
+
+
+def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
+                 commit: Optional[str] = None) -> dict[str, Any]:
+    """The steps for machines (``qwen3-eas diff --json``): per service key, the step, the order of
+    a replacement, whether the engine refuses it, the EAS service resource it is about, its
+    region on each side and the labels of the fields that differ."""
+    return {
+        "stack": stack,
+        "base": base,
+        "commit": commit,
+        "baseError": base_error,
+        "services": {
+            c.key: {
+                **c.step.as_dict(),
+                "resource": {"type": steps.SERVICE_TYPE, "name": f"{c.key}-service"},
+                "region": {"before": c.regions[0], "after": c.regions[1]},
+                "fields": [f.label for f in c.fields],
+                "removedKeys": list(c.removed),
+                "heldBack": c.held_back or None,
+            }
+            for c in changes
+        },
+    }
 
 
 # -- Markdown ---------------------------------------------------------------------------------
@@ -300,33 +338,83 @@ def _error_block(text: str) -> list[str]:
     return ["```text", *text.strip().replace("```", "'''").splitlines(), "```"]
 
 
+_COUNTED = {steps.CREATE: "to create", steps.UPDATE: "to update in place", steps.REPLACE: "to replace",
+            steps.DELETE: "to delete", steps.SAME: "with no change to the service", steps.HELD_BACK: "held back"}
+"""How the summary line counts each step."""
+
+
+def _is_script(field: FieldChange) -> bool:
+    return field.label.endswith(".script")
+
+
+def _script_diff(field: FieldChange) -> list[str]:
+    """A start script's change as a diff of its lines (a new script: every line added)."""
+    old = (field.before or "").splitlines()
+    new = (field.after or "").splitlines()
+    body = list(difflib.unified_diff(old, new, lineterm="", n=2))[2:]
+    return [f"`{field.label}`:", "", "```diff", *(line.replace("```", "'''") for line in body), "```", ""]
+
+
+def _script_cells(field: FieldChange) -> str:
+    """The before and after cells of a start script's row: its length, and that its diff follows."""
+    old, new = (field.before or "").splitlines(), (field.after or "").splitlines()
+    before = ABSENT if field.before is None else f"{len(old)} lines"
+    after = ABSENT if field.after is None else f"{len(new)} lines"
+    if field.before is not None and field.after is not None:
+        after += f"; {sum(1 for line in difflib.ndiff(old, new) if line[:1] in '+-')} differ, below"
+    elif field.after is not None:
+        after += ", below"
+    return f"{before} | {after}"
+
+
+def _service_lines(change: ServiceChange) -> list[str]:
+    step = change.step
+    lines = [f"### {step.mark} `{change.key}`: {step.title}", ""]
+    if step.step == steps.DELETE:
+        return [*lines, f"removed: `{change.key}`, {step.what}.", ""]
+    if step.step == steps.HELD_BACK:
+        return [*lines, step.what[0].upper() + step.what[1:] + ".", "", *_error_block(change.held_back), ""]
+    lines += [step.what[0].upper() + step.what[1:] + ".", ""]
+    lines += [f"- {note}" for note in step.notes] + ([""] if step.notes else [])
+    if change.fields:
+        lines += ["| field | before | after |", "|---|---|---|"]
+        for f in change.fields:
+            if _is_script(f):
+                lines.append(f"| `{f.label}` | {_script_cells(f)} |")
+            else:
+                lines.append(f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)}{_moved(f)} |")
+        lines.append("")
+        for f in change.fields:
+            if _is_script(f):
+                lines += _script_diff(f)
+    if change.removed:
+        lines += [f"- removed: `{key}` — will be removed from the running service" for key in change.removed]
+        lines += ["", "The provider's update merges and would keep removed keys; a second, replace-type "
+                  "update right after it removes them (one more rolling update).", ""]
+    return lines
+
+
 def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
            commit: Optional[str] = None, cost_lines: Sequence[str] = ()) -> str:
     """The diff as Markdown; exactly ``no changes`` (and a newline) when there is nothing to show.
 
     ``cost_lines`` (``stack_cost_lines``) come after the heading, before the services."""
-    if not changes and base_error is None and not cost_lines:
+    shown = [c for c in changes if c.shown]
+    if not shown and base_error is None and not cost_lines:
         return NO_CHANGES + "\n"
-    counts = {status: sum(1 for c in changes if c.status == status) for status in ("changed", "added", "removed")}
-    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or (
+    counts = {step: sum(1 for c in shown if c.step.step == step) for step in steps.STEPS}
+    summary = ", ".join(f"{n} {_COUNTED[step]}" for step, n in counts.items() if n) or (
         "the stack's cost changed" if cost_lines else "no services")
     named = f"`{base}`"
     if commit:  # a ref with the commit it names; a commit ID, shortened
         named = f"`{commit[:10]}`" if commit.startswith(base) else f"`{base}` at {commit[:10]}"
     lines = [f"## `{stack}`: {summary} (base {named})", ""]
     if base_error is not None:
-        lines += [f"⚠️ The base `{base}` could not be planned, so every service is shown as added:", "",
+        lines += [f"⚠️ The base `{base}` could not be planned, so every service is shown as created:", "",
                   *_error_block(base_error), ""]
     lines += cost_lines
-    for change in changes:
-        lines += [f"### {_MARKS[change.status]} `{change.key}` {change.status}", "",
-                  "| field | before | after |", "|---|---|---|"]
-        lines += [f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)}{_moved(f)} |" for f in change.fields]
-        lines.append("")
-        if change.removed:
-            lines += [f"- removed: `{key}` — will be removed from the running service" for key in change.removed]
-            lines += ["", "The provider's update merges and would keep removed keys; a second, replace-type "
-                      "update right after it removes them (one more rolling update).", ""]
+    for change in shown:
+        lines += _service_lines(change)
     return "\n".join(lines)
 
 
@@ -384,50 +472,91 @@ def plan_base(stack_arg: str, commit: str) -> tuple[Optional[dict[str, str]], Op
         return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}, None
 
 
+def _stack_name(stack_arg: str) -> str:
+    try:
+        return plan.resolve_stack(stack_arg)[0]
+    except plan.PlanError:
+        return stack_arg
+
+
 def plan_working_tree(stack_arg: str) -> tuple[str, Optional[dict[str, str]], Optional[str]]:
     """(stack name, files, None) of the stack planned by the working tree, or (name, None, why not)."""
     try:
         stack, files = plan.make_plan(stack_arg)
         return stack, files, None
     except plan.PlanError as exc:
-        try:
-            stack = plan.resolve_stack(stack_arg)[0]
-        except plan.PlanError:
-            stack = stack_arg
-        return stack, None, f"error: {exc}"
+        return _stack_name(stack_arg), None, f"error: {exc}"
     finally:
         plan.release_runtime_threads()
 
 
-def diff_stack(stack_arg: str, base: str) -> tuple[str, int]:
-    """(Markdown, exit status) for one stack against ``base``."""
+def plan_working_tree_with_stock(stack_arg: str, capacity: Path, running: Mapping[str, str]) -> tuple[
+        str, Optional[dict[str, str]], Optional[str], dict[str, str]]:
+    """``plan_working_tree`` as a preview with a capacity snapshot, and the services it holds back."""
+    try:
+        stack, files, held_back = plan.preview_plan(stack_arg, capacity, running)
+        return stack, files, None, held_back
+    except plan.PlanError as exc:
+        return _stack_name(stack_arg), None, f"error: {exc}", {}
+    finally:
+        plan.release_runtime_threads()
+
+
+def diff_stack(stack_arg: str, base: str, capacity: Optional[Path] = None) -> tuple[str, int, dict[str, Any]]:
+    """(Markdown, exit status, ``announcement``) for one stack against ``base``.
+
+    With a ``capacity`` snapshot the working tree is planned as ``pulumi preview`` would plan it
+    with that stock: services the base has stay in the base's region (as a service found running
+    does), and a service no region can run is announced as held back. The base is planned as
+    always, without stock: where the base put a service is where it is taken to run.
+    """
     commit = resolve_commit(base)
-    stack, head_files, head_error = plan_working_tree(stack_arg)
+    base_files: Optional[dict[str, str]] = None
+    base_error: Optional[str] = None
+    held_back: dict[str, str] = {}
+    if capacity is None:
+        stack, head_files, head_error = plan_working_tree(stack_arg)
+    else:
+        base_files, base_error = plan_base(stack_arg, commit)
+        running = {k: e["region"] for k, e in json.loads(base_files["plan.json"]).items()} if base_files else {}
+        stack, head_files, head_error, held_back = plan_working_tree_with_stock(stack_arg, capacity, running)
     if head_files is None:
-        return render_head_error(stack, head_error or "unknown error"), 2
-    base_files, base_error = plan_base(stack_arg, commit)
-    before = load_side(base_files) if base_files is not None else {}
-    removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
-    changes = diff_services(before, load_side(head_files), removed)
+        error = head_error or "unknown error"
+        return render_head_error(stack, error), 2, {**announcement(stack, base, [], commit=commit), "headError": error}
+    if capacity is None:
+        base_files, base_error = plan_base(stack_arg, commit)
+    changes = compare(base_files, head_files, keep_same=True, held_back=held_back)
     cost = stack_cost_lines(load_stack_cost(base_files) if base_files is not None else None,
-                            load_stack_cost(head_files), bool(changes) or base_error is not None)
-    return render(stack, base, changes, base_error, commit, cost), 0
+                            load_stack_cost(head_files), any(c.shown for c in changes) or base_error is not None)
+    return (render(stack, base, changes, base_error, commit, cost), 0,
+            {**announcement(stack, base, changes, base_error, commit), "headError": None})
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} diff", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} diff", description=described(__doc__.splitlines()[0]))
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--base", required=True, help="git ref to compare with (a branch, tag or commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")
+    parser.add_argument("--capacity", type=Path, metavar="FILE",
+                        help="plan the working tree with this capacity snapshot, as pulumi preview would: a service "
+                        "no region can run is announced as held back")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write each service's step as JSON (for tools: step, order, refusedBy, retained)")
     args = parser.parse_args(argv)
     try:
-        text, status = diff_stack(args.stack, args.base)
+        text, status, steps_json = diff_stack(args.stack, args.base, args.capacity)
     except DiffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        _write(args.out, text)
+    if args.json is not None:
+        _write(args.json, json.dumps(steps_json, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     sys.stdout.write(text)
     return status
 

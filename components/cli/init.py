@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..core import naming
-from . import PROG, stacks
+from . import PROG, described, stacks
 
 TEMPLATE = stacks.ROOT / "templates" / "stack.yaml.tmpl"
 
@@ -51,7 +51,7 @@ def create(name: str, folder: Path = stacks.STACKS_DIR, template: Path = TEMPLAT
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} init", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} init", description=described(__doc__.splitlines()[0]))
     parser.add_argument("name", help="the new stack's name (Pulumi's rules: letters, digits, - _ .)")
     args = parser.parse_args(argv)
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.spec import PROJECT
-from . import PROG, make_words
+from . import PROG, described, make_words
 
 
 class PinError(RuntimeError):
@@ -60,8 +60,8 @@ def commands(stack: str, pins: dict[str, str]) -> list[list[str]]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} pin", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True)
+    parser = argparse.ArgumentParser(prog=f"{PROG} pin", description=described(__doc__.splitlines()[0]))
+    parser.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<name>.yaml) whose services to pin")
     parser.add_argument("--outputs", type=Path, help="JSON of `pulumi stack output --json` instead of calling it")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     args = parser.parse_args(argv)

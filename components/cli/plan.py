@@ -20,7 +20,7 @@ import runpy
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any, Optional, ParamSpec, TypeVar
 
 from ..core import report, stack_file
 from ..eas import running, stock
-from . import PROG, make_words, stacks
+from . import PROG, described, make_words, stacks
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -55,6 +55,8 @@ class Recorded:
     """URN -> parent URN of every registered resource."""
     requests: list[Any] = field(default_factory=list)
     """Every RegisterResourceRequest as the program sent it to the monitor (options included)."""
+    held_back: dict[str, str] = field(default_factory=dict)
+    """Service key -> why the program did not register it this run (a preview only; ``up`` fails)."""
 
     def stack_outputs(self) -> dict[str, Any]:
         """The program's ``pulumi.export`` values."""
@@ -79,7 +81,10 @@ def resolve_stack(arg: str) -> tuple[str, Path]:
         return name, path
     path = stacks.stack_file(arg)
     if not path.is_file():
-        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist (stacks: {', '.join(stacks.names())})")
+        near = stacks.closest(arg)
+        hint = f"did you mean {near!r}? " if near else ""
+        raise PlanError(f"no stack {arg!r}: {path.relative_to(ROOT)} does not exist ({hint}stacks: "
+                        f"{', '.join(stacks.names())})")
     return arg, path
 
 
@@ -89,17 +94,25 @@ def read_stack_config(path: Path) -> dict[str, str]:
         document = stack_file.load(path.read_text(encoding="utf-8"), str(path)) or {}
     except stack_file.StackFileError as exc:
         raise PlanError(str(exc)) from None
-    if not isinstance(document, dict):
-        raise PlanError(f"{path}: expected a mapping with a 'config:' key")
+    if not isinstance(document, dict) or not document:
+        raise PlanError(f"{path}: the file is empty or not a mapping; a stack file has its settings under a "
+                        "'config:' key (see stacks/Pulumi.dev.yaml)")
+    if "config" not in document:
+        found = ", ".join(str(k) for k in document)
+        raise PlanError(f"{path}: no 'config:' key at the top of the file (found {found}); Pulumi reads a stack's "
+                        "settings only under a 'config:' line: put them under a 'config:' line, indented by two spaces")
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise PlanError(f"{path}: 'config:' must be a mapping")
     flat: dict[str, str] = {}
+    encrypted: list[str] = []
     for key, value in config.items():
         key = str(key)
         if ":" not in key:
             key = f"{PROJECT}:{key}"  # Pulumi's rule: bare keys belong to the project
         if isinstance(value, dict) and set(value) == {"secure"}:
+            if key.startswith(f"{PROJECT}:"):
+                encrypted.append(key)
             flat[key] = "[secret]"
         elif isinstance(value, (dict, list)):
             flat[key] = json.dumps(value, default=str)  # an unquoted YAML time is a datetime
@@ -107,6 +120,11 @@ def read_stack_config(path: Path) -> dict[str, str]:
             flat[key] = "true" if value else "false"
         else:
             flat[key] = str(value)
+    if encrypted:
+        raise PlanError("\n".join(
+            f"{path}: {key} is encrypted (secure:), but it is not a secret (no {PROJECT}: key is), and the offline "
+            f"plan cannot decrypt it. Fix: write its value in the clear (`pulumi config set {key} <value>`, "
+            "without --secret)" for key in encrypted))
     return flat
 
 
@@ -195,6 +213,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
         namespace = runpy.run_path(str(program), run_name="__main__")
         for key, component in (namespace.get("services") or {}).items():
             recorded.summaries[key] = component.plan.summary()
+        recorded.held_back = dict(getattr(namespace.get("services"), "held_back", None) or {})
         # The mock runtime registers the root stack before the program runs; register it again
         # so the program's exports are recorded as `pulumi up` would record them.
         root = pulumi.runtime.get_root_resource()
@@ -243,13 +262,41 @@ def cycle_collection_deferred() -> Iterator[None]:
         gc.collect()
 
 
+def _provider_name(reference: str) -> str:
+    """``alicloud-cn-hangzhou`` from a provider reference (``<provider URN>::<ID>``)."""
+    return reference.rsplit("::", 2)[-2] if reference.count("::") >= 2 else reference
+
+
+def resource_entry(resource: dict[str, Any], request: Any) -> dict[str, Any]:
+    """The EAS service as the engine sees it: its inputs besides the service JSON, its provider
+    and the resource options the program sent (``plan.json``'s ``resource``; the diff's steps
+    are read from it, ``components.core.steps``)."""
+    inputs = resource["inputs"]
+    return {
+        "type": resource["type"],
+        "name": resource["name"],
+        "provider": _provider_name(request.provider),
+        "tags": dict(inputs.get("tags") or {}),
+        "workspaceId": inputs.get("workspaceId"),
+        "options": {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "replacementTrigger": request.replacement_trigger.string_value or None,
+        },
+    }
+
+
 def plan_files(stack: str, recorded: Recorded) -> dict[str, str]:
     """File name -> contents of the plan, from what the program registered."""
-    summaries = recorded.summaries
+    requests = {r.name: r for r in recorded.requests if r.type == SERVICE_TYPE}
+    summaries = dict(recorded.summaries)
     configs: dict[str, str] = {}
     for res in recorded.of_type(SERVICE_TYPE):
         key = res["name"].removesuffix("-service")
         configs[key] = res["inputs"]["serviceConfig"]
+        if key in summaries and res["name"] in requests:
+            summaries[key] = {**summaries[key], "resource": resource_entry(res, requests[res["name"]])}
     files = {f"{key}.json": report.service_json_file(text) for key, text in sorted(configs.items())}
     files["plan.json"] = report.plan_json(summaries)
     stack_cost = recorded.stack_outputs().get("cost")
@@ -302,8 +349,50 @@ def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dic
     return stack, plan_files(stack, recorded)
 
 
+def kept_in_place(config: dict[str, str], regions: Mapping[str, str]) -> dict[str, str]:
+    """``config`` with ``qwen3-eas:placements`` pins for the services ``regions`` says run somewhere.
+
+    This is what ``pulumi up`` does with a service it finds running (components.eas.running): it
+    stays in its region whatever the stock, if that region is one of its candidates (its
+    ``regions``, or ``alicloud:region``, or its pin) and it does not set ``allowRegionMove``. A pin
+    already in the file wins, as it does there.
+    """
+    key = f"{PROJECT}:placements"
+    try:
+        services = json.loads(config.get(f"{PROJECT}:services", "{}"))
+        pins = json.loads(config.get(key, "{}"))
+    except ValueError:
+        return config  # the plan reports the stack file's own mistake
+    if not isinstance(services, dict) or not isinstance(pins, dict):
+        return config
+    kept = dict(pins)
+    for name, region in regions.items():
+        spec = services.get(name)
+        if not isinstance(spec, dict) or spec.get("allowRegionMove") is True or name in kept:
+            continue
+        candidates = spec.get("regions") or [config.get("alicloud:region")]
+        if region in candidates:
+            kept[name] = region
+    return {**config, key: json.dumps(kept, sort_keys=True)} if kept else config
+
+
+def preview_plan(stack_arg: str, capacity: Path,
+                 running: Mapping[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Plan a stack as ``pulumi preview`` would with a capacity snapshot: (stack name, files, held back).
+
+    ``running``: service key -> the region it is taken to run in (the base plan's, for ``make diff``).
+    A service no region can run now is held back by key, with why, instead of failing the plan.
+    """
+    stack, path = resolve_stack(stack_arg)
+    if not capacity.is_file():
+        raise PlanError(f"capacity snapshot {capacity} does not exist")
+    config = kept_in_place(read_stack_config(path), running)
+    recorded = run_program(stack, config, capacity=capacity, preview=True, stack_path=path)
+    return stack, plan_files(stack, recorded), recorded.held_back
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} plan", description=described(__doc__.splitlines()[0]))
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
     parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")

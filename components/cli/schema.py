@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ..core.regions import EAS_REGIONS
 from ..core.spec import PROJECT, StackConfig
-from . import PROG
+from . import PROG, described
 
 
 def stack_file_schema() -> dict[str, Any]:
@@ -62,8 +62,9 @@ def render() -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} schema", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog=f"{PROG} schema", description=described(__doc__.splitlines()[0]))
+    parser.add_argument("--out", type=Path, required=True,
+                        help="where to write the JSON Schema (make schema: schema/stack-config.schema.json)")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(), encoding="utf-8")

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ChatCompletionToolParam
 
-from . import PROG, make_words
+from . import PROG, described, make_words
 
 DEFAULT_TIMEOUT = 60.0
 PULUMI_TIMEOUT = 120.0
@@ -608,7 +608,7 @@ def passed(results: Sequence[Result]) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line entry point; returns the exit status (0 passed, 1 a check failed, 2 cannot start)."""
-    parser = argparse.ArgumentParser(prog=f"{PROG} smoke", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} smoke", description=described(__doc__))
     parser.add_argument("--stack", help="stack name: reads `pulumi stack output`; also where features "
                         "come from when the outputs lack them")
     parser.add_argument("--outputs", type=Path, help="JSON file of `pulumi stack output --json --show-secrets` "

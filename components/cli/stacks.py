@@ -11,11 +11,12 @@ written out in ``.github/workflows/deploy.yml``, where prod waits behind its env
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 from pathlib import Path
 from typing import Optional
 
-from . import PROG
+from . import PROG, described
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS_DIR = ROOT / "stacks"
@@ -37,8 +38,19 @@ def names(folder: Path = STACKS_DIR) -> list[str]:
     return sorted(n for n in found if NAME.fullmatch(n))
 
 
+def closest(name: str, folder: Path = STACKS_DIR) -> Optional[str]:
+    """The stack ``name`` most likely meant: the same name in another case (``Dev``: ``dev``; stack
+    names are case-sensitive, file names too on Linux), else the nearest spelling."""
+    known = names(folder)
+    same_case = [n for n in known if n.lower() == name.lower()]
+    if same_case:
+        return same_case[0]
+    near = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"{PROG} stacks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"{PROG} stacks", description=described(__doc__.splitlines()[0]))
     parser.parse_args(argv)
     for name in names():
         print(name)

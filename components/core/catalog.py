@@ -6,6 +6,7 @@ Figures come from each model's ``config.json`` and the Qwen3 technical report (s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -122,10 +123,22 @@ def get_model(name: str) -> Model:
 
 
 def suggest(name: str) -> str:
-    """A hint listing the catalog names nearest to a mistyped one."""
+    """A hint listing the catalog names nearest to a mistyped one: the same size first.
+
+    A name in another vendor's convention (``Qwen3-8B-Instruct``, ``qwen3-32b-chat``) is closest in
+    spelling to a different checkpoint of its size (``Qwen3-8B-Base``); the size it names is what
+    the user meant, and the plain chat model of it unless the name says Base or FP8.
+    """
     import difflib
 
-    near = difflib.get_close_matches(name, MODEL_NAMES, n=3, cutoff=0.6)
+    lowered = name.lower()
+    size = re.search(r"(\d+(?:\.\d+)?b)(?:-a\d+b)?", lowered)
+    near: list[str] = []
+    if size:
+        same = [n for n, m in MODELS.items() if m.arch.size.lower().split("-")[0] == size.group(1)]
+        near = sorted(same, key=lambda n: (MODELS[n].base != ("base" in lowered), MODELS[n].fp8 != ("fp8" in lowered),
+                                           -difflib.SequenceMatcher(None, lowered, n.lower()).ratio(), n))[:3]
+    near = near or difflib.get_close_matches(name, MODEL_NAMES, n=3, cutoff=0.6)
     if near:
         return "did you mean " + " or ".join(near) + "?"
     return "known models: " + ", ".join(MODEL_NAMES)

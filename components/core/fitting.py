@@ -17,7 +17,7 @@ from .catalog import Model
 from .errors import Findings
 from .hardware import built_in_pool
 from .instance_types import InstanceType
-from .spec import ServiceSpec, SpotResource
+from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
 MAX_FALLBACK_TYPES = 3
 """Automatically chosen types kept per service (same GPU count), for EAS's in-region fallback."""
@@ -98,7 +98,35 @@ def size(spec: ServiceSpec, model: Model, facts: Sequence[InstanceType], out: Fi
     out.warnings.extend(f"{', '.join(types)}: {note}" for note, types in notes.items())
     if not verdicts:
         return None
-    return min(verdicts, key=lambda pair: (pair[0].gpu_memory_gb, pair[0].name))[1]
+    weakest = min(verdicts, key=lambda pair: (pair[0].gpu_memory_gb, pair[0].name))
+    if not out.problems:
+        _warn_if_oversized(spec, model, weakest[0], out)
+    return weakest[1]
+
+
+OVERSIZED_FACTOR = 4
+"""A replica with this many times the GPUs the model needs gets a warning (tensor parallel far
+beyond need costs GPUs and adds all-reduce traffic for nothing)."""
+
+
+def _warn_if_oversized(spec: ServiceSpec, model: Model, t: InstanceType, out: Findings) -> None:
+    """Warn, naming the cheaper choice, when far fewer GPUs of the same kind would serve this length."""
+    kv_fp8 = spec.kv_cache_dtype == "fp8"
+    fewer = next((n for n in sizing.GPU_COUNTS if n * OVERSIZED_FACTOR <= t.gpus and not sizing.check(
+        model, n, t.gpu_memory_gb, spec.max_model_len, spec.engine, kv_fp8=kv_fp8).errors), None)
+    if fewer is None:
+        return
+    gpus = f"{fewer} GPU{'s' if fewer > 1 else ''} of {t.gpu_memory_gb} GB"
+    if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
+        cheaper = f"set resource.gpus: {fewer} (the rest of the group stays free for other services)"
+    else:
+        named = next((c.name for c in built_in_pool() if c.gpus == fewer and c.gpu_memory_gb >= t.gpu_memory_gb), None)
+        ending = f", a name ending in '.{fewer}-{t.gpu_type.lower()}'" if t.gpu_type and t.gpu_type.startswith("GU") else ""
+        cheaper = f"an instance type with {gpus}" + (f" (e.g. {named})" if named else ending)
+    out.warnings.append(
+        f"tensor parallel {t.gpus} ({t.gpus} GPUs per replica) is {t.gpus // fewer} times what {model.name} needs: "
+        f"{gpus} {'fits' if fewer == 1 else 'fit'} {spec.max_model_len} tokens. Cheaper: {cheaper}; add replicas for "
+        "throughput")
 
 
 def _example_type(minimum: sizing.TableMinimum) -> str:

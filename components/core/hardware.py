@@ -34,9 +34,8 @@ def resolve_listed(spec: ServiceSpec, api_facts: Mapping[str, InstanceType], out
         if known is None:
             out.problem(
                 f"resource.instanceTypes[{index}]",
-                f"the GPUs of {type_name!r} are unknown (its name does not follow "
-                "ml.<family>.c<vCPU>m<GB>.<n>-<gpu code> and it is not in our table)",
-                f"state them: resource.instanceTypeFacts: {{{type_name}: {{gpus: N, gpuType: GU60}}}}, "
+                f"the GPUs of {type_name!r} are unknown: {instance_types.unknown_reason(type_name)}",
+                f"state them: resource.instanceTypeFacts: {{{type_name}: {{gpus: N, gpuMemoryGiB: <GB of one GPU>}}}}, "
                 "or plan with --capacity so the EAS API supplies them",
             )
             continue

@@ -162,3 +162,17 @@ def facts_from_api(meta: Mapping[str, Any]) -> Optional[InstanceType]:
         memory_gb=int(meta["Memory"]) if isinstance(meta.get("Memory"), (int, float)) else None,
         source="api",
     )
+
+
+def unknown_reason(name: str) -> str:
+    """Why ``lookup`` knows no GPU figures for ``name``, in words for the stack's author."""
+    if is_lingjun(name):
+        return ("it is a Lingjun type: its name does not carry its GPU figures, and they are not published "
+                "where we could check them")
+    match = _ML_PATTERN.match(name)
+    if match:
+        code = match["code"].upper()
+        known = ", ".join(f"{c} {gb} GB" for c, gb in sorted(GPU_MEMORY_GB.items()) if c.startswith("GU"))
+        return (f"its name says {int(match['gpus'])} × {code} per instance, but the memory of a {code} GPU is unknown "
+                f"to us (known: {known})")
+    return "its name does not follow ml.<family>.c<vCPU>m<GB>.<n>-<gpu code> and it is not in our table"

@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Optional
 
-from . import capabilities, engines, fitting, hardware, naming, ownership, placement, service_json, sizing
+from . import capabilities, engines, fitting, hardware, image_checks, naming, ownership, placement, service_json, sizing
 from .catalog import NATIVE_CONTEXT, Model, get_model
 from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, StackCost, of_service, on_demand_price, spot_discounts
 from .engines import Features, UnsupportedFeatureError
@@ -359,6 +359,7 @@ def _engine_release(spec: ServiceSpec, region: str,
         out.problem("engineVersion",
                     f"cannot read the {spec.engine} version from image tag {engines.image_tag(image)!r}",
                     "set engineVersion (e.g. 0.11.2) to the engine release inside the image")
+    image_checks.check(spec.engine, image, spec.engine_version, region, version, out)
     return image, version
 
 

@@ -54,8 +54,35 @@ def is_eas_region(region: str) -> bool:
     return region in EAS_REGIONS
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: the fewest single-character insertions, deletions and substitutions."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+MAX_TYPO = 3
+"""Edits a region ID may be off by and still read as a typo of one in the same geography."""
+
+
 def region_hint(region: str) -> str:
-    """What to write instead of ``region``: the nearest region ID, or the whole list."""
+    """What to write instead of ``region``: the nearest region ID of the same geography (its
+    prefix: ``cn``, ``ap``, ``eu``, ``us``) by edit distance, else that geography's regions, else
+    the whole list. Difflib's similarity once offered ``us-west-1`` for ``eu-west-1``: a continent
+    away, where a typo of the prefix is far less likely than a region EAS does not run in."""
+    geography = region.split("-", 1)[0]
+    same = sorted(r for r in EAS_REGIONS if r.split("-", 1)[0] == geography)
+    if same:
+        nearest = min(same, key=lambda r: (edit_distance(region, r), r))
+        if edit_distance(region, nearest) <= MAX_TYPO or len(same) == 1:
+            return f"did you mean {nearest!r}?"
+        return f"EAS runs in these {geography} regions: " + ", ".join(same)
+    if len(geography) == 2 and geography.isalpha():  # a geography EAS has no region in
+        return f"EAS runs in no {geography} region; use one of " + ", ".join(sorted(EAS_REGIONS))
     near = difflib.get_close_matches(region, list(EAS_REGIONS), n=1, cutoff=0.75)
     if near:
         return f"did you mean {near[0]!r}?"

@@ -134,6 +134,26 @@ def stack_cost_lines(stack_cost: Optional[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def option_lines(entry: Mapping[str, Any]) -> list[str]:
+    """The EAS service's resource options in words, and what a replacement of it would do."""
+    options = (entry.get("resource") or {}).get("options")
+    if not options:
+        return []
+    protect = ("protect: it cannot be deleted or replaced (a region move included) until protect is false"
+               if options["protect"] else "not protected")
+    retain = ("retainOnDelete: removing or replacing it leaves the EAS service running, and billed"
+              if options["retainOnDelete"] else "removing it from the stack deletes the EAS service")
+    if options["deleteBeforeReplace"]:
+        order = ("a replacement deletes it first (it runs in this region, where its name is taken): down until "
+                 "the new one runs")
+    else:
+        order = ("a region change replaces it: the new service is created, and Running, before the old one is "
+                 "deleted (a new endpoint and token)")
+    if options["protect"]:
+        order = "with protect: false in the same change, " + order
+    return [f"resource options: {protect}; {retain}", order]
+
+
 def _engine(entry: Mapping[str, Any]) -> str:
     """Engine and version; with the image's digest (shortened as registries show it) when pinned."""
     text = f"{entry['engine']} {entry['engineVersion']}"
@@ -166,6 +186,7 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]],
         e = summaries[key]
         lines += ["", f"### `{key}`", ""]
         lines += [f"- {line}" for line in _cost_lines(e)]
+        lines += [f"- {line}" for line in option_lines(e)]
         lines += [f"- {line}" for line in e.get("explanation", [])]
         tried = (e.get("placement") or {}).get("tried") or []
         if tried:

@@ -93,7 +93,22 @@ OssUri = Annotated[str, Pattern(r"oss://[a-z0-9][a-z0-9.\-]{1,254}/[^\s'\"]*", "
 ResourceGroupId = Annotated[str, Pattern(r"eas-r-[a-z0-9]+", "resource group ID", "eas-r-4gt8twzwllfo")]
 QuotaId = Annotated[str, Pattern(r"quota[a-z0-9]+", "quota ID", "quota12345")]
 GpuType = Annotated[str, Pattern(r"[A-Za-z0-9]+", "GPU type", "GU120")]
-ServiceKey = Annotated[str, Pattern(r"[a-z][a-z0-9_-]{0,39}", "service key (lowercase letter first, then a-z 0-9 _ -)", "chat")]
+@dataclass(frozen=True)
+class KeyPattern(Pattern):
+    """A service key: a key too long is told the limit, not that its letters are wrong."""
+
+    max_length: int = 40
+
+    def check(self, value: str) -> str:
+        if len(value) > self.max_length and re.fullmatch(r"[a-z][a-z0-9_-]*", value):
+            raise SpecError(f"{value!r} is {len(value)} characters long; a service key has at most {self.max_length}",
+                            f"shorten it to at most {self.max_length} characters")
+        return super().check(value)
+
+
+ServiceKey = Annotated[str, KeyPattern(r"[a-z][a-z0-9_-]{0,39}",
+                                       "service key (lowercase letter first, then a-z 0-9 _ -, at most 40 characters)",
+                                       "chat")]
 # Served model names reach the engine command line; the shell filter quotes them anyway, but a
 # name clients must type is kept to a sane alphabet.
 ServedName = Annotated[str, Pattern(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", "served model name", "qwen3-8b")]

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from . import regions, spec
+from . import naming, regions, spec
 from .catalog import MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
@@ -319,6 +319,14 @@ def _problem(error: Mapping[str, Any]) -> Problem:
                        f"resource kind {ctx.get('tag', value)!r} is not known" if kind == "union_tag_invalid"
                        else "resource kind is missing",
                        "set kind to one of " + ", ".join(_RESOURCE_KINDS), service)
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return Problem(field, f"is encrypted (secure:), but {leaf} is not a secret, and the offline plan cannot "
+                       "decrypt it", f"write {leaf} in the clear" + (f", e.g. {_example(place)}" if _example(place) else ""),
+                       service)
+    if kind == "bool_type" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        word = value.strip().lower()
+        return Problem(field, f"is the text {value!r} in quotes, not the boolean {word}",
+                       f"write {leaf}: {word} without quotes", service)
     if kind in _EXPECTED:
         expected = _EXPECTED[kind]
         if leaf == "maxSurge":
@@ -371,9 +379,14 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
     """Validate a stack's flat config map; raise ``StackConfigError`` listing every problem."""
     problems: list[Problem] = []
     ours: dict[str, Any] = {}
+    near_misses: list[str] = []
     for full_key, value in sorted(raw.items()):
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
+            if _near_namespace(namespace):
+                near_misses.append(key)
+                problems.append(Problem(full_key, f"namespace {namespace!r} is not the project's {NAMESPACE!r}, so "
+                                        "nothing reads this key", f"rename it to '{NAMESPACE}:{key}'"))
             continue
         if key not in _KEYS:
             near = difflib.get_close_matches(key, list(_KEYS), n=1)
@@ -382,7 +395,7 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
             problems.append(Problem(full_key, "unknown config key", f"remove it or correct its spelling ({hint})"))
             continue
         ours[key] = _decode(key, value)
-    if "services" not in ours:
+    if "services" not in ours and "services" not in near_misses:
         problems.append(Problem(f"{NAMESPACE}:services", "no services are configured",
                                 f"add a '{NAMESPACE}:services' mapping of service key to spec, "
                                 f"e.g. {_EXAMPLES['services']} (see docs/configuration.md)"))
@@ -400,9 +413,37 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
                     problems.append(problem)
     region = raw.get("alicloud:region")
     problems.extend(_region_problems(region if isinstance(region, str) else None, config))
+    problems.extend(_name_problems(stack, config))
     if problems or config is None:
         raise StackConfigError(stack, problems)
     return LoadedStack(stack, config, region if isinstance(region, str) else None)
+
+
+def _near_namespace(namespace: str) -> bool:
+    """A namespace that is the project's misspelt (``qwen3eas``, ``qwen3_eas``, ``Qwen3-EAS``)."""
+    squashed = namespace.lower().replace("-", "").replace("_", "").replace(".", "")
+    return squashed == NAMESPACE.replace("-", "") or (
+        difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.8)
+
+
+def _name_problems(stack: str, config: Optional[spec.StackConfig]) -> list[Problem]:
+    """Service keys whose EAS name (``[<namePrefix>_]<service key>_<stack>``, ``components.core.naming``)
+    would be longer than EAS allows: refused rather than cut short into a name nobody wrote."""
+    if config is None:
+        return []
+    prefix = f"{config.name_prefix}_" if config.name_prefix else ""
+    shape = "<namePrefix>_<service key>_<stack>" if prefix else "<service key>_<stack>"
+    room = naming.MAX_LENGTH - len(prefix) - len(stack) - 1
+    found = []
+    for key in sorted(config.services):
+        eas = f"{prefix}{key}_{stack}"
+        if len(eas) > naming.MAX_LENGTH:
+            fix = (f"shorten the service key to at most {room} characters (the EAS name is {shape})"
+                   if room > 0 else f"use a shorter stack name{' or namePrefix' if prefix else ''}: "
+                   f"'{prefix}{stack}' alone leaves no room for a service key")
+            found.append(Problem("(service key)", f"its EAS name {eas!r} would be {len(eas)} characters; EAS names "
+                                 f"are at most {naming.MAX_LENGTH} characters", fix, key))
+    return found
 
 
 def _region_problems(default_region: Optional[str], config: Optional[spec.StackConfig]) -> list[Problem]:

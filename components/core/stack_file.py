@@ -79,4 +79,14 @@ def load(text: str, source: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{source}: not valid YAML: {exc}") from None
+        raise StackFileError(_tab_message(text, source) or f"{source}: not valid YAML: {exc}") from None
+
+
+def _tab_message(text: str, source: str) -> str | None:
+    """One line for the commonest YAML mistake, a tab in the indentation (YAML allows spaces only);
+    the parser's own message spans four lines and never says what to do."""
+    for number, line in enumerate(text.splitlines(), 1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            return f"{source}: line {number} is indented with a tab, which YAML does not allow: use spaces"
+    return None

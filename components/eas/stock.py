@@ -34,18 +34,28 @@ def capacity_for(regions: Iterable[str]) -> Optional[Capacity]:
     if source == OFFLINE or not wanted:
         return None
     if source:
-        return from_snapshot(Path(source))
+        return from_snapshot(Path(source), wanted)
     return live(wanted)
 
 
-def from_snapshot(path: Path) -> Capacity:
-    """A snapshot file: region ID -> DescribeMachineSpec's ``InstanceMetas`` list."""
+def from_snapshot(path: Path, wanted: Iterable[str] = ()) -> Capacity:
+    """A snapshot file: region ID -> DescribeMachineSpec's ``InstanceMetas`` list.
+
+    A snapshot with no region at all, read for regions that need stock, is an error: every
+    service would be held back as if each region were unreachable, which hides the real cause.
+    """
     from . import api as eas_api  # the SDK is only needed when stock is read
 
     try:
         data = eas_api.load_snapshot(path)
     except (OSError, ValueError) as exc:
         raise CapacityError(f"capacity snapshot {path}: {exc}") from None
+    needed = sorted(set(wanted))
+    if not data and needed:
+        raise CapacityError(
+            f"capacity snapshot {path} has no regions (it is an empty object), so it says nothing about "
+            f"{', '.join(needed)}: write one for them with `make capacity REGIONS=\"{' '.join(needed)}\"` "
+            "(or `make capacity STACK=<stack>`), or plan without a snapshot")
     return Capacity(data, source=f"snapshot {path.name}")
 
 
