@@ -36,10 +36,11 @@ STACK_CONFIG_DIR = Path(__file__).resolve().parents[1] / "stacks"
 
 
 def duplicate_key_error(stack: str) -> str | None:
-    """The stack file's duplicate keys, which the Pulumi CLI has already dropped silently.
+    """The stack file's duplicate keys, if the CLI that started the program let them through.
 
-    The engine hands the program config with the second of two equal keys only (see
-    ``components.core.stack_file``), so the program reads the file itself to refuse it.
+    The Pulumi CLI refuses such a file before the program runs (yaml.v3, see
+    ``components.core.stack_file``); this check is for a CLI that decodes more leniently, which
+    would hand the program the second of two equal keys only.
     """
     given = os.environ.get(stack_file.PATH_ENV)
     path = Path(given) if given else STACK_CONFIG_DIR / f"Pulumi.{stack}.yaml"

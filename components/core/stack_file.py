@@ -1,14 +1,12 @@
 """Read a ``Pulumi.<stack>.yaml`` file strictly: a key written twice is an error, never a silent loss.
 
-YAML itself leaves duplicate keys to the reader; PyYAML keeps the last one, and so does the Pulumi
-CLI: its stack loader (pulumi/pulumi ``sdk/go/common/workspace/loaders.go``,
-``projectStackLoader.load``) decodes with ``encoding.YAML``, which is ``gopkg.in/yaml.v2``'s
-non-strict ``yaml.Unmarshal`` (``sdk/go/common/encoding/marshal.go``), and yaml.v2's
-``decoder.setMapIndex`` (``decode.go``, v2.4.0) reports a key already set only in strict mode,
-otherwise overwrites it. (Read in the versions the project's code search holds; a Pulumi that
-moves to yaml.v3, which refuses duplicates, would refuse them too.) A service key written twice
-would make one service disappear, so every reader of a stack file in this project goes through
-``load``, and the program checks the file ``pulumi up`` read (``components.program``).
+YAML itself leaves duplicate keys to the reader, and PyYAML keeps the last one: a service key
+written twice would make one service disappear from the offline plan, so every reader of a stack
+file in this project goes through ``load``. The Pulumi CLI refuses such a file itself: its stack
+loader decodes with ``gopkg.in/yaml.v3`` (pulumi/pulumi ``sdk/go/common/encoding/marshal.go``
+line 27 at v3.272.0 and v3.276.0), which reports ``mapping key "chat" already defined at line 6``,
+so ``pulumi up`` stops before the program runs (``make lifecycle`` shows it). The program checks
+the file anyway (``components.program``), for a CLI that decodes more leniently.
 """
 
 from __future__ import annotations
