@@ -212,6 +212,14 @@ class Workspace:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def change_stack(self, stack: str, text: str) -> tuple[Path, Path]:
+        """A new version of the stack file: (the file as it was, kept aside, and the file now),
+        the two sides ``make diff`` compares."""
+        base = self.dir / "base" / self.stack_file(stack).name
+        base.parent.mkdir(exist_ok=True)
+        shutil.copyfile(self.stack_file(stack), base)
+        return base, self.write_stack(stack, text)
+
     def copy_stack(self, stack: str) -> Path:
         """The repository's own ``stacks/Pulumi.<stack>.yaml``."""
         return self.write_stack(stack, (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.fake_eas import FakeEas
 
+from .announced import agrees, announce
 from .conftest import capacity, chat, stack_text
 from .engine import PROVIDER_TYPE, READER_TYPE, SERVICE_TYPE, Workspace
 
@@ -26,8 +27,12 @@ def test_stock_gone_with_allow_region_move_replaces_create_first_through_the_old
         workspace: Workspace, eas: FakeEas, tmp_path: Path):
     before = up_in_hangzhou(workspace, eas, tmp_path, allowRegionMove=True)
     gone = capacity(tmp_path / "gone.json", cn_hangzhou="NoStock", cn_beijing="WithStock")
+    same_file = workspace.stack_file("t")
+    announced = announce(same_file, same_file, capacity=gone)  # `make diff CAPACITY=`: the file did not change
     run = workspace.up("t", env={"QWEN3_EAS_CAPACITY": str(gone)})
     assert run.error is None, run.output
+    assert announced["chat"] == {"step": "replace", "order": "create-first", "refusedBy": None, "retained": False}
+    assert agrees(announced["chat"], run.ops(SERVICE_TYPE), "chat-service")
     # The engine's replacement: the new service first, the old one deleted at the end.
     ops = run.ops(SERVICE_TYPE)
     assert ops[0] == ("create-replacement", "chat-service") and ops[-1] == ("delete-replaced", "chat-service"), ops
@@ -48,10 +53,11 @@ def test_stock_gone_with_allow_region_move_replaces_create_first_through_the_old
 
 def test_an_edited_region_replaces_the_service_in_the_new_region(workspace: Workspace, eas: FakeEas, tmp_path: Path):
     up_in_hangzhou(workspace, eas, tmp_path)
-    workspace.write_stack("t", stack_text({"chat": chat(regions=["cn-beijing"])}))
+    announced = announce(*workspace.change_stack("t", stack_text({"chat": chat(regions=["cn-beijing"])})))
     stock = capacity(tmp_path / "both.json", cn_hangzhou="WithStock", cn_beijing="WithStock")
     run = workspace.up("t", env={"QWEN3_EAS_CAPACITY": str(stock)})
     assert run.error is None, run.output
+    assert agrees(announced["chat"], run.ops(SERVICE_TYPE), "chat-service"), (announced, run.ops(SERVICE_TYPE))
     ops = run.ops(SERVICE_TYPE)
     assert ops[0] == ("create-replacement", "chat-service") and ops[-1] == ("delete-replaced", "chat-service"), ops
     assert eas.names() == [NEW]
@@ -60,6 +66,8 @@ def test_an_edited_region_replaces_the_service_in_the_new_region(workspace: Work
 def test_stock_moving_without_allow_region_move_changes_nothing(workspace: Workspace, eas: FakeEas, tmp_path: Path):
     up_in_hangzhou(workspace, eas, tmp_path)
     gone = capacity(tmp_path / "gone.json", cn_hangzhou="NoStock", cn_beijing="WithStock")
+    announced = announce(workspace.stack_file("t"), workspace.stack_file("t"), capacity=gone)
+    assert announced["chat"]["step"] == "same"
     calls = list(eas.calls)
     preview = workspace.preview("t", env={"QWEN3_EAS_CAPACITY": str(gone)})
     assert preview.error is None, preview.output

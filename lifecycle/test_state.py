@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.fake_eas import FakeEas
 
+from .announced import agrees, announce
 from .conftest import chat, stack_text
 from .engine import READER_TYPE, SERVICE_TYPE, Workspace
 
@@ -37,10 +38,11 @@ def test_destroy_of_a_protected_stack_is_refused_by_the_engine(workspace: Worksp
 def test_retain_on_delete_leaves_the_service_on_eas_when_removed_from_the_stack(workspace: Workspace, eas: FakeEas):
     workspace.write_stack("t", stack_text({"chat": chat(retainOnDelete=True), "other": chat()}))
     assert workspace.up("t").error is None
-    workspace.write_stack("t", stack_text({"other": chat()}))
+    announced = announce(*workspace.change_stack("t", stack_text({"other": chat()})))
     run = workspace.up("t")
     assert run.error is None, run.output
     assert ("delete", "chat-service") in run.ops(SERVICE_TYPE)
+    assert announced["chat"]["retained"] and agrees(announced["chat"], run.ops(SERVICE_TYPE), "chat-service")
     # Gone from the stack, still running (and billed) on EAS.
     assert [r for r in workspace.resources("t") if r["urn"].endswith("chat-service")] == []
     assert eas.names() == [KEY, "cn-hangzhou/other_t"]
