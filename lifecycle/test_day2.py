@@ -7,7 +7,7 @@ converged, whether ``retainOnDelete`` recorded a run earlier keeps the old copy 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.fake_eas import FakeEas
@@ -100,7 +100,7 @@ def test_a_two_phase_move_keeps_the_old_copy_until_the_drain_ends(workspace: Wor
     workspace.write_stack("t", stack_text({"chat": chat()}))
     first = workspace.up("t", env=env)
     assert first.error is None, first.output
-    later = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     moving = stack_text({"chat": chat(regions=["cn-beijing"], drain={"region": "cn-hangzhou", "until": later})})
     workspace.write_stack("t", moving)
     # Run 1: retainOnDelete is recorded on the running service (and labelled); nothing moves.
@@ -118,7 +118,7 @@ def test_a_two_phase_move_keeps_the_old_copy_until_the_drain_ends(workspace: Wor
     # Runs before `until`: nothing to do, both copies run.
     assert workspace.up("t", env=env).changes() == {}
     # The drain ends: the old copy is deleted, the new one stays.
-    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     workspace.write_stack("t", moving.replace(later, past))
     ended = workspace.up("t", env=env)
     assert ended.error is None, ended.output
