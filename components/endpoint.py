@@ -37,7 +37,6 @@ import pulumi.dynamic
 
 from . import dynamic_pickle
 from .core.removals import removed_from_json
-from .eas.api import SERVICE_NOT_FOUND_CODES
 
 dynamic_pickle.install()  # the SDK leaks a pickle patch per dynamic resource: see dynamic_pickle
 
@@ -46,9 +45,6 @@ RESOURCE_TYPE = "pulumi-python:dynamic/eas:ServiceEndpoint"
 
 LEGACY_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"
 """The type before the resource had a name of its own; an alias keeps existing stacks' URNs."""
-
-NOT_FOUND_CODES = SERVICE_NOT_FOUND_CODES
-"""DescribeService's code for a missing service (one set with the service lookup's)."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +85,13 @@ class ServiceGoneError(EndpointLookupError):
 
 
 def _api_error(action: str, where: str, exc: Exception) -> EndpointLookupError:
+    # One set of "no such service" codes with the service lookup's. Imported here, where EAS was
+    # called: the program registers this resource without loading the EAS SDK.
+    from .eas.api import SERVICE_NOT_FOUND_CODES
+
     code = getattr(exc, "code", None) or type(exc).__name__
     message = getattr(exc, "message", None) or exc
-    kind = ServiceGoneError if code in NOT_FOUND_CODES else EndpointLookupError
+    kind = ServiceGoneError if code in SERVICE_NOT_FOUND_CODES else EndpointLookupError
     return kind(f"{action} {where} failed: {code}: {message}")
 
 
