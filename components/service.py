@@ -46,7 +46,7 @@ class Qwen3EasService(pulumi.ComponentResource):
     Its attributes are typed where ``__init__`` sets them, not as class annotations: the SDK
     resolves a resource class's annotations (``typing.get_type_hints``) again for every resource
     it registers, to read outputs back into them, and a component's outputs are never read back.
-    On a stack of 1000 services that lookup alone cost about half a second (docs/benchmarks.md).
+    On a stack of 1000 services that lookup alone cost about a quarter of a second (docs/benchmarks.md).
     """
 
     def __init__(self, name: str, args: Qwen3EasServiceArgs,
