@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from lifecycle.engine import EngineMissingError, Workspace, cli_path
+from lifecycle.engine import ROOT, EngineMissingError, Workspace, cli_path
 from tests.fake_eas import FakeEas, fake_eas
 
 from .plan_bench import A10, BASELINE, _load, machine, uniform_stack
@@ -42,6 +42,10 @@ VERBS = ("preview", "up")
 def _meta() -> dict[str, object]:
     return {"InstanceType": A10, "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24, "CPU": 16, "Memory": 60,
             "StockStatus": "WithStock", "IsAvailable": True, "Vendor": "ECS"}
+
+
+def _ours_program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
 def _baseline_program() -> None:
@@ -59,16 +63,16 @@ def one_cell(eas: FakeEas, program: str, count: int) -> dict[str, float]:
     """Seconds of ``preview`` then ``up`` of ``count`` services, on a fresh state."""
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         workspace = Workspace(Path(tmp), eas.endpoint, env={"STANDIN_EAS_TIME_SCALE": "0"})
-        kwargs: dict[str, Callable[[], None]] = {}
+        run_program: Callable[[], None] = _ours_program
         if program == "ours":
             workspace.write_stack("bench", _ours_stack(count))
         else:
             workspace.write_stack("bench", yaml.safe_dump({"config": {"bench:count": str(count)}}))
-            kwargs["program"] = _baseline_program
+            run_program = _baseline_program
         seconds = {}
         for verb in VERBS:
             started = time.perf_counter()
-            run = workspace.run(verb, "bench", **kwargs)
+            run = workspace.run(verb, "bench", program=run_program)
             seconds[verb] = time.perf_counter() - started
             if run.error is not None:
                 raise RuntimeError(f"{program} {verb} of {count} services failed: {run.error[-2000:]}")

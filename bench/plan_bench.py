@@ -5,7 +5,8 @@ The baseline (``bench/baseline_program.py``) registers the same resource graph p
 through the same harness. The ratio ours/baseline is then what our validation, sizing, templates
 and plan files cost. Targets (issue 11): ours within 1.3x of the baseline at 100 and at 1000
 services; the plan of 1000 at most 11x the plan of 100. Start-up (imports) is measured apart: it
-is paid once per process, whatever the stack's size.
+is paid once per process, whatever the stack's size. Whole processes (``qwen3-eas plan`` as a
+user runs it, against a baseline process) are ``bench/process_bench.py``'s.
 
 Runs are interleaved (ours, baseline, ours, ...) so that a neighbour's load on a shared machine
 falls on both; each cell is a median, and the spread column ((max - min) / median) says how
@@ -27,14 +28,11 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-
-import yaml
 
 from components.cli.plan import plan_files, release_runtime_threads, run_program
 
@@ -171,30 +169,6 @@ def start_up(repeats: int) -> list[str]:
     return lines
 
 
-BASELINE_CLI = (
-    "import sys; from pathlib import Path; from components.cli.plan import run_program; "
-    "run_program('bench', {'bench:count': sys.argv[1]}, program=Path(sys.argv[2]))"
-)
-
-
-def end_to_end(count: int, repeats: int) -> list[str]:
-    """What a user waits for: ``qwen3-eas plan`` (files written) against the baseline process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        config = uniform_stack(count)
-        document = {"config": {**config, "qwen3-eas:services": json.loads(config["qwen3-eas:services"])}}
-        stack_file = Path(tmp) / f"Pulumi.bench{count}.yaml"
-        stack_file.write_text(yaml.safe_dump(document))
-        timed = interleaved(
-            repeats,
-            ours=_fresh([sys.executable, "-m", "components", "plan", str(stack_file), "--out", str(Path(tmp) / "out")]),
-            baseline=_fresh([sys.executable, "-c", BASELINE_CLI, str(count), str(BASELINE)]),
-        )
-    o, b = timed["ours"], timed["baseline"]
-    return ["| services | ours (s) | baseline (s) | ratio | spread ours / baseline |", "|---|---:|---:|---:|---:|",
-            f"| {count} | {o.median:.3f} | {b.median:.3f} | {o.median / b.median:.2f}x | "
-            f"{_pct(o.spread)} / {_pct(b.spread)} |"]
-
-
 def pure_layers(sizes: tuple[int, ...], repeats: int) -> list[str]:
     """Our own code alone (load, validate, size, render, build JSON, plan files): no Pulumi."""
     from components.core import planning, report
@@ -221,7 +195,12 @@ def machine() -> str:
     with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    return (f"{cpu}, {os.cpu_count()} vCPU, {platform.system()} {platform.release()}; "
+    memory = ""
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:"))
+        memory = f", {kib / 2**20:.0f} GiB"
+    return (f"{cpu}, {os.cpu_count()} vCPU{memory}, {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, pulumi {metadata.version('pulumi')}, "
             f"pulumi-alicloud {metadata.version('pulumi-alicloud')}")
 
@@ -258,7 +237,6 @@ def run(repeats: int = 5, quick: bool = False) -> list[str]:
            f"### Offline plan against the baseline (in-process, imports done; median of {repeats} runs)", "", *rows, "",
            "### Growth", "", *growth(results), "",
            "### Start-up (fixed cost per process)", "", *start_up(repeats), "",
-           "### End to end (fresh process, files written)", "", *end_to_end(100, repeats), "",
            "### Our layers alone (no Pulumi)", "", *pure_layers(sizes[-2:], repeats), "",
            "### Stock probe", "", *[f"    {line}" for line in probe_bench.run()], "",
            "### Targets", "", *verdict(results), "",

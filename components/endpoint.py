@@ -52,7 +52,6 @@ import pulumi.dynamic
 
 from . import dynamic_pickle
 from .core.removals import removed_from_json
-from .eas.api import SERVICE_NOT_FOUND_CODES, ProbeFailure
 
 dynamic_pickle.install()  # the SDK leaks a pickle patch per dynamic resource: see dynamic_pickle
 
@@ -61,9 +60,6 @@ RESOURCE_TYPE = "pulumi-python:dynamic/eas:ServiceEndpoint"
 
 LEGACY_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"
 """The type before the resource had a name of its own; an alias keeps existing stacks' URNs."""
-
-NOT_FOUND_CODES = SERVICE_NOT_FOUND_CODES
-"""DescribeService's code for a missing service (one set with the service lookup's)."""
 
 
 ROLLOUT_WAIT_S = 90 * 60.0
@@ -139,9 +135,13 @@ class ServiceGoneError(EndpointLookupError):
 
 
 def _api_error(action: str, where: str, exc: Exception) -> EndpointLookupError:
+    # One set of "no such service" codes with the service lookup's. Imported here, where EAS was
+    # called: the program registers this resource without loading the EAS SDK.
+    from .eas.api import SERVICE_NOT_FOUND_CODES
+
     code = getattr(exc, "code", None) or type(exc).__name__
     message = getattr(exc, "message", None) or exc
-    kind = ServiceGoneError if code in NOT_FOUND_CODES else EndpointLookupError
+    kind = ServiceGoneError if code in SERVICE_NOT_FOUND_CODES else EndpointLookupError
     return kind(f"{action} {where} failed: {code}: {message}")
 
 
@@ -160,7 +160,7 @@ def describe(client: Any, region: str, name: str, *, require_endpoint: bool = Tr
     try:
         body = eas_api.with_retries(lambda: eas_api.describe_service(client, region, name),
                                     retries=retries, backoff_s=backoff_s)
-    except ProbeFailure as failure:
+    except eas_api.ProbeFailure as failure:
         raise EndpointLookupError(f"DescribeService {region}/{name} failed: {failure}") from None
     if body is None:
         raise ServiceGoneError(f"DescribeService {region}/{name} failed: InvalidService.NotFound: "
@@ -224,7 +224,7 @@ def replace_config(client: Any, region: str, name: str, service_config: str, *,
             client.update_service_with_options(region, name, request, {}, _runtime())
         except Exception as exc:  # classified like every other call; what is not the SDK's re-raises
             failure = eas_api.classify_error(exc)
-            if failure.code in NOT_FOUND_CODES:
+            if failure.code in eas_api.SERVICE_NOT_FOUND_CODES:
                 raise ServiceGoneError(f"UpdateService (replace) {region}/{name} failed: {failure.code}: "
                                        f"{failure.detail}") from None
             # A timeout or a lost answer may come after EAS took the update: look before sending again.
@@ -235,7 +235,7 @@ def replace_config(client: Any, region: str, name: str, service_config: str, *,
 
     try:
         eas_api.with_retries(once, retries=retries, backoff_s=backoff_s)
-    except ProbeFailure as failure:
+    except eas_api.ProbeFailure as failure:
         raise EndpointLookupError(f"UpdateService (replace) {region}/{name} failed: {failure}") from None
 
 

@@ -43,27 +43,20 @@ class Qwen3EasServiceArgs:
 
 
 class Qwen3EasService(pulumi.ComponentResource):
-    """A Qwen3 EAS service: the ``alicloud.pai.Service`` plus the facts a reader needs."""
+    """A Qwen3 EAS service: the ``alicloud.pai.Service`` plus the facts a reader needs.
 
-    service: alicloud.pai.Service
-    endpoint: ServiceEndpoint
-    drained: Optional[DrainedCopy]
-    """The old copy of a two-phase region move while it drains (None otherwise)."""
-    internet_endpoint: pulumi.Output[str]
-    intranet_endpoint: pulumi.Output[str]
-    openai_base_url: pulumi.Output[str]
-    token: pulumi.Output[str]
-    """The service's access token, a secret."""
-    name_output: pulumi.Output[str]
-    region: pulumi.Output[str]
-    served_model_name: pulumi.Output[str]
-    plan: ServicePlan
-    """Every decision behind this service (the offline plan reads it from here)."""
+    Its attributes are typed where ``__init__`` sets them, not as class annotations: the SDK
+    resolves a resource class's annotations (``typing.get_type_hints``) again for every resource
+    it registers, to read outputs back into them, and a component's outputs are never read back.
+    On a stack of 1000 services that lookup alone cost about a quarter of a second (docs/benchmarks.md).
+    """
 
     def __init__(self, name: str, args: Qwen3EasServiceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         opts = opts or pulumi.ResourceOptions()
-        plan = self.plan = args.plan
+        self.plan: ServicePlan = args.plan
+        """Every decision behind this service (the offline plan reads it from here)."""
+        plan = args.plan
         if opts.protect is None and plan.protect:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -73,7 +66,7 @@ class Qwen3EasService(pulumi.ComponentResource):
             # names. Either way: say so now, by name.
             raise MissingProviderError(f"{name}: pass the alicloud provider of region {plan.region} in "
                                        "opts.providers (the program's RegionalProviders gives it)")
-        self.service = alicloud.pai.Service(
+        self.service: alicloud.pai.Service = alicloud.pai.Service(
             f"{name}-service",
             service_config=plan.service_config_json,
             workspace_id=args.workspace_id,
@@ -91,7 +84,7 @@ class Qwen3EasService(pulumi.ComponentResource):
                 retain_on_delete=True if opts.retain_on_delete or plan.retain_on_delete else None,
             ),
         )
-        self.endpoint = ServiceEndpoint(
+        self.endpoint: ServiceEndpoint = ServiceEndpoint(
             f"{name}-endpoint",
             region=plan.region,
             service_name=plan.name,
@@ -100,17 +93,19 @@ class Qwen3EasService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
         # A two-phase move's old copy, kept until the drain ends (components/drain.py).
-        self.drained = DrainedCopy(
+        self.drained: Optional[DrainedCopy] = DrainedCopy(
             f"{name}-drained", region=plan.draining, service_name=plan.name, until=plan.drain_until or "",
             owner={k: plan.tags[k] for k in OWNER_KEYS}, opts=pulumi.ResourceOptions(parent=self),
         ) if plan.draining else None
-        self.internet_endpoint = self.endpoint.internetEndpoint
-        self.intranet_endpoint = self.endpoint.intranetEndpoint
-        self.openai_base_url = self.endpoint.openaiBaseUrl
-        self.token = pulumi.Output.secret(self.endpoint.token)
-        self.name_output = pulumi.Output.from_input(plan.name)
-        self.region = pulumi.Output.from_input(plan.region)
-        self.served_model_name = pulumi.Output.from_input(plan.served_model_name)
+        """The old copy of a two-phase region move while it drains (None otherwise)."""
+        self.internet_endpoint: pulumi.Output[str] = self.endpoint.internetEndpoint
+        self.intranet_endpoint: pulumi.Output[str] = self.endpoint.intranetEndpoint
+        self.openai_base_url: pulumi.Output[str] = self.endpoint.openaiBaseUrl
+        self.token: pulumi.Output[str] = pulumi.Output.secret(self.endpoint.token)
+        """The service's access token, a secret."""
+        self.name_output: pulumi.Output[str] = pulumi.Output.from_input(plan.name)
+        self.region: pulumi.Output[str] = pulumi.Output.from_input(plan.region)
+        self.served_model_name: pulumi.Output[str] = pulumi.Output.from_input(plan.served_model_name)
         self.register_outputs(
             {
                 "serviceName": self.name_output,

@@ -33,3 +33,15 @@ def test_the_baseline_registers_the_same_graph_as_ours():
     for recorded in (ours, baseline):
         parents = Counter(parent.split("::")[-1] for parent in recorded.parents.values() if "::svc" in parent)
         assert parents == {"svc0": 2, "svc1": 2, "svc2": 2}
+
+
+def test_the_whole_process_bench_runs_its_three_processes(tmp_path):
+    """`make bench`'s whole-process part: each process runs to the end (ours writes its plan)."""
+    from bench import process_bench
+
+    cmds = process_bench.commands(tmp_path, 2)
+    assert list(cmds) == ["ours", *process_bench.BASELINES]
+    for args in cmds.values():
+        wall, cpu, peak_mb = process_bench.run_once(args, tmp_path)
+        assert wall > 0 and cpu > 0 and peak_mb > 10
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["plan.json", "plan.md", "plan.stack.json", "svc0.json", "svc1.json"]

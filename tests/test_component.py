@@ -130,3 +130,14 @@ def test_endpoint_reader_depends_on_its_service(recorded):
     urn, parent = by_name["chat-endpoint"]
     assert "qwen3-eas:eas:Qwen3EasService::chat" in parent
     assert "$pulumi-python:dynamic/eas:ServiceEndpoint::chat-endpoint" in urn
+
+
+def test_registering_a_component_resolves_no_type_hints():
+    """The SDK resolves a resource class's annotations for every resource it registers (to read
+    outputs back into them); a component's outputs are never read back, so ours gives it nothing
+    to resolve (its attributes are typed where __init__ sets them, for mypy and readers)."""
+    from pulumi import _types
+
+    from components.service import Qwen3EasService
+
+    assert _types.resource_types(Qwen3EasService) == {}

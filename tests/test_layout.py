@@ -103,6 +103,17 @@ def test_core_loads_nothing_from_pulumi_or_the_network_at_run_time() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_an_offline_plan_loads_no_eas_sdk_or_network_library(tmp_path: Path) -> None:
+    """An offline plan never calls EAS, so it does not pay for importing the SDK, its credentials
+    chain and aiohttp (a quarter of a second of every plan's start-up); `pulumi up` loads them when
+    it probes stock or looks services up."""
+    code = ("import sys\nfrom components.cli import main\n"
+            f"assert main(['plan', 'dev', '--out', {str(tmp_path / 'out')!r}]) == 0\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({[*NETWORK, 'aiohttp']!r})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 

@@ -105,3 +105,120 @@ def test_the_program_checks_the_file_its_config_came_from_not_a_namesake(tmp_pat
     monkeypatch.setenv(stack_file.PATH_ENV, str(elsewhere))
     message = program.duplicate_key_error("dev")
     assert message is not None and "alicloud:region" in message
+
+
+def test_two_spellings_of_one_key_are_a_duplicate_too():
+    """YAML makes `true` and `True` (or `~` and `null`, `2` and `0x2`) one key and keeps the second."""
+    text = "config:\n  flags:\n    true: on\n    True: off\n    ~: a\n    null: b\n    2: x\n    0x2: y\n"
+    found = stack_file.duplicate_keys(text)
+    assert [(d.key, d.first_line, d.second_line) for d in found] == [("True", 3, 4), ("null", 5, 6), ("0x2", 7, 8)]
+    assert "key 'True' is the same key as 'true' under config > flags (lines 3 and 4)" in found[0].describe()
+    assert len(yaml.safe_load(text)["config"]["flags"]) == 3  # what would have been lost
+
+
+def test_an_alias_is_checked_once_and_a_recursive_one_does_not_hang():
+    shared = "base: &b {x: 1, x: 2}\nother: *b\n"
+    assert [(d.key, d.path) for d in stack_file.duplicate_keys(shared)] == [("x", ("base",))]
+    assert stack_file.duplicate_keys("a: &a [*a]\n") == []
+    assert stack_file.duplicate_keys("<<: {a: 1}\n<<: {b: 2}\na: 3\n") == []  # merge keys may repeat
+
+
+def test_invalid_yaml_is_reported_with_the_line_quoted(tmp_path):
+    path = write(tmp_path, "config:\n  a: [1, 2\n  b: 3\n")
+    with pytest.raises(plan.PlanError) as caught:
+        plan.read_stack_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML: while parsing a flow sequence")
+    assert "line 2, column 6:\n      a: [1, 2\n         ^" in message  # the offending line, with a caret
+
+
+def test_a_plan_parses_its_stack_file_once(tmp_path, monkeypatch):
+    """The plan reads the file; the program it runs checks the same file for duplicates (it must under
+    `pulumi up`): the second check reuses the first instead of parsing the file again."""
+    parses = []
+
+    class Counting(stack_file._LOADER):  # type: ignore[name-defined,misc]
+        def __init__(self, stream):
+            parses.append(1)
+            super().__init__(stream)
+
+    monkeypatch.setattr(stack_file, "_LOADER", Counting)
+    path = write(tmp_path, TWO_CHATS.replace("    chat:\n      model: Qwen3-4B", "    small:\n      model: Qwen3-4B"))
+    try:
+        _stack, files = plan.make_plan(str(path))
+    finally:
+        plan.release_runtime_threads()
+    assert {"chat.json", "small.json"} <= set(files)
+    assert len(parses) == 1
+
+
+# Spellings of keys: plain, quoted, and several that YAML reads as one value (bools, nulls, ones).
+SPELLINGS = ["a", "'a'", '"a"', "b", "c d", "true", "True", "yes", "on", "false", "no", "~", "null",
+             "1", "0x1", "'1'", "2", "1.0"]
+
+
+def _key(spelling: str) -> tuple[str, object]:
+    """(text, value) of a key as the pure-Python loader reads it."""
+    node = yaml.compose(f"{spelling}: 0", Loader=yaml.SafeLoader).value[0][0]
+    return node.value, next(iter(yaml.load(f"{spelling}: 0", Loader=yaml.SafeLoader)))
+
+
+mappings = st.recursive(
+    st.lists(st.tuples(st.sampled_from(SPELLINGS), st.integers(0, 9)), min_size=1, max_size=5),
+    lambda inner: st.lists(st.tuples(st.sampled_from(SPELLINGS), st.one_of(st.integers(0, 9), inner)),
+                           min_size=1, max_size=5),
+    max_leaves=12,
+)
+
+
+def _render(pairs, indent: int, flow: bool) -> list[str]:
+    """Block YAML, or a flow mapping on one line where every value is a scalar and ``flow`` is set."""
+    pad = " " * indent
+    if flow and all(isinstance(v, int) for _, v in pairs):
+        return [pad + "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"]
+    lines = []
+    for key, value in pairs:
+        if isinstance(value, int):
+            lines.append(f"{pad}{key}: {value}")
+        elif flow and all(isinstance(v, int) for _, v in value):
+            lines.append(f"{pad}{key}: " + "{" + ", ".join(f"{k}: {v}" for k, v in value) + "}")
+        else:
+            lines += [f"{pad}{key}:", *_render(value, indent + 2, flow)]
+    return lines
+
+
+def _lost_keys_are_reported(pairs, loaded: dict, path: tuple[str, ...], found) -> None:
+    """Keys the loader dropped in this mapping are reported here; then the same for each child that
+    was kept once (a dropped or repeated parent is reported already)."""
+    reported = [d for d in found if d.path == path]
+    assert len(pairs) - len(loaded) <= len(reported), (path, pairs, loaded)
+    keys = [_key(spelling) for spelling, _ in pairs]
+    for (text, value), (_, child) in zip(keys, pairs, strict=True):
+        once = sum(1 for t, v in keys if t == text or v == value) == 1
+        if once and not isinstance(child, int):
+            _lost_keys_are_reported(child, loaded[value], (*path, text), found)
+
+
+@given(mappings, st.booleans())
+def test_every_key_the_loader_would_drop_is_reported(pairs, flow):
+    """Against PyYAML's pure-Python loader as the oracle: what it drops in any mapping is reported
+    there, and a file with nothing reported loads to exactly what it reads."""
+    text = "\n".join(["config:", *_render(pairs, 2, flow)]) + "\n"
+    found = stack_file.duplicate_keys(text)
+    oracle = yaml.load(text, Loader=yaml.SafeLoader)
+    _lost_keys_are_reported(pairs, oracle["config"], ("config",), found)
+    if not found:
+        assert stack_file.load(text, "f") == oracle
+
+
+@given(mappings, st.booleans())
+def test_libyaml_and_the_pure_python_parser_find_the_same_duplicates(pairs, flow):
+    """The check runs on libyaml's nodes where PyYAML has it: same keys, lines and paths as the
+    pure-Python parser's."""
+    text = "\n".join(["config:", *_render(pairs, 2, flow)]) + "\n"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stack_file, "_checked", {})
+        fast = stack_file.duplicate_keys(text)
+        mp.setattr(stack_file, "_checked", {})
+        mp.setattr(stack_file, "_LOADER", yaml.SafeLoader)
+        assert stack_file.duplicate_keys(text) == fast

@@ -10,6 +10,7 @@ per problem, writes nothing and exits 2.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextvars
 import functools
 import gc
@@ -20,7 +21,9 @@ import runpy
 import shutil
 import sys
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,7 +164,7 @@ def in_own_context(fn: Callable[P, R]) -> Callable[P, R]:
 @in_own_context
 def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
                 capacity: Optional[Path] = None, look_up_running: bool = False, preview: bool = False,
-                stack_path: Optional[Path] = None) -> Recorded:
+                stack_path: Optional[Path] = None, collect: bool = True) -> Recorded:
     """Run ``program`` on the mock runtime with ``config``; return what it registered.
 
     Stock comes from the ``capacity`` snapshot, or none at all, and no service is looked up:
@@ -169,7 +172,8 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
     services up as ``pulumi up`` does (tests point it at a local fake EAS with
     ``QWEN3_EAS_API_ENDPOINT``). ``preview`` runs it as ``pulumi preview`` would (dry run).
     ``Recorded.requests`` keeps every RegisterResource request. ``stack_path`` is the file
-    ``config`` was read from, which the program then checks for duplicate keys.
+    ``config`` was read from, which the program then checks for duplicate keys. ``collect=False``
+    is for a process that ends after this plan (see ``cycle_collection_deferred``).
     """
     import pulumi
     from pulumi.runtime import mocks, rpc
@@ -228,8 +232,9 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
     if not look_up_running:
         os.environ[running.ENV] = running.OFFLINE
     os.chdir(program.parent)
+    _track_worker_loops(asyncio.get_event_loop())
     try:
-        with cycle_collection_deferred():
+        with cycle_collection_deferred(collect):
             _sync_await(run_pulumi_func(body))
     except pulumi.RunError as exc:
         raise PlanError(str(exc)) from None
@@ -244,13 +249,18 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
 
 
 @contextmanager
-def cycle_collection_deferred() -> Iterator[None]:
+def cycle_collection_deferred(collect: bool = True) -> Iterator[None]:
     """Python's cycle collector paused while the program registers, then one collection.
 
     Until the program ends, the runtime keeps every resource's outputs and futures alive, so each
     automatic full collection walks a heap that grows with the stack: at 1000 services they took
     6.6 of 9.3 s and made the plan grow faster than the stack (docs/benchmarks.md). Paused, the
     garbage waits for the one collection here (about 16 MB more at the peak for 1000 services).
+
+    With ``collect=False`` (``qwen3-eas plan``, a process that ends after writing the plan) there
+    is no collection at all: what the run left is frozen out of the collector's sight instead
+    (``gc.freeze``), so neither the next automatic collection nor the one at exit walks it again.
+    The memory is the operating system's to take back a moment later.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -259,7 +269,10 @@ def cycle_collection_deferred() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-        gc.collect()
+        if collect:
+            gc.collect()
+        else:
+            gc.freeze()
 
 
 def _provider_name(reference: str) -> str:
@@ -339,13 +352,13 @@ def mark_failed(out: Path, error: str) -> None:
     print(f"{out}: the previous plan was removed ({FAILED_FILE} says why)", file=sys.stderr)
 
 
-def make_plan(stack_arg: str, capacity: Optional[Path] = None) -> tuple[str, dict[str, str]]:
-    """Plan a stack: (stack name, files)."""
+def make_plan(stack_arg: str, capacity: Optional[Path] = None, collect: bool = True) -> tuple[str, dict[str, str]]:
+    """Plan a stack: (stack name, files); ``collect`` as for ``run_program``."""
     stack, path = resolve_stack(stack_arg)
     if capacity is not None and not capacity.is_file():
         raise PlanError(f"capacity snapshot {capacity} does not exist: check the path given to "
                         f"{make_words('CAPACITY=', '--capacity')}, or write one with `make capacity REGIONS=\"<region> ...\"`")
-    recorded = run_program(stack, read_stack_config(path), capacity=capacity, stack_path=path)
+    recorded = run_program(stack, read_stack_config(path), capacity=capacity, stack_path=path, collect=collect)
     return stack, plan_files(stack, recorded)
 
 
@@ -398,40 +411,68 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")
     args = parser.parse_args(argv)
     try:
-        stack, files = make_plan(args.stack, args.capacity)
+        # This process ends once the files are written: nothing to collect for a later plan.
+        stack, files = make_plan(args.stack, args.capacity, collect=False)
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         mark_failed(args.out or _default_out(args.stack), str(exc))
         return 2
     finally:
-        release_runtime_threads()
+        release_runtime_threads(collect=False)
     out = args.out or ROOT / "build" / stack
     write_atomically(out, files)
     print(f"planned {len(files) - 3} service(s) of stack {stack!r} into {out}")
     return 0
 
 
-def release_runtime_threads() -> None:
+_worker_loops: list[asyncio.AbstractEventLoop] = []
+"""The event loop of each of the runtime's worker threads, to close when they are done."""
+_equipped_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+"""Loops whose default executor is ours already."""
+
+
+def _track_worker_loops(loop: asyncio.AbstractEventLoop) -> None:
+    """Give ``loop`` a default executor whose threads each start with an event loop kept here.
+
+    The mock monitor runs in the loop's executor threads, and the SDK makes each of them an event
+    loop of its own (``sync_await._ensure_event_loop``) when it has none; made here instead, they
+    can be closed by name rather than found by walking every object on the heap.
+    """
+    if loop in _equipped_loops:
+        return
+
+    def with_a_loop() -> None:
+        worker_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(worker_loop)
+        _worker_loops.append(worker_loop)
+
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="qwen3-eas-runtime", initializer=with_a_loop))
+    _equipped_loops.add(loop)
+
+
+def release_runtime_threads(collect: bool = True) -> None:
     """End the mock runtime's worker threads and close their event loops, explicitly.
 
     Left to the garbage collector (at exit above all) such a loop can be finalised after its
     own sockets and print a spurious traceback. A later plan in this process gets a new loop.
+    ``collect=False``: no collection afterwards (a process about to exit).
     """
-    import asyncio
-    import gc
-
     loop = asyncio.get_event_loop()
     if not loop.is_closed():
         loop.run_until_complete(loop.shutdown_default_executor())
-    close_idle_loops()
+        loop.close()
+    while _worker_loops:
+        worker_loop = _worker_loops.pop()
+        if not worker_loop.is_running() and not worker_loop.is_closed():
+            worker_loop.close()
     asyncio.set_event_loop(asyncio.new_event_loop())
-    gc.collect()
+    if collect:
+        gc.collect()
 
 
 def close_idle_loops() -> None:
-    import asyncio
-    import gc
-
+    """Close every event loop left idle in this process, wherever it came from (a last resort at
+    exit: it walks every object on the heap)."""
     for obj in gc.get_objects():
         if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_running() and not obj.is_closed():
             obj.close()
