@@ -44,4 +44,5 @@ def test_the_whole_process_bench_runs_its_three_processes(tmp_path):
     for args in cmds.values():
         wall, cpu, peak_mb = process_bench.run_once(args, tmp_path)
         assert wall > 0 and cpu > 0 and peak_mb > 10
-    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["plan.json", "plan.md", "plan.stack.json", "svc0.json", "svc1.json"]
+    written = sorted(p.name for p in (tmp_path / "out2").iterdir())
+    assert written == ["plan.json", "plan.md", "plan.stack.json", "svc0.json", "svc1.json"]
