@@ -430,3 +430,31 @@ def test_bladellm_engine_is_read_from_the_stack_file_when_outputs_lack_it():
                                                                 "thinking": True}}}}
     found = smoke.targets(outputs, "x", read_features=lambda _: {"chat": smoke.Features(engine="bladellm")})
     assert found[0].features is not None and found[0].features.bladellm
+
+
+# --- models that always think ------------------------------------------------------------------
+
+def test_a_model_that_always_thinks_is_not_asked_to_stop_and_gets_room_to_answer(tmp_path, capsys):
+    behaviour = Behaviour(reasoning=True)
+    with FakeOpenAI(behaviour) as fake:
+        entry = service_output(fake)
+        entry["features"]["alwaysThinks"] = True
+        path = write_outputs(tmp_path, {"chat": entry})
+        code, out, _ = run(capsys, "--outputs", str(path))
+        asked = [r.body["max_tokens"] for r in fake.seen if r.path.endswith("/chat/completions")]
+    table = rows(out)
+    assert table[("chat", "no-think")][0] == "skip" and "always thinks" in table[("chat", "no-think")][1]
+    assert table[("chat", "chat")][0] == "ok" and code == 0
+    assert min(asked) >= smoke.THINKING_ROOM
+
+
+def test_always_thinks_comes_from_the_plan_and_the_stack_file():
+    from .conftest import L48, plan_one
+
+    plan = plan_one(model="Qwen3-4B-Thinking-2507", resource={"kind": "public", "instanceTypes": [L48]})
+    assert plan.features["alwaysThinks"] is True
+    assert "alwaysThinks" not in plan_one(model="Qwen3-4B-Instruct-2507",
+                                          resource={"kind": "public", "instanceTypes": [L48]}).features
+    outputs = {"services": {"chat": {"features": {"toolCalling": False, "reasoning": False, "thinking": True,
+                                                  "alwaysThinks": True}}}}
+    assert smoke.targets(outputs)[0].features.always_thinks
