@@ -17,7 +17,8 @@ A hand-written service JSON says less than our plan knows, so facts are read in 
   ``gpu-memory-gb``; ``metadata.gpu_memory`` alone is a slice of one GPU of that many GB. A type
   whose name does not say (Lingjun) needs ``gpuFacts`` or the tags ``gpus`` and ``gpu-memory-gb``.
   Nothing is guessed: what cannot be read is reported as "cannot verify" (advisory).
-- **length**: ``--max-model-len`` / ``--context-length`` in the script, else 32768.
+- **length**: ``--max-model-len`` / ``--context-length`` in the script, else the model's native
+  length (32768, or 262144 for the 2507, Coder and Next models).
 - **engine**: our tag ``engine``, else the script (``vllm serve``, ``sglang.launch_server``,
   ``blade_llm_server``); it only matters for BladeLLM, which has no expert parallelism.
 - **region**: the resource's provider's ``region``, else the policy config ``region``, else

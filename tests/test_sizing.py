@@ -330,3 +330,20 @@ def test_coder_480b_fp8_on_eight_gpus_uses_expert_parallelism_as_the_recipes_do(
 def test_coder_480b_in_bf16_fits_no_single_machine_we_know():
     assert sizing.smallest_fitting(get_model("Qwen3-Coder-480B-A35B-Instruct"), 32768, "vllm") is None
     assert sizing.smallest_fitting(get_model("Qwen3-Coder-480B-A35B-Instruct-FP8"), 32768, "vllm") == (8, 96)
+
+
+def test_the_qwen3_next_worked_example_in_the_docs():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "sizing.md").read_text()
+    worked = page[page.index("## Models without a table row"):page.index("## Parallelism")]
+    vllm, sglang = (sizing.check(NEXT, 2, 96, 262144, engine) for engine in ("vllm", "sglang"))
+    assert not vllm.errors and not sglang.errors
+    assert vllm.settings.memory_fraction == 0.90 and sglang.settings.memory_fraction == 0.95
+    for verdict in (vllm, sglang):
+        e = verdict.estimate
+        total = e.weights_gib + e.kv_cache_gib + e.state_gib + e.overhead_gib
+        for figure in (e.weights_gib, e.kv_cache_gib, e.state_gib, e.overhead_gib, e.budget_gib, total):
+            assert f"{figure:.2f}" in worked, figure
+    at_090 = sizing.estimate(NEXT, 2, 96, 262144, fraction=0.90, eager=False, kv_fp8=False, engine="sglang")
+    assert not at_090.fits and f"{at_090.budget_gib:.2f}" in worked

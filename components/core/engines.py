@@ -97,6 +97,12 @@ PROFILES: dict[str, EngineProfile] = {
 # BladeLLM is offered by Model Gallery, but its EAS image name is not published where we
 # could check it: a BladeLLM service must name its image.
 
+# Models that always think (Thinking-2507, Qwen3-Next-Thinking) have a chat template that opens
+# <think> in the prompt, so their output carries only </think>. Their cards name deepseek_r1 /
+# deepseek-r1 (QwenLM/Qwen3 README.md:319, :344), which reads text before </think> as reasoning;
+# vLLM's qwen3 parser needs both tags (qwen3_reasoning_parser.py of 0.11.0) and would leave the
+# reasoning in the content. Both parsers exist in every release we support.
+
 # -- per-model minimums (engine -> first release) ----------------------------------------------
 # Some models need a later release than PROFILES' min_version: their architecture arrived later,
 # or the parser their tool calls need. Below it a service is refused with the reason.
