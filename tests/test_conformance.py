@@ -23,11 +23,40 @@ def test_every_feature_the_issue_names_is_in_the_matrix():
         assert feature in covered, feature
 
 
+def test_every_later_architecture_and_feature_is_in_the_matrix():
+    covered = " ".join(case.covers for case in matrix.CASES).lower()
+    for feature in ("2507 instruct", "2507 thinking", "deepseek-r1", "qwen3_coder", "qwen3-next hybrid attention",
+                    "262144", "1010000"):
+        assert feature in covered, feature
+    models = {get_model(case.spec["model"]) for case in matrix.CASES}
+    assert {m.arch.model_type for m in models} == {"qwen3", "qwen3_moe", "qwen3_next"}
+    assert {m.line.name for m in models} >= {"Qwen3-2507 Instruct", "Qwen3-2507 Thinking", "Qwen3-Coder",
+                                             "Qwen3-Next Instruct", "Qwen3-Next Thinking"}
+
+
 def test_releases_are_oldest_default_and_newest_of_each_engine():
     got = {(r.engine, r.role): r.version for r in run.releases()}
     assert got[("vllm", "oldest")] == format_version(PROFILES["vllm"].min_version)
     assert got[("sglang", "default")] == PROFILES["sglang"].default_tag.lstrip("v")
     assert got[("vllm", "newest")] == run.NEWEST["vllm"]
+
+
+def test_releases_include_the_first_release_of_each_later_architecture_and_parser():
+    got = {(r.engine, r.version): r.role for r in run.releases()}
+    assert got[("vllm", "0.10.2")] == "first for qwen3_next"
+    assert got[("vllm", "0.11.0")] == "first for qwen3_next FP8"
+    assert got[("sglang", "0.4.10")] == "first for qwen3_coder parser"
+    assert got[("sglang", "0.5.3")] == "first for qwen3_next FP8"
+    assert len(got) == len(run.releases())  # no release twice
+
+
+def test_qwen3_next_config_carries_its_hybrid_layout():
+    config = model_files.hf_config(get_model("Qwen3-Next-80B-A3B-Thinking-FP8"))
+    assert config["architectures"] == ["Qwen3NextForCausalLM"] and config["model_type"] == "qwen3_next"
+    assert (config["full_attention_interval"], config["linear_num_value_heads"], config["head_dim"]) == (4, 32, 256)
+    assert config["shared_expert_intermediate_size"] == 512 and config["max_position_embeddings"] == 262144
+    assert config["quantization_config"]["weight_block_size"] == [128, 128]
+    assert model_files.hf_config(get_model("Qwen3-Coder-30B-A3B-Instruct"))["model_type"] == "qwen3_moe"
 
 
 def test_cases_plan_through_the_real_planner_with_the_pinned_version():
@@ -125,6 +154,27 @@ def test_e2e_script_is_the_planned_one_with_only_model_port_and_host_changed(tmp
     assert changed == {(MODEL_DIR, str(tmp_path / "m")), ("8000", "41234"), ("0.0.0.0", "127.0.0.1")}
     assert after[after.index("--served-model-name") + 1] == e2e.SERVED
     assert {"--enable-auto-tool-choice", "--reasoning-parser"} <= set(after)
+
+
+def test_e2e_boots_qwen3_next_as_a_thinking_model_with_the_deepseek_r1_parser():
+    from components.core.rendering import command_words
+    from conformance import e2e
+
+    (next_scenario,) = [s for s in e2e.SCENARIOS if s.architecture == "qwen3_next"]
+    words = command_words(e2e.rendered_script(next_scenario))[-1]
+    assert words[words.index("--reasoning-parser") + 1] == "deepseek_r1"
+    assert words[words.index("--tensor-parallel-size") + 1] == "1"  # one CPU process
+    assert words[words.index("--served-model-name") + 1] == next_scenario.served != e2e.SERVED
+
+
+def test_the_tiny_thinking_template_opens_the_think_block_whatever_is_asked():
+    import jinja2
+    import tiny_model
+
+    for asked in (True, False):
+        text = jinja2.Template(tiny_model.ALWAYS_THINKING_TEMPLATE).render(
+            messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True, enable_thinking=asked)
+        assert text.endswith("<|im_start|>assistant\n<think>\n")
 
 
 def test_e2e_refuses_a_script_it_cannot_localise_exactly():
