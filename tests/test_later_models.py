@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from components.core import engines, stack_config
-from components.core.catalog import get_model
+from components.core import capabilities, engines, stack_config
+from components.core.catalog import LONGEST_CONTEXT, MODEL_NAMES, get_model
 from components.core.engines import Features, UnsupportedFeatureError, decide_launch
-from components.core.errors import StackConfigError
+from components.core.errors import Findings, StackConfigError
 from components.core.rendering import command_words
+from components.core.spec import ServiceSpec
 
 from .conftest import H96, L48, plan_one, raw_config, service
 
@@ -236,3 +239,18 @@ def test_the_plan_says_a_later_model_is_sized_by_the_estimate_only():
 def test_qwen3_next_fp8_on_eight_gpus_is_refused_with_the_largest_count_that_works():
     found = problems(model="Qwen3-Next-80B-A3B-Instruct-FP8", resource=on(H96X8))
     assert "shared expert" in found["resource.instanceTypes"] and "at most 4 GPUs" in found["resource.instanceTypes"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(MODEL_NAMES), length=st.integers(1024, LONGEST_CONTEXT), reasoning=st.booleans(),
+       thinking=st.booleans())
+def test_capabilities_refuse_exactly_what_a_models_line_cannot_do(name, length, reasoning, thinking):
+    spec = ServiceSpec.model_validate(service(model=name, maxModelLen=length, reasoning=reasoning, thinking=thinking))
+    model = get_model(name)
+    out = Findings("svc")
+    capabilities.refuse(spec, model, out)
+    fields = {p.field for p in out.problems}
+    assert ("maxModelLen" in fields) == (length > model.max_context)
+    assert ("reasoning" in fields) == (reasoning and model.line.thinking == "none")
+    assert ("thinking" in fields) == (not thinking and model.line.thinking != "switchable")
+    assert all(p.message and p.fix for p in out.problems)
