@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from components.core import planning, stack_config
+from components.core.catalog import get_model
 from components.core.engines import MODEL_DIR, PORT
 
 from . import venvs
@@ -46,9 +47,15 @@ class Scenario:
     name: str
     model: str
     instance_type: str
-    architecture: str
-    """What ``tiny_model.py`` builds: ``qwen3`` or ``qwen3_next``."""
-    always_thinks: bool = False
+
+    @property
+    def architecture(self) -> str:
+        """What ``tiny_model.py`` builds: the catalog's ``model_type`` (``qwen3``, ``qwen3_next``)."""
+        return get_model(self.model).arch.model_type
+
+    @property
+    def always_thinks(self) -> bool:
+        return get_model(self.model).line.thinking == "always"
 
     @property
     def served(self) -> str:
@@ -57,13 +64,12 @@ class Scenario:
 
 SCENARIOS = (
     # Qwen3-0.6B on one A10: thinking switchable, the qwen3 reasoning parser, hermes tools.
-    Scenario("qwen3", "Qwen3-0.6B", "ml.gu7i.c16m60.1-gu30", "qwen3"),
+    Scenario("qwen3", "Qwen3-0.6B", "ml.gu7i.c16m60.1-gu30"),
     # Qwen3-Next Thinking: hybrid attention (Gated DeltaNet + gated attention, shared expert) and
     # the deepseek_r1 parser of a model whose template opens <think>. Planned as the FP8 checkpoint
     # on one 96 GB GPU (tensor parallel 1, which one CPU process can run); the flags are those of
     # the BF16 model but for its name, and the tiny stand-in is BF16 (a CPU build has no FP8).
-    Scenario("qwen3-next", "Qwen3-Next-80B-A3B-Thinking-FP8", "ml.gu8v.c16m128.1-gu120", "qwen3_next",
-             always_thinks=True),
+    Scenario("qwen3-next", "Qwen3-Next-80B-A3B-Thinking-FP8", "ml.gu8v.c16m128.1-gu120"),
 )
 READY_DEADLINE_S = 600.0
 REQUEST_TIMEOUT_S = 120.0
