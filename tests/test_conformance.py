@@ -241,3 +241,20 @@ def test_e2e_falls_back_to_pypis_torch_of_the_same_release_when_no_cpu_build_is_
                                           "xgrammar==0.2.0"]))
     assert e2e._requirements_with_pypi_torch(tmp_path) == [
         "numpy", "transformers>=4.56", "triton==3.6.0", "xgrammar==0.2.0", venvs.CPU_TORCH]
+
+
+def test_a_pin_of_a_no_deps_package_stays_out_of_the_resolution(monkeypatch, tmp_path):
+    """SGLang 0.4.6's triton 3.2.0 pin contradicted PyPI's torch 2.13.0 (which requires its own
+    triton) in one resolution: ResolutionImpossible. It is applied in the --no-deps step instead."""
+    release = venvs.Release("sglang", "0.4.6", "oldest")
+    venv = tmp_path / release.slug
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    commands: list[list[str]] = []
+    monkeypatch.setattr(venvs, "run_logged", lambda cmd, log: commands.append(cmd))
+    monkeypatch.setattr(venvs, "runtime_requirements", lambda v, p, e=(): (["aiohttp"], ["triton>=3.1"]))
+    venvs.ensure(release, (tmp_path / "log").open("w"), cache=tmp_path, extra=("triton==3.2.0", "compressed-tensors==0.9.3"))
+    resolution, no_deps = commands[1], commands[2]
+    assert venvs.CPU_TORCH in resolution and "compressed-tensors==0.9.3" in resolution
+    assert not any(word.startswith("triton") for word in resolution)
+    assert "--no-deps" in no_deps and "triton==3.2.0" in no_deps
