@@ -141,11 +141,39 @@ def answer_device_lookup() -> list[str]:
     try:
         lookup()
         return []
-    except RuntimeError:
+    except (RuntimeError, AttributeError):
+        # AttributeError: 0.4.10's CPU lookup asks torch for AMX support through an API the CPU
+        # torch we install (2.13) no longer has; on EAS the lookup finds the GPU first.
         server_args.get_device = lambda *_args, **_kwargs: "cuda"  # type: ignore[attr-defined]
         # Bound before the quantization modules import it by name.
         utils.get_device_capability = lambda *_args, **_kwargs: (9, 0)  # type: ignore[attr-defined]
         return ["get_device() answered 'cuda', get_device_capability() (9, 0): no CPU platform in this release"]
+
+
+def answer_gpu_only_mamba_check() -> list[str]:
+    """Let a hybrid model's (Qwen3-Next's) server args pass the one check that asks for a GPU.
+
+    SGLang 0.5.17 resolves the mamba radix-cache strategy of Qwen3-Next to ``extra_buffer`` and
+    then asserts the device is CUDA, MUSA, NPU or ROCm (its FLA kernels): on EAS it is CUDA. The
+    probe answers ``is_cuda()`` as a CUDA host inside that check only; every other check runs on
+    the CPU platform as before. Returns what was answered.
+    """
+    from sglang.srt import server_args
+
+    original = getattr(server_args.ServerArgs, "_validate_mamba_extra_buffer", None)
+    if original is None or not hasattr(server_args, "is_cuda"):
+        return []
+
+    def validate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        saved = server_args.is_cuda
+        server_args.is_cuda = lambda *_a, **_k: True  # type: ignore[attr-defined]
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            server_args.is_cuda = saved  # type: ignore[attr-defined]
+
+    server_args.ServerArgs._validate_mamba_extra_buffer = validate  # type: ignore[attr-defined]
+    return ["is_cuda() answered True inside _validate_mamba_extra_buffer (a GPU-only check)"]
 
 
 def check_line(words: list[str]) -> dict[str, Any]:
@@ -205,6 +233,7 @@ if __name__ == "__main__":
     import sglang
 
     environment += answer_device_lookup()
+    environment += answer_gpu_only_mamba_check()
     print(f"probe environment: stand-ins {environment or 'none'}", file=sys.stderr)
 
     sys.exit(run_cases(check_line, getattr(sglang, "__version__", "?"), sys.argv[1], sys.argv[2]))

@@ -102,7 +102,7 @@ class Row:
         return self.status in ("REFUSED", "DEPRECATED")
 
 
-def _probe_env(home: Path) -> dict[str, str]:
+def _probe_env(home: Path, engine: str) -> dict[str, str]:
     """Offline, no telemetry, caches in a scratch folder: the probe must not reach the hub.
 
     ``SGLANG_USE_CPU_ENGINE`` is SGLang's own switch to its CPU platform; without it
@@ -115,6 +115,12 @@ def _probe_env(home: Path) -> dict[str, str]:
         HF_HOME=str(home / "hf"), XDG_CACHE_HOME=str(home / "cache"), VLLM_CACHE_ROOT=str(home / "vllm"),
         TOKENIZERS_PARALLELISM="false", SGLANG_USE_CPU_ENGINE="1",
     )
+    if engine == "vllm":
+        # vLLM 0.10.x replaces Triton by a placeholder when it finds no active GPU driver, and
+        # then cannot even import Qwen3-Next's module (its FLA kernels use triton.language.exp).
+        # An empty CUDA_VISIBLE_DEVICES is vLLM's own case of GPUs not visible yet, in which it
+        # keeps the real Triton as a GPU host does (triton_utils/importing.py of 0.10.2).
+        env["CUDA_VISIBLE_DEVICES"] = ""
     return env
 
 
@@ -158,7 +164,7 @@ def check_release(release: venvs.Release, scratch: Path, log_dir: Path) -> list[
         log.flush()
         subprocess.run([str(venvs.python_of(venv)), str(probe), str(cases_path), str(results_path)],
                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                       env=_probe_env(scratch / "home"), timeout=PROBE_TIMEOUT_S, check=False, cwd=scratch)
+                       env=_probe_env(scratch / "home", release.engine), timeout=PROBE_TIMEOUT_S, check=False, cwd=scratch)
     if not results_path.exists():
         return rows + [Row(c["id"], release, "REFUSED", "the probe crashed before a verdict (see its log)")
                        for c in cases]

@@ -54,11 +54,14 @@ SGLANG_QWEN_TOOL_PARSER_RENAMED: Version = (0, 5, 4)
 # has deepseek-r1 only, 0.4.7 adds qwen3). Conformance: 0.4.6 (deepseek-r1), 0.5.17 (qwen3).
 SGLANG_QWEN3_REASONING_PARSER: Version = (0, 4, 7)
 # Expert parallelism for Qwen3-MoE (source): 0.4.6's qwen3_moe.py has no EP path at all; from
-# 0.4.7 to 0.5.2 ``--enable-ep-moe`` selects EPMoE (``--ep-size`` alone leaves FusedMoE with
-# tensor-parallel experts); 0.5.3 deprecates --enable-ep-moe and ``--ep-size`` alone selects
-# it. Conformance: 0.5.17, 0.5.23 (--ep-size); 0.4.6 refused by us.
+# 0.4.7 to 0.4.10 ``--enable-ep-moe`` selects EPMoE (``--ep-size`` alone leaves FusedMoE with
+# tensor-parallel experts); 0.4.10.post2 deprecates --enable-ep-moe and ``--ep-size`` alone
+# selects it (get_moe_impl_class in ep_moe/layer.py). Tags read 0.4.10.postN as 0.4.10, so
+# --ep-size alone from 0.5.0 (--enable-ep-moe still works, deprecated, on 0.4.10.post2).
+# Conformance: 0.5.2 logged "--enable-ep-moe is deprecated" (2026-12-02), so 0.5.x now gets
+# --ep-size; 0.4.10 (--enable-ep-moe), 0.5.2, 0.5.17, 0.5.23 (--ep-size); 0.4.6 refused by us.
 SGLANG_EP_MOE_FLAG: Version = (0, 4, 7)
-SGLANG_EP_SIZE_ALONE: Version = (0, 5, 3)
+SGLANG_EP_SIZE_ALONE: Version = (0, 5, 0)
 # CUDA graphs off: 0.5.14 deprecates --disable-cuda-graph for --cuda-graph-backend-decode and
 # --cuda-graph-backend-prefill set to ``disabled`` (source: server_args.py of 0.5.13 and 0.5.14).
 # Conformance: 0.4.6 (--disable-cuda-graph), 0.5.17 and 0.5.23 (the backend flags).
@@ -464,7 +467,7 @@ def explain(launch: Launch, version: Version) -> list[str]:
     if launch.kv_cache_dtype is not None:
         notes.append(f"KV cache stored as {launch.kv_cache_dtype} (half the memory of BF16)")
     if launch.expert_parallel:
-        how = " (--enable-ep-moe, needed before SGLang 0.5.3)" if launch.enable_ep_moe else ""
+        how = " (--enable-ep-moe, needed before SGLang 0.5)" if launch.enable_ep_moe else ""
         notes.append(f"expert parallelism on{how}: FP8 expert shards must divide into 128-wide blocks")
     if launch.enforce_eager:
         how = (" (--cuda-graph-backend-{decode,prefill} disabled: SGLang 0.5.14 deprecated --disable-cuda-graph)"
