@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.core import capabilities, engines, stack_config
+from components.core import engines, model_rules, stack_config
 from components.core.catalog import LONGEST_CONTEXT, MODEL_NAMES, get_model
 from components.core.engines import Features, UnsupportedFeatureError, decide_launch
 from components.core.errors import Findings, StackConfigError
@@ -244,11 +244,11 @@ def test_qwen3_next_fp8_on_eight_gpus_is_refused_with_the_largest_count_that_wor
 @settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(MODEL_NAMES), length=st.integers(1024, LONGEST_CONTEXT), reasoning=st.booleans(),
        thinking=st.booleans())
-def test_capabilities_refuse_exactly_what_a_models_line_cannot_do(name, length, reasoning, thinking):
+def test_model_rules_refuse_exactly_what_a_models_line_cannot_do(name, length, reasoning, thinking):
     spec = ServiceSpec.model_validate(service(model=name, maxModelLen=length, reasoning=reasoning, thinking=thinking))
     model = get_model(name)
     out = Findings("svc")
-    capabilities.refuse(spec, model, out)
+    model_rules.refuse(spec, model, out)
     fields = {p.field for p in out.problems}
     assert ("maxModelLen" in fields) == (length > model.max_context)
     assert ("reasoning" in fields) == (reasoning and model.line.thinking == "none")

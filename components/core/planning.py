@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
-from . import capabilities, engines, fitting, hardware, naming, placement, service_json, sizing
+from . import engines, fitting, hardware, model_rules, naming, placement, service_json, sizing
 from .catalog import Model, get_model
 from .cost import Cost, of_service
 from .engines import Features, UnsupportedFeatureError
@@ -228,7 +228,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         return None, out.problems
     # What the model itself cannot do (a length past its reach, a thinking mode it lacks) comes
     # first: sizing a length the model cannot serve would only bury the reason.
-    capabilities.refuse(spec, model, out)
+    model_rules.refuse(spec, model, out)
     if out.problems:
         return None, out.problems
 
@@ -247,7 +247,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
 
     image, version = _engine_release(spec, region, out)
 
-    capabilities.warn(spec, model, out)
+    model_rules.warn(spec, model, out)
     verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
