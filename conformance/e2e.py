@@ -157,6 +157,8 @@ def rendered_script(scenario: Scenario = SCENARIOS[0]) -> str:
     """The start script of an e2e service, planned exactly as for EAS (tool calling, reasoning, name)."""
     spec = {
         "model": scenario.model, "engine": "vllm", "engineVersion": E2E_RELEASE.version,
+        # An image of the release under test: engineVersion and the tag name the same release.
+        "image": f"eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:{E2E_RELEASE.version}",
         "toolCalling": True, "reasoning": True, "servedModelName": scenario.served, "maxModelLen": 8192,
         "resource": {"kind": "public", "instanceTypes": [scenario.instance_type]},
     }

@@ -37,6 +37,12 @@ def problems(**overrides) -> dict[str, str]:
     return {p.field: f"{p.message} | {p.fix}" for p in err.value.problems}
 
 
+def release(engine: str, version: str) -> dict[str, str]:
+    """A service pinned to ``engine`` ``version``: engineVersion and an image whose tag says the same."""
+    return {"engine": engine, "engineVersion": version,
+            "image": f"eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/{engine}:{version}"}
+
+
 def on(instance: str) -> dict:
     return {"kind": "public", "instanceTypes": [instance]}
 
@@ -72,14 +78,14 @@ def test_an_instruct_model_runs_without_a_thinking_template():
 def test_thinking_models_get_the_deepseek_r1_parser_the_card_names(engine, version, parser):
     # Their template opens <think> in the prompt, so the output has only </think>: the qwen3 parser
     # of these releases would leave the reasoning in the content.
-    plan = plan_one(model="Qwen3-30B-A3B-Thinking-2507", engine=engine, engineVersion=version, reasoning=True,
+    plan = plan_one(model="Qwen3-30B-A3B-Thinking-2507", **release(engine, version), reasoning=True,
                     resource=on(H96))
     assert value(argv(plan), "--reasoning-parser") == parser
     assert any("closing </think>" in line for line in plan.explanation)
 
 
 def test_thinking_models_on_vllm_085_also_need_enable_reasoning():
-    words = argv(plan_one(model="Qwen3-4B-Thinking-2507", engineVersion="0.8.5", reasoning=True, resource=on(L48)))
+    words = argv(plan_one(model="Qwen3-4B-Thinking-2507", **release("vllm", "0.8.5"), reasoning=True, resource=on(L48)))
     assert value(words, "--reasoning-parser") == "deepseek_r1" and "--enable-reasoning" in words
 
 
@@ -144,7 +150,7 @@ def test_april_models_still_stop_at_131072_with_the_reason():
 @pytest.mark.parametrize(("engine", "version"), [("vllm", "0.10.0"), ("vllm", "0.33.0"), ("sglang", "0.4.10"),
                                                  ("sglang", "0.5.23")])
 def test_coder_tool_calls_use_the_qwen3_coder_parser(engine, version):
-    plan = plan_one(model="Qwen3-Coder-30B-A3B-Instruct", engine=engine, engineVersion=version, toolCalling=True,
+    plan = plan_one(model="Qwen3-Coder-30B-A3B-Instruct", **release(engine, version), toolCalling=True,
                     resource=on(H96))
     assert value(argv(plan), "--tool-call-parser") == "qwen3_coder"
     assert any("XML" in line for line in plan.explanation)
@@ -152,13 +158,13 @@ def test_coder_tool_calls_use_the_qwen3_coder_parser(engine, version):
 
 @pytest.mark.parametrize(("engine", "version", "first"), [("vllm", "0.9.2", "0.10.0"), ("sglang", "0.4.9", "0.4.10")])
 def test_coder_tool_calls_are_refused_before_the_parser_existed(engine, version, first):
-    found = problems(model="Qwen3-Coder-30B-A3B-Instruct", engine=engine, engineVersion=version, toolCalling=True,
+    found = problems(model="Qwen3-Coder-30B-A3B-Instruct", **release(engine, version), toolCalling=True,
                      resource=on(H96))
     assert list(found) == ["toolCalling"]
     assert "predates the qwen3_coder tool-call parser" in found["toolCalling"]
     assert f"first in {first}" in found["toolCalling"]
     # Without tool calls the same release serves the model.
-    plan_one(model="Qwen3-Coder-30B-A3B-Instruct", engine=engine, engineVersion=version, resource=on(H96))
+    plan_one(model="Qwen3-Coder-30B-A3B-Instruct", **release(engine, version), resource=on(H96))
 
 
 @pytest.mark.parametrize(("engine", "parser"), [("vllm", "hermes"), ("sglang", "qwen")])
@@ -177,15 +183,15 @@ def test_the_other_later_models_use_the_hermes_style_parser(engine, parser):
     ("Qwen3-Next-80B-A3B-Instruct-FP8", "sglang", "0.5.2", "0.5.3"),
 ])
 def test_qwen3_next_is_refused_below_the_release_that_serves_it(model, engine, below, first):
-    found = problems(model=model, engine=engine, engineVersion=below, resource=on(H96X4))
+    found = problems(model=model, **release(engine, below), resource=on(H96X4))
     assert list(found) == ["engineVersion"]
     assert f"predates {model}'s" in found["engineVersion"] and f"first in {first}" in found["engineVersion"]
-    plan_one(model=model, engine=engine, engineVersion=first, resource=on(H96X4))
+    plan_one(model=model, **release(engine, first), resource=on(H96X4))
 
 
 def test_the_2507_models_run_from_each_engines_first_qwen3_release():
-    plan_one(model="Qwen3-235B-A22B-Instruct-2507-FP8", engineVersion="0.8.5", resource=on(H96X8))
-    plan_one(model="Qwen3-4B-Instruct-2507", engine="sglang", engineVersion="0.4.6", resource=on(L48))
+    plan_one(model="Qwen3-235B-A22B-Instruct-2507-FP8", **release("vllm", "0.8.5"), resource=on(H96X8))
+    plan_one(model="Qwen3-4B-Instruct-2507", **release("sglang", "0.4.6"), resource=on(L48))
 
 
 def test_bladellm_is_not_offered_qwen3_next():
