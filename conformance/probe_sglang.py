@@ -141,13 +141,25 @@ def answer_device_lookup() -> list[str]:
     try:
         lookup()
         return []
-    except (RuntimeError, AttributeError):
-        # AttributeError: 0.4.10's CPU lookup asks torch for AMX support through an API the CPU
-        # torch we install (2.13) no longer has; on EAS the lookup finds the GPU first.
+    except RuntimeError:
         server_args.get_device = lambda *_args, **_kwargs: "cuda"  # type: ignore[attr-defined]
         # Bound before the quantization modules import it by name.
         utils.get_device_capability = lambda *_args, **_kwargs: (9, 0)  # type: ignore[attr-defined]
         return ["get_device() answered 'cuda', get_device_capability() (9, 0): no CPU platform in this release"]
+
+
+def answer_removed_torch_cpu_api() -> list[str]:
+    """SGLang 0.4.10 asks ``torch._C._cpu._is_amx_tile_supported()`` (in its device lookup and its
+    model config), an API the torch we install (2.13, not its 2.7.1) no longer has. The probe
+    answers it as a CPU without AMX tiles, which sends 0.4.10 down its accelerator path as on
+    EAS. Returns what was answered."""
+    import torch
+
+    cpu = getattr(torch._C, "_cpu", None)
+    if cpu is None or hasattr(cpu, "_is_amx_tile_supported"):
+        return []
+    cpu._is_amx_tile_supported = lambda: False
+    return ["torch._C._cpu._is_amx_tile_supported() answered False (removed from the torch installed here)"]
 
 
 def answer_gpu_only_mamba_check() -> list[str]:
@@ -232,6 +244,7 @@ if __name__ == "__main__":
     environment = install_stand_ins(stand_ins_for(importlib.metadata.version("sglang")))
     import sglang
 
+    environment += answer_removed_torch_cpu_api()
     environment += answer_device_lookup()
     environment += answer_gpu_only_mamba_check()
     print(f"probe environment: stand-ins {environment or 'none'}", file=sys.stderr)
