@@ -21,6 +21,7 @@ A10 = "ml.gu7i.c16m60.1-gu30"
 L48 = "ml.gu8is.c32m128.1-gu60"
 H96X2 = "ml.gu8v.c32m256.2-gu120"
 H96 = "ml.gu8v.c16m128.1-gu120"
+H96X4 = "ml.gu8v.c64m512.4-gu120"
 H96X8 = "ml.gu8v.c128m1024.8-gu120"
 
 
@@ -52,6 +53,23 @@ CASES: tuple[Case, ...] = (
     Case("expert-parallel", "expert parallel (235B FP8, TP 8)",
          _svc("Qwen3-235B-A22B-FP8", H96X8, reasoning=True)),
     Case("base", "Base checkpoint (32768 positions)", _svc("Qwen3-8B-Base", L48)),
+    # The later lines (issue 20): each architecture and feature through the parsers that serve it.
+    Case("instruct-2507-256k", "2507 Instruct at its native 262144 tokens (no YaRN), hermes tools",
+         _svc("Qwen3-4B-Instruct-2507", H96, maxModelLen=262144, toolCalling=True)),
+    Case("thinking-2507", "2507 Thinking: the deepseek-r1 reasoning parser for a template that opens <think>",
+         _svc("Qwen3-30B-A3B-Thinking-2507-FP8", H96, maxModelLen=262144, reasoning=True, toolCalling=True)),
+    Case("fp8-ep-2507", "2507 235B FP8 on 8 GPUs (expert parallel) at 262144 tokens",
+         _svc("Qwen3-235B-A22B-Instruct-2507-FP8", H96X8, maxModelLen=262144)),
+    Case("coder-tools", "Qwen3-Coder: the qwen3_coder tool-call parser",
+         _svc("Qwen3-Coder-30B-A3B-Instruct", H96, toolCalling=True)),
+    Case("coder-480b-fp8", "Qwen3-Coder 480B FP8 on 8 GPUs (expert parallel), qwen3_coder tools",
+         _svc("Qwen3-Coder-480B-A35B-Instruct-FP8", H96X8, toolCalling=True)),
+    Case("next", "Qwen3-Next hybrid attention (Qwen3NextForCausalLM) at 262144 tokens, hermes tools",
+         _svc("Qwen3-Next-80B-A3B-Instruct", H96X4, maxModelLen=262144, toolCalling=True)),
+    Case("next-thinking-fp8", "Qwen3-Next Thinking FP8 checkpoint, deepseek-r1 reasoning",
+         _svc("Qwen3-Next-80B-A3B-Thinking-FP8", H96X4, maxModelLen=262144, reasoning=True)),
+    Case("next-yarn-1m", "Qwen3-Next YaRN over 262144 to 1010000 tokens",
+         _svc("Qwen3-Next-80B-A3B-Instruct", H96X4, maxModelLen=1010000)),
 )
 
 

@@ -36,12 +36,17 @@ CHAT_TEMPLATE = (
 )
 
 
+ARCHITECTURE_CLASSES = {"qwen3": "Qwen3ForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM",
+                         "qwen3_next": "Qwen3NextForCausalLM"}
+"""``architectures`` of each ``model_type``, as the checkpoints' configs name them."""
+
+
 def hf_config(model: Model) -> dict[str, Any]:
     """The ``config.json`` of ``model``'s checkpoint, from the catalog's architecture facts."""
     arch = model.arch
     config: dict[str, Any] = {
-        "architectures": ["Qwen3MoeForCausalLM" if arch.is_moe else "Qwen3ForCausalLM"],
-        "model_type": "qwen3_moe" if arch.is_moe else "qwen3",
+        "architectures": [ARCHITECTURE_CLASSES[arch.model_type]],
+        "model_type": arch.model_type,
         "hidden_size": arch.hidden_size,
         "intermediate_size": arch.intermediate_size,
         "num_hidden_layers": arch.layers,
@@ -76,6 +81,20 @@ def hf_config(model: Model) -> dict[str, Any]:
             output_router_logits=False,
             router_aux_loss_coef=0.001,
         )
+    if arch.is_hybrid:
+        # Qwen3-Next's hybrid layout (alibaba/InferSim hf_configs/qwen3-next-80B-A3B_config.json).
+        for key in ("sliding_window", "use_sliding_window", "max_window_layers", "attention_bias"):
+            config.pop(key)
+        config.update(
+            full_attention_interval=arch.full_attention_interval,
+            linear_conv_kernel_dim=arch.linear_conv_kernel,
+            linear_key_head_dim=arch.linear_key_head_dim,
+            linear_value_head_dim=arch.linear_value_head_dim,
+            linear_num_key_heads=arch.linear_key_heads,
+            linear_num_value_heads=arch.linear_value_heads,
+            shared_expert_intermediate_size=arch.shared_expert_intermediate_size,
+            partial_rotary_factor=0.25,
+        )
     if model.fp8:
         config["quantization_config"] = dict(FP8_QUANTIZATION)
     return config
@@ -85,6 +104,7 @@ def write_model_dir(model: Model, directory: Path) -> Path:
     """Write ``config.json`` and a tokenizer config with a chat template into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(hf_config(model), indent=1), encoding="utf-8")
-    tokenizer = {"chat_template": CHAT_TEMPLATE, "eos_token": "<|im_end|>", "model_max_length": 131072}
+    tokenizer = {"chat_template": CHAT_TEMPLATE, "eos_token": "<|im_end|>",
+                 "model_max_length": max(131072, model.max_position_embeddings)}
     (directory / "tokenizer_config.json").write_text(json.dumps(tokenizer, indent=1), encoding="utf-8")
     return directory

@@ -148,6 +148,46 @@ def answer_device_lookup() -> list[str]:
         return ["get_device() answered 'cuda', get_device_capability() (9, 0): no CPU platform in this release"]
 
 
+def answer_removed_torch_cpu_api() -> list[str]:
+    """SGLang 0.4.10 asks ``torch._C._cpu._is_amx_tile_supported()`` (in its device lookup and its
+    model config), an API the torch we install (2.13, not its 2.7.1) no longer has. The probe
+    answers it as a CPU without AMX tiles, which sends 0.4.10 down its accelerator path as on
+    EAS. Returns what was answered."""
+    import torch
+
+    cpu = getattr(torch._C, "_cpu", None)
+    if cpu is None or hasattr(cpu, "_is_amx_tile_supported"):
+        return []
+    cpu._is_amx_tile_supported = lambda: False
+    return ["torch._C._cpu._is_amx_tile_supported() answered False (removed from the torch installed here)"]
+
+
+def answer_gpu_only_mamba_check() -> list[str]:
+    """Let a hybrid model's (Qwen3-Next's) server args pass the one check that asks for a GPU.
+
+    SGLang 0.5.17 resolves the mamba radix-cache strategy of Qwen3-Next to ``extra_buffer`` and
+    then asserts the device is CUDA, MUSA, NPU or ROCm (its FLA kernels): on EAS it is CUDA. The
+    probe answers ``is_cuda()`` as a CUDA host inside that check only; every other check runs on
+    the CPU platform as before. Returns what was answered.
+    """
+    from sglang.srt import server_args
+
+    original = getattr(server_args.ServerArgs, "_validate_mamba_extra_buffer", None)
+    if original is None or not hasattr(server_args, "is_cuda"):
+        return []
+
+    def validate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        saved = server_args.is_cuda
+        server_args.is_cuda = lambda *_a, **_k: True  # type: ignore[attr-defined]
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            server_args.is_cuda = saved  # type: ignore[attr-defined]
+
+    server_args.ServerArgs._validate_mamba_extra_buffer = validate  # type: ignore[attr-defined]
+    return ["is_cuda() answered True inside _validate_mamba_extra_buffer (a GPU-only check)"]
+
+
 def check_line(words: list[str]) -> dict[str, Any]:
     """Parse ``words`` as ``launch_server`` does, then run the GPU-free checks; return a verdict."""
     from sglang.srt.server_args import prepare_server_args
@@ -204,7 +244,9 @@ if __name__ == "__main__":
     environment = install_stand_ins(stand_ins_for(importlib.metadata.version("sglang")))
     import sglang
 
+    environment += answer_removed_torch_cpu_api()
     environment += answer_device_lookup()
+    environment += answer_gpu_only_mamba_check()
     print(f"probe environment: stand-ins {environment or 'none'}", file=sys.stderr)
 
     sys.exit(run_cases(check_line, getattr(sglang, "__version__", "?"), sys.argv[1], sys.argv[2]))

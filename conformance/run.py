@@ -43,13 +43,23 @@ ERA_PINS: dict[str, tuple[str, ...]] = {
     "vllm-0.8.5": ("transformers==4.51.3",),
     "sglang-0.4.6": ("triton==3.2.0", "compressed-tensors==0.9.3"),
 }
+# The per-model minimum releases (July to October 2025) name only a floor for transformers; they
+# get the transformers of their month (the release SGLang of the same month pins exactly:
+# 0.4.10 transformers==4.54.1, 0.5.2 ==4.56.1, 0.5.3 ==4.57.0).
+ERA_PINS.update({
+    "vllm-0.10.0": ("transformers==4.54.1",),
+    "vllm-0.10.2": ("transformers==4.56.1",),
+    "vllm-0.11.0": ("transformers==4.57.0",),
+})
 
 PROBE_TIMEOUT_S = 1200
 """Per engine release: importing an engine takes 10-30 s on two cores; each line a second or so."""
 
 
 def releases() -> list[venvs.Release]:
-    """Default, oldest supported and newest release of vLLM and SGLang (duplicates dropped)."""
+    """Default, oldest supported and newest release of vLLM and SGLang, and the first release
+    that serves each later model's architecture, FP8 checkpoint or tool parser (the per-model
+    minimums of ``engines.py``), duplicates dropped."""
     out: list[venvs.Release] = []
     for engine in ("vllm", "sglang"):
         profile = engines.PROFILES[engine]
@@ -58,11 +68,24 @@ def releases() -> list[venvs.Release]:
         seen: set[str] = set()
         for role, version in (("oldest", engines.format_version(profile.min_version)),
                               ("default", engines.format_version(default)),
-                              ("newest", NEWEST[engine])):
+                              ("newest", NEWEST[engine]),
+                              *model_minimums(engine)):
             if version not in seen:
                 seen.add(version)
                 out.append(venvs.Release(engine, version, role))
     return out
+
+
+def model_minimums(engine: str) -> list[tuple[str, str]]:
+    """(role, version) of each per-model minimum release of ``engine``, oldest first."""
+    found: dict[engines.Version, list[str]] = {}
+    for table, what in ((engines.ARCHITECTURE_MINIMUMS, "{}"), (engines.FP8_ARCHITECTURE_MINIMUMS, "{} FP8"),
+                        (engines.TOOL_PARSER_MINIMUMS, "{} parser")):
+        for key, per_engine in table.items():
+            if engine in per_engine:
+                found.setdefault(per_engine[engine], []).append(what.format(key))
+    return [("first for " + ", ".join(names), engines.format_version(version))
+            for version, names in sorted(found.items())]
 
 
 @dataclass(frozen=True)
@@ -80,7 +103,7 @@ class Row:
         return self.status in ("REFUSED", "DEPRECATED")
 
 
-def _probe_env(home: Path) -> dict[str, str]:
+def _probe_env(home: Path, engine: str) -> dict[str, str]:
     """Offline, no telemetry, caches in a scratch folder: the probe must not reach the hub.
 
     ``SGLANG_USE_CPU_ENGINE`` is SGLang's own switch to its CPU platform; without it
@@ -93,6 +116,12 @@ def _probe_env(home: Path) -> dict[str, str]:
         HF_HOME=str(home / "hf"), XDG_CACHE_HOME=str(home / "cache"), VLLM_CACHE_ROOT=str(home / "vllm"),
         TOKENIZERS_PARALLELISM="false", SGLANG_USE_CPU_ENGINE="1",
     )
+    if engine == "vllm":
+        # vLLM 0.10.x replaces Triton by a placeholder when it finds no active GPU driver, and
+        # then cannot even import Qwen3-Next's module (its FLA kernels use triton.language.exp).
+        # An empty CUDA_VISIBLE_DEVICES is vLLM's own case of GPUs not visible yet, in which it
+        # keeps the real Triton as a GPU host does (triton_utils/importing.py of 0.10.2).
+        env["CUDA_VISIBLE_DEVICES"] = ""
     return env
 
 
@@ -136,7 +165,7 @@ def check_release(release: venvs.Release, scratch: Path, log_dir: Path) -> list[
         log.flush()
         subprocess.run([str(venvs.python_of(venv)), str(probe), str(cases_path), str(results_path)],
                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                       env=_probe_env(scratch / "home"), timeout=PROBE_TIMEOUT_S, check=False, cwd=scratch)
+                       env=_probe_env(scratch / "home", release.engine), timeout=PROBE_TIMEOUT_S, check=False, cwd=scratch)
     if not results_path.exists():
         return rows + [Row(c["id"], release, "REFUSED", "the probe crashed before a verdict (see its log)")
                        for c in cases]

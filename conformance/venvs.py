@@ -167,8 +167,12 @@ def ensure(release: Release, log: TextIO, cache: Optional[Path] = None, *,
     run_logged([*pip, "--no-deps", f"{release.package}=={release.version}"], log)
     requirements, left_out = runtime_requirements(venv, release.package, ENGINE_EXTRAS.get(release.engine, ()))
     log.write(f"left out (GPU stack): {' '.join(left_out)}\n")
-    run_logged([*pip, CPU_TORCH, *requirements, *extra], log)
     extras = NO_DEPS_EXTRAS.get(release.engine, ())
+    # A pin of a package installed without dependencies below is applied there, not in this
+    # resolution: PyPI's (CUDA) torch, where no CPU build is offered, requires a triton of its
+    # own that an old release's pin (SGLang 0.4.6: triton 3.2.0) contradicts.
+    later = {Requirement(e).name for e in extras}
+    run_logged([*pip, CPU_TORCH, *requirements, *(r for r in extra if Requirement(r).name not in later)], log)
     if extras:
         # A pin in ``extra`` first, then the engine's own pin, else the default above.
         pins = {Requirement(r).name: r for r in left_out}

@@ -17,7 +17,8 @@ A hand-written service JSON says less than our plan knows, so facts are read in 
   ``gpu-memory-gb``; ``metadata.gpu_memory`` alone is a slice of one GPU of that many GB. A type
   whose name does not say (Lingjun) needs ``gpuFacts`` or the tags ``gpus`` and ``gpu-memory-gb``.
   Nothing is guessed: what cannot be read is reported as "cannot verify" (advisory).
-- **length**: ``--max-model-len`` / ``--context-length`` in the script, else 32768.
+- **length**: ``--max-model-len`` / ``--context-length`` in the script, else the model's native
+  length (32768, or 262144 for the 2507, Coder and Next models).
 - **engine**: our tag ``engine``, else the script (``vllm serve``, ``sglang.launch_server``,
   ``blade_llm_server``); it only matters for BladeLLM, which has no expert parallelism.
 - **region**: the resource's provider's ``region``, else the policy config ``region``, else
@@ -185,11 +186,13 @@ _TENSOR_PARALLEL = re.compile(r"(?<![\w-])(?:--tensor-parallel-size|--tensor_par
 _KV_FP8 = re.compile(r"(?<![\w-])--kv-cache-dtype" + _FLAG_VALUE + r"fp8")
 
 
-def _length(script: str) -> int:
-    """``--max-model-len`` / ``--context-length``, with vLLM's suffixes (1k = 1000, 1K = 1024)."""
+def _length(script: str, model: Optional[Model]) -> int:
+    """``--max-model-len`` / ``--context-length``, with vLLM's suffixes (1k = 1000, 1K = 1024);
+    without either, the model's native length (262144 for the 2507, Coder and Next models, whose
+    configs let the engines serve that much by default)."""
     match = _MAX_LEN.search(script)
     if match is None:
-        return NATIVE_CONTEXT
+        return model.native_context if model is not None else NATIVE_CONTEXT
     number, suffix = float(match[1]), match[2]
     scale = {"": 1, "k": 1000, "K": 1024, "m": 1000**2, "M": 1024**2}[suffix]
     return int(number * scale)
@@ -318,7 +321,7 @@ def read_service(props: Mapping[str, Any], gpu_facts: Optional[GpuFacts] = None)
         model_source=model_source,
         model_conflicts=conflicts,
         engine=_engine(script, tags),
-        max_model_len=_length(script),
+        max_model_len=_length(script, model),
         tensor_parallel=int(tp[1]) if tp else None,
         kv_fp8=bool(_KV_FP8.search(script)),
         options=tuple(options),
@@ -367,7 +370,18 @@ def sizing_table(props: Mapping[str, Any], *, region: Optional[str] = None,
                             "per replica")
         elif not verdict.parallelism.ok:
             messages.append(f"{_what(facts, option, used)}: {verdict.parallelism.reason}. Fix: {verdict.parallelism.fix}")
+        elif not verdict.table.listed and verdict.errors:
+            # No table row (the 2507, Coder and Next models): the estimate is the only check, so
+            # it is enforced here rather than left advisory.
+            messages.append(f"{_what(facts, option, used)}: {verdict.table.describe()}, and it fails: "
+                            f"{verdict.errors[-1]}. Fix: {_estimate_fix(facts, used, option)}")
     return messages
+
+
+def _estimate_fix(facts: ServiceFacts, used: int, option: GpuOption) -> str:
+    assert facts.model is not None
+    fits = sizing.largest_fitting_len(facts.model, used, option.gpu_memory_gb, facts.engine, kv_fp8=facts.kv_fp8)
+    return f"--max-model-len {fits} or less" if fits else "more GPU memory per replica"
 
 
 def sizing_estimate(props: Mapping[str, Any], *, region: Optional[str] = None,
@@ -376,12 +390,10 @@ def sizing_estimate(props: Mapping[str, Any], *, region: Optional[str] = None,
     facts = read_service(props, gpu_facts)
     messages: list[str] = []
     for option, used, verdict in _verdicts(facts):
-        if not verdict.meets_table or not verdict.parallelism.ok or not verdict.errors:
-            continue  # the table rule speaks for those
-        assert facts.model is not None
-        fits = sizing.largest_fitting_len(facts.model, used, option.gpu_memory_gb, facts.engine, kv_fp8=facts.kv_fp8)
-        fix = f"--max-model-len {fits} or less" if fits else "more GPU memory per replica"
-        messages.append(f"{option.label} (GPUs from {option.source}): {verdict.errors[-1]}. Fix: {fix}")
+        if not verdict.meets_table or not verdict.parallelism.ok or not verdict.errors or not verdict.table.listed:
+            continue  # the table rule speaks for those (and enforces the estimate where there is no row)
+        messages.append(f"{option.label} (GPUs from {option.source}): {verdict.errors[-1]}. "
+                        f"Fix: {_estimate_fix(facts, used, option)}")
     return messages
 
 
@@ -655,7 +667,8 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("eas-gpu-table", "Qwen3 services meet Alibaba's minimum GPU table and split across their GPUs",
+    Rule("eas-gpu-table", "Qwen3 services meet Alibaba's minimum GPU table (or, for models it has no row for, the "
+         "memory estimate) and split across their GPUs",
          MANDATORY, sizing_table, ("gpuFacts",)),
     Rule("eas-gpu-estimate", "Qwen3 services fit their GPUs by the per-GPU memory estimate",
          ADVISORY, sizing_estimate, ("gpuFacts",)),

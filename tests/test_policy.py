@@ -168,6 +168,26 @@ def test_a_length_that_does_not_fit_is_an_estimate_violation_with_the_length_tha
                                               instances=[{"type": H96}]))) == []
 
 
+def test_for_models_without_a_table_row_the_estimate_is_mandatory():
+    # Qwen3-Next at 262144 tokens on 1 x 96 GB: 149 GiB of weights; no table row to fail, so the
+    # mandatory rule carries the estimate (and the advisory one does not repeat it).
+    resource = props(hand_written("Qwen3-Next-80B-A3B-Instruct", "--max-model-len 262144", instances=[{"type": H96}]))
+    (message,) = sizing_table(resource)
+    assert "no row in Alibaba's minimum-configuration table" in message and "do not fit 1 x 96 GB" in message
+    assert sizing_estimate(resource) == []
+    fits = props(hand_written("Qwen3-Next-80B-A3B-Instruct", "--max-model-len 262144 --tensor-parallel-size 4",
+                              instances=[{"type": FOUR_H96}]))
+    assert sizing_table(fits) == [] and sizing_estimate(fits) == []
+
+
+def test_without_a_length_flag_a_later_model_is_checked_at_its_native_262144():
+    facts = rules.read_service(props(hand_written("Qwen3-4B-Instruct-2507", instances=[{"type": A10}])))
+    assert facts.max_model_len == 262144
+    assert rules.read_service(props(hand_written("Qwen3-4B", instances=[{"type": A10}]))).max_model_len == 32768
+    (message,) = sizing_table(props(hand_written("Qwen3-4B-Instruct-2507", instances=[{"type": A10}])))
+    assert "262144 tokens do not fit 1 x 24 GB" in message
+
+
 def test_sglang_context_length_and_the_default_length():
     sglang = hand_written("Qwen3-32B", instances=[{"type": H96}])
     sglang["containers"][0]["script"] = ("python3 -m sglang.launch_server --model-path /model_dir "

@@ -459,3 +459,31 @@ def test_an_endpoint_that_is_neither_http_nor_https_gets_no_token():
     target = smoke.Target("chat", "ftp://example.invalid/v1", "tok", "Qwen3-8B", smoke.Features())
     [result] = smoke.run_service(target, client_factory=lambda *a: pytest.fail("no client may be made"))
     assert (result.check, result.outcome) == ("endpoint", "FAIL") and "https only" in result.detail
+
+
+# --- models that always think ------------------------------------------------------------------
+
+def test_a_model_that_always_thinks_is_not_asked_to_stop_and_gets_room_to_answer(tmp_path, capsys):
+    behaviour = Behaviour(reasoning=True)
+    with FakeOpenAI(behaviour) as fake:
+        entry = service_output(fake)
+        entry["features"]["alwaysThinks"] = True
+        path = write_outputs(tmp_path, {"chat": entry})
+        code, out, _ = run(capsys, "--outputs", str(path))
+        asked = [r.body["max_tokens"] for r in fake.seen if r.path.endswith("/chat/completions")]
+    table = rows(out)
+    assert table[("chat", "no-think")][0] == "skip" and "always thinks" in table[("chat", "no-think")][1]
+    assert table[("chat", "chat")][0] == "ok" and code == 0
+    assert min(asked) >= smoke.THINKING_ROOM
+
+
+def test_always_thinks_comes_from_the_plan_and_the_stack_file():
+    from .conftest import L48, plan_one
+
+    plan = plan_one(model="Qwen3-4B-Thinking-2507", resource={"kind": "public", "instanceTypes": [L48]})
+    assert plan.features["alwaysThinks"] is True
+    assert "alwaysThinks" not in plan_one(model="Qwen3-4B-Instruct-2507",
+                                          resource={"kind": "public", "instanceTypes": [L48]}).features
+    outputs = {"services": {"chat": {"features": {"toolCalling": False, "reasoning": False, "thinking": True,
+                                                  "alwaysThinks": True}}}}
+    assert smoke.targets(outputs)[0].features.always_thinks

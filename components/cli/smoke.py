@@ -50,6 +50,8 @@ from . import PROG, described, make_words
 
 DEFAULT_TIMEOUT = 60.0
 PULUMI_TIMEOUT = 120.0
+THINKING_ROOM = 4096
+"""Extra tokens each request gets on a model that always thinks, for the reasoning before its answer."""
 SECRET_PLACEHOLDER = "[secret]"
 """What Pulumi prints for a secret output unless asked for ``--show-secrets``."""
 
@@ -92,6 +94,9 @@ class Features:
     thinking: bool = True
     engine: Optional[str] = None
     """The engine serving it (the ``engine`` output, or the stack file); None = fully OpenAI-compatible."""
+    always_thinks: bool = False
+    """The model always thinks (Thinking-2507, Qwen3-Next-Thinking): no request can turn it off,
+    and every answer comes after its reasoning (the ``alwaysThinks`` output, or the stack file)."""
 
     @property
     def bladellm(self) -> bool:
@@ -295,6 +300,9 @@ def _chat(client: openai.OpenAI, service: Service, messages: list[ChatCompletion
           *, thinking: bool = False, max_tokens: int = 256, **kwargs: Any) -> ChatCompletion:
     """One non-streaming chat completion; thinking off unless asked for (short, repeatable answers)."""
     blade = service.features.bladellm
+    if service.features.always_thinks:
+        # Its answer comes only after the reasoning, which no switch skips.
+        max_tokens += THINKING_ROOM
     if not thinking:
         kwargs["temperature"] = 0
         # A service with thinking off needs no per-request switch; BladeLLM documents none.
@@ -371,7 +379,10 @@ def plan_checks(service: Service) -> list[Check]:
     # With thinking off for the whole service there is no reasoning to separate.
     if features.reasoning and features.thinking:
         checks.append(Check("reasoning", _probe_reasoning, check_reasoning))
-    if features.bladellm and features.thinking:
+    if features.always_thinks:
+        checks = [replace(c, not_offered="the model always thinks: its chat template opens <think> and no switch "
+                          "turns that off") if c.name == "no-think" else c for c in checks]
+    elif features.bladellm and features.thinking:
         # Without a per-request switch the model thinks; a think block is its answer's preamble.
         checks = [replace(c, not_offered="thinking is on and BladeLLM documents no per-request switch to turn it off")
                   if c.name == "no-think" else c for c in checks]
@@ -506,9 +517,11 @@ def stack_features(stack: str) -> dict[str, Features]:
         loaded = stack_config.load(name, read_stack_config(path))
     except (PlanError, StackConfigError) as exc:
         raise SmokeError(str(exc)) from None
+    from ..core.catalog import get_model
+
     return {
         key: Features(tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
-                      engine=spec.engine)
+                      engine=spec.engine, always_thinks=get_model(spec.model).line.thinking == "always")
         for key, spec in loaded.config.services.items()
     }
 
@@ -520,7 +533,7 @@ def _features(raw: Any, engine: Optional[str]) -> Optional[Features]:
     if not all(isinstance(v, bool) for v in flags.values()):
         return None
     return Features(tool_calling=bool(flags["toolCalling"]), reasoning=bool(flags["reasoning"]),
-                    thinking=bool(flags["thinking"]), engine=engine)
+                    thinking=bool(flags["thinking"]), engine=engine, always_thinks=raw.get("alwaysThinks") is True)
 
 
 def _text(value: Any) -> Optional[str]:

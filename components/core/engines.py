@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-from .catalog import NATIVE_CONTEXT
+from .catalog import NATIVE_CONTEXT, Model
 
 EngineName = Literal["sglang", "vllm", "bladellm"]
 
@@ -54,11 +54,14 @@ SGLANG_QWEN_TOOL_PARSER_RENAMED: Version = (0, 5, 4)
 # has deepseek-r1 only, 0.4.7 adds qwen3). Conformance: 0.4.6 (deepseek-r1), 0.5.17 (qwen3).
 SGLANG_QWEN3_REASONING_PARSER: Version = (0, 4, 7)
 # Expert parallelism for Qwen3-MoE (source): 0.4.6's qwen3_moe.py has no EP path at all; from
-# 0.4.7 to 0.5.2 ``--enable-ep-moe`` selects EPMoE (``--ep-size`` alone leaves FusedMoE with
-# tensor-parallel experts); 0.5.3 deprecates --enable-ep-moe and ``--ep-size`` alone selects
-# it. Conformance: 0.5.17, 0.5.23 (--ep-size); 0.4.6 refused by us.
+# 0.4.7 to 0.4.10 ``--enable-ep-moe`` selects EPMoE (``--ep-size`` alone leaves FusedMoE with
+# tensor-parallel experts); 0.4.10.post2 deprecates --enable-ep-moe and ``--ep-size`` alone
+# selects it (get_moe_impl_class in ep_moe/layer.py). Tags read 0.4.10.postN as 0.4.10, so
+# --ep-size alone from 0.5.0 (--enable-ep-moe still works, deprecated, on 0.4.10.post2).
+# Conformance: 0.5.2 logged "--enable-ep-moe is deprecated" (2026-12-02), so 0.5.x now gets
+# --ep-size; 0.4.10 (--enable-ep-moe), 0.5.2, 0.5.17, 0.5.23 (--ep-size); 0.4.6 refused by us.
 SGLANG_EP_MOE_FLAG: Version = (0, 4, 7)
-SGLANG_EP_SIZE_ALONE: Version = (0, 5, 3)
+SGLANG_EP_SIZE_ALONE: Version = (0, 5, 0)
 # CUDA graphs off: 0.5.14 deprecates --disable-cuda-graph for --cuda-graph-backend-decode and
 # --cuda-graph-backend-prefill set to ``disabled`` (source: server_args.py of 0.5.13 and 0.5.14).
 # Conformance: 0.4.6 (--disable-cuda-graph), 0.5.17 and 0.5.23 (the backend flags).
@@ -96,6 +99,40 @@ PROFILES: dict[str, EngineProfile] = {
 }
 # BladeLLM is offered by Model Gallery, but its EAS image name is not published where we
 # could check it: a BladeLLM service must name its image.
+
+# Models that always think (Thinking-2507, Qwen3-Next-Thinking) have a chat template that opens
+# <think> in the prompt, so their output carries only </think>. Their cards name deepseek_r1 /
+# deepseek-r1 (QwenLM/Qwen3 README.md:319, :344), which reads text before </think> as reasoning;
+# vLLM's qwen3 parser needs both tags (qwen3_reasoning_parser.py of 0.11.0) and would leave the
+# reasoning in the content. Both parsers exist in every release we support.
+
+# -- per-model minimums (engine -> first release) ----------------------------------------------
+# Some models need a later release than PROFILES' min_version: their architecture arrived later,
+# or the parser their tool calls need. Below it a service is refused with the reason.
+ARCHITECTURE_MINIMUMS: dict[str, dict[str, Version]] = {
+    # Qwen3-Next: vLLM's models/qwen3_next.py first ships in 0.10.2 (absent from the 0.10.1.1
+    # wheel); SGLang's in 0.5.2 (absent from 0.5.1.post3). The model card: "vllm>=0.10.2",
+    # "sglang>=0.5.2". Conformance: vLLM 0.11.2, 0.33.0; SGLang 0.5.17, 0.5.23.
+    "qwen3_next": {"vllm": (0, 10, 2), "sglang": (0, 5, 2)},
+}
+FP8_ARCHITECTURE_MINIMUMS: dict[str, dict[str, Version]] = {
+    # Qwen3-Next's FP8 checkpoints quantise the linear-attention input projection but not its
+    # small ``ba`` part: vLLM 0.10.2 merges both into one FP8 layer and fails to load them
+    # (vllm-project/vllm#25378), 0.11.0 splits them (#25079; source: qwen3_next.py of 0.10.2 and
+    # 0.11.0); SGLang 0.5.2 builds the projection unquantised, 0.5.3 quantises ``in_proj_qkvz``.
+    "qwen3_next": {"vllm": (0, 11, 0), "sglang": (0, 5, 3)},
+}
+TOOL_PARSER_MINIMUMS: dict[str, dict[str, Version]] = {
+    # qwen3_coder: vLLM's qwen3coder_tool_parser.py first ships in 0.10.0 (absent from 0.9.2;
+    # vllm-project/recipes Qwen/Qwen3-Coder-480B-A35B.md:3); SGLang's qwen3_coder_detector.py in
+    # 0.4.9.post4 (absent from 0.4.9.post3). Image tags read every 0.4.9.postN as 0.4.9, so 0.4.10
+    # is the first SGLang release we can tell has it. Conformance: vLLM 0.11.2, 0.33.0; SGLang
+    # 0.5.17, 0.5.23.
+    "qwen3_coder": {"vllm": (0, 10, 0), "sglang": (0, 4, 10)},
+}
+# What BladeLLM is known to serve: its quick start names Qwen and Llama text models
+# (eas-json-truth.md section 6); nothing public says it runs Qwen3-Next's hybrid attention.
+BLADELLM_ARCHITECTURES = ("qwen3", "qwen3_moe")
 
 
 def default_image(engine: str, region: str) -> Optional[str]:
@@ -163,6 +200,9 @@ class Features:
     expert_parallel: bool = False
     explicit_served_name: bool = False
     """The stack set servedModelName (an engine without that flag must refuse it)."""
+    model: Optional[Model] = None
+    """The model served (its line decides parsers, YaRN's base length and minimum releases);
+    None means an April-2025 Qwen3 chat model."""
 
 
 @dataclass(frozen=True)
@@ -209,8 +249,9 @@ class UnsupportedFeatureError(ValueError):
         self.fix = fix
 
 
-def yarn_overrides(max_model_len: int) -> Optional[dict[str, object]]:
-    """The model-config override that turns on YaRN for ``max_model_len``; ``None`` within 32768.
+def yarn_overrides(max_model_len: int, native: int = NATIVE_CONTEXT) -> Optional[dict[str, object]]:
+    """The model-config override that turns on YaRN for ``max_model_len``; ``None`` within the
+    model's ``native`` length (32768, or 262144 for the later lines).
 
     ``max_position_embeddings`` is raised to the length asked for as well: from SGLang 0.5.x
     and vLLM 0.32 the engines no longer scale the length they derive from the config by the
@@ -220,24 +261,25 @@ def yarn_overrides(max_model_len: int) -> Optional[dict[str, object]]:
     scaling reads the factor and the original length only, so the raised value changes no
     weights or frequencies; it is exactly ``factor x original``.
     """
-    rope = yarn_rope_scaling(max_model_len)
+    rope = yarn_rope_scaling(max_model_len, native)
     if rope is None:
         return None
     return {"rope_scaling": rope, "max_position_embeddings": max_model_len}
 
 
-def yarn_rope_scaling(max_model_len: int) -> Optional[dict[str, object]]:
-    """YaRN settings for ``max_model_len``; ``None`` within the native 32768 tokens.
+def yarn_rope_scaling(max_model_len: int, native: int = NATIVE_CONTEXT) -> Optional[dict[str, object]]:
+    """YaRN settings for ``max_model_len``; ``None`` within the model's ``native`` length.
 
     YaRN is static in these engines and costs quality on short prompts, so it is only turned
-    on when needed, with the smallest factor that reaches the requested length.
+    on when needed, with the smallest factor that reaches the requested length (the Qwen3-Next
+    card suggests the same: factor 2 for 524288 tokens rather than its example's 4).
     """
-    if max_model_len <= NATIVE_CONTEXT:
+    if max_model_len <= native:
         return None
     return {
         "rope_type": "yarn",
-        "factor": max_model_len / NATIVE_CONTEXT,
-        "original_max_position_embeddings": NATIVE_CONTEXT,
+        "factor": max_model_len / native,
+        "original_max_position_embeddings": native,
     }
 
 
@@ -258,8 +300,13 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
             f"(needs {format_version(profile.min_version)} or later)",
             f"use an image of {engine} {format_version(profile.min_version)} or later",
         )
-    rope = yarn_rope_scaling(features.max_model_len)
-    overrides = yarn_overrides(features.max_model_len)
+    model = features.model
+    _check_model_minimums(engine, version, features)
+    native = model.native_context if model is not None else NATIVE_CONTEXT
+    rope = yarn_rope_scaling(features.max_model_len, native)
+    overrides = yarn_overrides(features.max_model_len, native)
+    thinks_always = model is not None and model.line.thinking == "always"
+    coder_tools = model is not None and model.line.tool_format == "qwen3_coder"
     base = Launch(
         engine=engine,  # type: ignore[arg-type]
         model_dir=MODEL_DIR,
@@ -271,6 +318,7 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
         chat_template=None if features.thinking else NO_THINKING_TEMPLATE,
         enforce_eager=features.enforce_eager,
         expert_parallel=features.expert_parallel,
+        notes=_model_notes(features),
     )
     if engine == "vllm":
         new_rope = version >= VLLM_HF_OVERRIDES
@@ -279,9 +327,9 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
             rope_flag=None if rope is None else ("--hf-overrides" if new_rope else "--rope-scaling"),
             # --rope-scaling takes the rope_scaling dict alone; --hf-overrides any config keys.
             rope_scaling_json=None if rope is None else _json(overrides if new_rope else rope),
-            tool_parser="hermes" if features.tool_calling else None,
+            tool_parser=None if not features.tool_calling else ("qwen3_coder" if coder_tools else "hermes"),
             reasoning_parser=None if not features.reasoning else (
-                "qwen3" if version >= VLLM_QWEN3_REASONING_PARSER else "deepseek_r1"
+                "qwen3" if version >= VLLM_QWEN3_REASONING_PARSER and not thinks_always else "deepseek_r1"
             ),
             enable_reasoning_flag=features.reasoning and version < VLLM_ENABLE_REASONING_REJECTED,
             kv_cache_dtype=VLLM_FP8_KV if features.kv_cache_fp8 else None,
@@ -302,10 +350,10 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
             rope_flag=None if rope is None else "--json-model-override-args",
             rope_scaling_json=None if overrides is None else _json(overrides),
             tool_parser=None if not features.tool_calling else (
-                "qwen" if version >= SGLANG_QWEN_TOOL_PARSER_RENAMED else "qwen25"
+                "qwen3_coder" if coder_tools else "qwen" if version >= SGLANG_QWEN_TOOL_PARSER_RENAMED else "qwen25"
             ),
             reasoning_parser=None if not features.reasoning else (
-                "qwen3" if version >= SGLANG_QWEN3_REASONING_PARSER else "deepseek-r1"
+                "qwen3" if version >= SGLANG_QWEN3_REASONING_PARSER and not thinks_always else "deepseek-r1"
             ),
             kv_cache_dtype=SGLANG_FP8_KV if features.kv_cache_fp8 else None,
             ep_size=features.tensor_parallel if features.expert_parallel and ep_alone else None,
@@ -317,6 +365,15 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
     # parallelism, memory share, chat template, CUDA graphs and KV cache quantization; nothing
     # public for tool or reasoning parsing, RoPE scaling, a served name or a length limit, and
     # it has no expert parallelism, so those features are refused rather than guessed.
+    if model is not None and model.native_context > NATIVE_CONTEXT \
+            and features.max_model_len != model.max_position_embeddings:
+        raise UnsupportedFeatureError(
+            "maxModelLen",
+            f"BladeLLM has no documented length flag, so it serves {model.name} at the "
+            f"{model.max_position_embeddings} tokens of its config.json, not {features.max_model_len}",
+            f"set maxModelLen: {model.max_position_embeddings} (sizing then checks that length), "
+            "or use engine: vllm or engine: sglang",
+        )
     for wanted, name, what in (
         (features.tool_calling, "toolCalling", "tool-call parsing"),
         (features.reasoning, "reasoning", "reasoning parsing"),
@@ -331,6 +388,54 @@ def decide_launch(engine: str, version: Version, features: Features) -> Launch:
                 "use engine: vllm or engine: sglang" + (", or maxModelLen <= 32768" if name == "maxModelLen" else ""),
             )
     return replace(base, kv_cache_dtype=BLADELLM_FP8_KV if features.kv_cache_fp8 else None)
+
+
+def _check_model_minimums(engine: str, version: Version, features: Features) -> None:
+    """Refuse a release older than the model's architecture, its FP8 checkpoint, or the tool
+    parser its tool calls need."""
+    model = features.model
+    if model is None:
+        return
+    kind = model.arch.model_type
+    if engine == "bladellm" and kind not in BLADELLM_ARCHITECTURES:
+        raise UnsupportedFeatureError(
+            "engine", f"BladeLLM is not known to serve {model.name}: its quick start names Qwen and Llama text "
+            "models, and nothing public says it runs Qwen3-Next's hybrid attention",
+            "use engine: vllm or engine: sglang")
+    needs: list[tuple[Optional[Version], str, str]] = [
+        (ARCHITECTURE_MINIMUMS.get(kind, {}).get(engine), f"{model.name}'s architecture ({kind})", ""),
+    ]
+    if model.fp8:
+        needs.append((FP8_ARCHITECTURE_MINIMUMS.get(kind, {}).get(engine), f"{model.name}'s FP8 checkpoint", ""))
+    parser = model.line.tool_format
+    if features.tool_calling:
+        needs.append((TOOL_PARSER_MINIMUMS.get(parser, {}).get(engine),
+                      f"the {parser} tool-call parser that {model.name}'s tool calls need",
+                      f", or remove toolCalling ({model.name} does not write hermes-style JSON tool calls)"))
+    for minimum, what, other_fix in needs:
+        if minimum is not None and version < minimum:
+            raise UnsupportedFeatureError(
+                "toolCalling" if other_fix else "engineVersion",
+                f"{engine} {format_version(version)} predates {what} (first in {format_version(minimum)})",
+                f"use an image of {engine} {format_version(minimum)} or later{other_fix}",
+            )
+
+
+def _model_notes(features: Features) -> tuple[str, ...]:
+    """Why the model's line changed a flag, in words for the plan."""
+    model = features.model
+    if model is None:
+        return ()
+    notes = []
+    if features.reasoning and model.line.thinking == "always":
+        notes.append(f"{model.name} always thinks and its chat template opens <think> itself, so the output "
+                     "has only the closing </think>: the DeepSeek-R1 reasoning parser reads that, as the model card says")
+    if features.tool_calling and model.line.tool_format == "qwen3_coder":
+        notes.append(f"{model.name} writes tool calls in Qwen3-Coder's XML format: the qwen3_coder parser reads them "
+                     "(hermes would fail on them)")
+    if NATIVE_CONTEXT < features.max_model_len <= model.native_context:
+        notes.append(f"no YaRN: {model.name} handles {model.native_context} tokens natively")
+    return tuple(notes)
 
 
 def explain(launch: Launch, version: Version) -> list[str]:
@@ -362,10 +467,10 @@ def explain(launch: Launch, version: Version) -> list[str]:
     if launch.kv_cache_dtype is not None:
         notes.append(f"KV cache stored as {launch.kv_cache_dtype} (half the memory of BF16)")
     if launch.expert_parallel:
-        how = " (--enable-ep-moe, needed before SGLang 0.5.3)" if launch.enable_ep_moe else ""
+        how = " (--enable-ep-moe, needed before SGLang 0.5)" if launch.enable_ep_moe else ""
         notes.append(f"expert parallelism on{how}: FP8 expert shards must divide into 128-wide blocks")
     if launch.enforce_eager:
         how = (" (--cuda-graph-backend-{decode,prefill} disabled: SGLang 0.5.14 deprecated --disable-cuda-graph)"
                if launch.cuda_graph_backends_disabled else "")
         notes.append(f"CUDA graphs off (eager mode) to leave their memory to the KV cache{how}")
-    return notes
+    return notes + list(launch.notes)

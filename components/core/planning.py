@@ -23,8 +23,20 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Optional
 
-from . import capabilities, engines, fitting, hardware, image_checks, naming, ownership, placement, service_json, sizing
-from .catalog import NATIVE_CONTEXT, Model, get_model
+from . import (
+    capabilities,
+    engines,
+    fitting,
+    hardware,
+    image_checks,
+    model_rules,
+    naming,
+    ownership,
+    placement,
+    service_json,
+    sizing,
+)
+from .catalog import Model, get_model
 from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, StackCost, of_service, on_demand_price, spot_discounts
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem, StackConfigError
@@ -106,7 +118,10 @@ class ServicePlan:
     @property
     def features(self) -> dict[str, bool]:
         """What a client of the service can rely on (the smoke test checks exactly these)."""
-        return {"toolCalling": self.tool_calling, "reasoning": self.reasoning, "thinking": self.thinking}
+        features = {"toolCalling": self.tool_calling, "reasoning": self.reasoning, "thinking": self.thinking}
+        if self.model.line.thinking == "always":
+            features["alwaysThinks"] = True  # no request can turn its thinking off (Thinking-2507, Next-Thinking)
+        return features
 
     @property
     def tags(self) -> dict[str, str]:
@@ -151,22 +166,6 @@ class ServicePlan:
             "cost": self.cost.as_dict() if self.cost else None,
             "hardware": [hardware.as_dict(t) for t in self.instance_facts],
         }
-
-
-def _feature_warnings(spec: ServiceSpec, model: Model, out: Findings) -> None:
-    if spec.max_model_len > NATIVE_CONTEXT:
-        factor = spec.max_model_len / NATIVE_CONTEXT
-        out.warnings.append(
-            f"maxModelLen {spec.max_model_len} turns on YaRN (factor {factor:g}); "
-            "static YaRN can lower quality on short prompts"
-        )
-        if not model.yarn_documented:
-            out.warnings.append(f"the Qwen team documents YaRN for 4B and larger only; {model.name} is tested at 32768")
-    if model.base:
-        asked = [n for n, v in (("toolCalling", spec.tool_calling), ("reasoning", spec.reasoning),
-                               ("thinking: false", not spec.thinking)) if v]
-        if asked:
-            out.warnings.append(f"{model.name} is a Base model (not chat-tuned): {', '.join(asked)} may not behave")
 
 
 def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
@@ -263,6 +262,11 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         out.problem("regions", "no region to deploy to",
                     "set alicloud:region in the stack file, or list regions on the service")
         return None, out.problems
+    # What the model itself cannot do (a length past its reach, a thinking mode it lacks) comes
+    # first: sizing a length the model cannot serve would only bury the reason.
+    model_rules.refuse(spec, model, out)
+    if out.problems:
+        return None, out.problems
 
     choice = _place(spec, model, regions, capacity, pinned_region or running_region, out, site)
     if choice is None:
@@ -279,7 +283,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
 
     image, version = _engine_release(spec, region, out)
 
-    _feature_warnings(spec, model, out)
+    model_rules.warn(spec, model, out)
     verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
@@ -383,6 +387,7 @@ def _launch(spec: ServiceSpec, version: engines.Version, served: str, gpus: int,
                 kv_cache_fp8=settings.kv_cache_fp8,
                 expert_parallel=settings.expert_parallel,
                 explicit_served_name=spec.served_model_name is not None,
+                model=get_model(spec.model),
             ),
         )
     except UnsupportedFeatureError as exc:
@@ -468,8 +473,10 @@ def _engine_memory_flag(engine: str, verdict: sizing.Verdict, gpu_memory_gb: int
 def _sizing_words(verdict: sizing.Verdict) -> str:
     e = verdict.estimate
     assert e is not None
-    return (f"sizing: table minimum {verdict.table.describe()}; per GPU {e.weights_gib:.1f} GiB weights + "
-            f"{e.kv_cache_gib:.1f} GiB KV cache ({verdict.max_model_len} tokens) + {e.overhead_gib:.1f} GiB overhead "
+    table = f"table minimum {verdict.table.describe()}" if verdict.table.listed else verdict.table.describe()
+    state = f" + {e.state_gib:.1f} GiB linear-attention state" if e.state_gib else ""
+    return (f"sizing: {table}; per GPU {e.weights_gib:.1f} GiB weights + "
+            f"{e.kv_cache_gib:.1f} GiB KV cache ({verdict.max_model_len} tokens){state} + {e.overhead_gib:.1f} GiB overhead "
             f"within {e.budget_gib:.1f} GiB ({e.settings.memory_fraction:g} of the GPU); up to "
             f"{e.max_len_that_fits} tokens fit")
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
-from .catalog import MAX_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
+from .catalog import LONGEST_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
 from .engines import DIGEST
 from .regions import EAS_REGIONS
 
@@ -324,8 +324,9 @@ class ServiceSpec(Strict):
     max_model_len: int = Field(
         NATIVE_CONTEXT,
         ge=1024,
-        le=MAX_CONTEXT,
-        description="Tokens per sequence (input + output); above 32768 turns on YaRN.",
+        le=LONGEST_CONTEXT,
+        description="Tokens per sequence (input + output); beyond the model's native length (32768, or 262144 for "
+        "the 2507, Coder and Next models) turns on YaRN where the model documents it.",
     )
     tool_calling: bool = Field(False, description="Parse tool calls into structured tool_calls.")
     reasoning: bool = Field(False, description="Return reasoning separately from the answer.")

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from . import naming, regions, spec
-from .catalog import MAX_CONTEXT, suggest
+from .catalog import LONGEST_CONTEXT, MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
@@ -241,7 +241,8 @@ _EXPECTED = {
 """What a pydantic type error asked for, in words."""
 
 _FIXES = {
-    "maxModelLen": f"Qwen3 reaches at most {MAX_CONTEXT} tokens (YaRN factor 4); set maxModelLen between 1024 and {MAX_CONTEXT}",
+    "maxModelLen": f"no Qwen3 model reaches more than {LONGEST_CONTEXT} tokens (Qwen3-Next with YaRN; the April-2025 "
+    f"models {MAX_CONTEXT}); set maxModelLen between 1024 and the model's own limit",
     "replicas": "set replicas to 1 or more",
     "bidPrice": "set bidPrice to the most you will pay per instance-hour, above 0 "
     "(EAS suggests about 20% of the on-demand price)",
