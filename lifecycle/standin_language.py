@@ -14,13 +14,13 @@ programs inline, through the Automation API. Test infrastructure, never shipped.
 from __future__ import annotations
 
 import json
-import sys
-from concurrent import futures
 from importlib import resources
 from typing import Any
 
 import grpc
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+
+from . import plugin_server
 
 PACKAGES = ("pulumi_alicloud",)
 
@@ -53,16 +53,8 @@ class StandinLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
 
 
 def serve() -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(StandinLanguageHost(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    sys.stdout.write(f"{port}\n")
-    sys.stdout.flush()
-    try:
-        server.wait_for_termination()
-    except KeyboardInterrupt:
-        server.stop(grace=0)
+    plugin_server.serve(lambda server: language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
+        StandinLanguageHost(), server), workers=2)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,20 @@ the engine keeps the service in the state instead of forgetting it.
 from __future__ import annotations
 
 import os
-import sys
-from concurrent import futures
-from typing import Any, Optional
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, empty_pb2
 from google.rpc import status_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
+from .. import plugin_server
 from . import VERSION, pai_service
 from .eas import Eas, EasCallError, StandinConfigError
 from .values import decode, encode
+
+T = TypeVar("T")
 
 
 def _abort(context: grpc.ServicerContext, message: str, *, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN,
@@ -137,14 +139,8 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         if request.preview:
             return provider_pb2.CreateResponse(id="", properties=encode(pai_service.preview_create(inputs), props.secret))
         eas = self._eas(context)
-        try:
-            service_id, state = pai_service.create(eas, inputs, _timeout(request, "create"))
-        except pai_service.InitFailedError as failed:
-            self._init_failed(context, failed, inputs, props.secret)
-            raise
-        except EasCallError as exc:
-            _abort(context, str(exc))
-            raise
+        service_id, state = self._changing(context, inputs, props.secret,
+                                           lambda: pai_service.create(eas, inputs, _timeout(request, "create")))
         return provider_pb2.CreateResponse(id=service_id, properties=encode(state, props.secret))
 
     def Read(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -171,14 +167,9 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         inputs = pai_service.check(news)
         if request.preview:
             return provider_pb2.UpdateResponse(properties=encode(pai_service.preview_update(olds, inputs), news.secret))
-        try:
-            state = pai_service.update(self._eas(context), request.id, olds, inputs, _timeout(request, "update"))
-        except pai_service.InitFailedError as failed:
-            self._init_failed(context, failed, inputs, news.secret)
-            raise
-        except EasCallError as exc:
-            _abort(context, str(exc))
-            raise
+        eas = self._eas(context)
+        state = self._changing(context, inputs, news.secret,
+                               lambda: pai_service.update(eas, request.id, olds, inputs, _timeout(request, "update")))
         return provider_pb2.UpdateResponse(properties=encode(state, news.secret))
 
     def Delete(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -189,6 +180,18 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
             _abort(context, str(exc))
         return empty_pb2.Empty()
 
+    def _changing(self, context: grpc.ServicerContext, inputs: dict[str, Any], secret: frozenset[str],
+                  change: Callable[[], T]) -> T:
+        """A create or update: a failure after EAS took it carries the state it left (see the module doc)."""
+        try:
+            return change()
+        except pai_service.InitFailedError as failed:
+            self._init_failed(context, failed, inputs, secret)
+            raise
+        except EasCallError as exc:
+            _abort(context, str(exc))
+            raise
+
     def _init_failed(self, context: grpc.ServicerContext, failed: pai_service.InitFailedError, inputs: dict[str, Any],
                      secret: frozenset[str]) -> None:
         detail = provider_pb2.ErrorResourceInitFailed(id=failed.service_id, properties=encode(failed.state, secret),
@@ -197,16 +200,5 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
 
 
 def serve() -> None:
-    """Serve on a free loopback port and tell the engine which (its first line on stdout)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-    provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandinProvider(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    sys.stdout.write(f"{port}\n")
-    sys.stdout.flush()
-    try:
-        server.wait_for_termination()
-    except KeyboardInterrupt:
-        # The engine ends its plugins with an interrupt once a run is over.
-        server.stop(grace=0)
+    """Serve the provider (``lifecycle.plugin_server``)."""
+    plugin_server.serve(lambda server: provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandinProvider(), server))
