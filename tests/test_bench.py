@@ -46,3 +46,19 @@ def test_the_whole_process_bench_runs_its_three_processes(tmp_path):
         assert wall > 0 and cpu > 0 and peak_mb > 10
     written = sorted(p.name for p in (tmp_path / "out2").iterdir())
     assert written == ["plan.json", "plan.md", "plan.stack.json", "svc0.json", "svc1.json"]
+
+
+def test_the_engine_bench_judges_each_way_of_writing_the_state_against_the_targets():
+    from bench.engine_bench import report
+
+    def cell(ours: float, base: float) -> dict[str, dict[str, list[float]]]:
+        return {"ours": {"preview": [ours], "up": [ours]}, "baseline": {"preview": [base], "up": [base]}}
+
+    results = {"per-step": {100: cell(10, 5), 1000: cell(300, 150)},  # 2x the baseline, grows 30x
+               "once": {100: cell(6, 5), 1000: cell(60, 50)}}  # 1.2x, grows 10x
+    verdicts = [line for line in report(results, 1) if line.startswith("- ")]
+    assert "- per-step, up of 1000: ours/baseline 2.00x (target <= 1.3x): MISSED" in verdicts
+    assert "- once, preview of 100: ours/baseline 1.20x (target <= 1.3x): met" in verdicts
+    assert "- per-step, up growth 100 -> 1000: ours 30.0x, baseline 30.0x (target <= 11x): MISSED" in verdicts
+    assert "- once, preview growth 100 -> 1000: ours 10.0x, baseline 10.0x (target <= 11x): met" in verdicts
+    assert sum("| once | 1000 | up | 60.0 | 50.0 | **1.20x** |" in line for line in report(results, 1)) == 1

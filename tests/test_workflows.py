@@ -384,6 +384,20 @@ def test_ci_runs_the_pulumi_cli_that_make_lifecycle_tests():
                 assert str(action["with"]["pulumi-version"]) == tested[1]
 
 
+
+def test_previews_skip_the_intermediate_state_copies_and_updates_keep_them():
+    """A preview's per-step state copies are serialised and thrown away (O(services^2) for nothing:
+    docs/benchmarks.md); an update's record what it has created, so a cancelled run keeps them."""
+    verbs = []
+    for workflow in (PR, DEPLOY):
+        for job in workflow["jobs"].values():
+            for action in uses(job, "pulumi/actions"):
+                command, env = action["with"]["command"], action.get("env", {})
+                verbs.append(command)
+                assert env.get("PULUMI_SKIP_CHECKPOINTS") == ("true" if command == "preview" else None), command
+    assert {"preview", "up"} <= set(verbs)
+
+
 def step_index(job: dict[str, Any], *, run: str | None = None, action: str | None = None) -> int:
     """Where the one step that runs `run`, or uses `action`, is in the job."""
     (index,) = [i for i, s in enumerate(steps(job))
