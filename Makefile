@@ -68,8 +68,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Subprocesses of the tests inherit this: the credentials chain never asks the ECS metadata address.
+# One worker per core, at most 4, a test file per worker (module fixtures build once): 63 s -> 44 s
+# on 2 cores. Run one file with plain `.venv/bin/python -m pytest tests/x.py`.
 unit: $(STAMP)
-	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true $(BIN)/python -m pytest
+	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 test: lint typecheck unit
 

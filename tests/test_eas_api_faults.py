@@ -198,6 +198,15 @@ def test_deadline_reason_is_stable():
     assert str(a["r-a1"]) == "timed out: no answer within the probe's 0.6 s deadline"
 
 
+def test_a_hang_with_no_time_to_retry_ends_in_the_deadline_s_words():
+    # What a slow machine does to the test above: the first call's timeout leaves no room for the
+    # backoff and a second try. The user reads the same reason, not one that depends on load.
+    with fake_eas(faults=[Fault(hang=True)]) as server:
+        a = eas_api.probe_regions(["r-a1"], client_factory=factory(server.endpoint), per_call_timeout_s=0.3,
+                                  deadline_s=0.6, backoff_s=1.0)
+    assert str(a["r-a1"]) == "timed out: no answer within the probe's 0.6 s deadline"
+
+
 def test_snapshot_bytes(tmp_path):
     path = tmp_path / "c.json"
     eas_api.write_snapshot(path, {"cn-wulanchabu": [META], "cn-beijing": []})

@@ -712,6 +712,10 @@ def _probe_one(region: str, client_factory: Callable[[str], Client], per_call_ti
                 return failure.again(attempt + 1)
             delay = retry_delay(failure, attempt, backoff_s)
             if time.monotonic() + delay + _MIN_ATTEMPT_S >= deadline_at:
+                if failure.kind is FailureKind.TIMEOUT:
+                    # A hang that leaves no time for another try ends at the deadline: the same
+                    # words as above, whether the machine was quick or slow to get here.
+                    return _deadline_failure(deadline_s, attempt + 1)
                 return failure.again(attempt + 1, "; no time left to retry before the deadline")
             sleep(delay)
             attempt += 1
