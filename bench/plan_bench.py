@@ -171,11 +171,11 @@ def start_up(repeats: int) -> list[str]:
 
 def pure_layers(sizes: tuple[int, ...], repeats: int) -> list[str]:
     """Our own code alone (load, validate, size, render, build JSON, plan files): no Pulumi."""
-    from components.core import planning, report
+    from components.core import report, stack_plan
     from components.core import stack_config as loader
 
     def layers(config: dict[str, str]) -> None:
-        plans = planning.plan_stack(loader.load("bench", config))
+        plans = stack_plan.plan_stack(loader.load("bench", config))
         summaries = {key: plan.summary() for key, plan in plans.items()}
         for plan in plans.values():
             report.service_json_file(plan.service_config_json)

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .core import planning, stack_config, stack_file
+from .core import stack_config, stack_file, stack_plan
 from .core.errors import StackConfigError
 from .eas import running, stock
 from .providers import RegionalProviders
@@ -68,11 +68,11 @@ def main() -> Registered:
         raise pulumi.RunError(duplicates)
     try:
         loaded = stack_config.load(stack, _all_config())
-        capacity = stock.capacity_for(planning.probed_regions(loaded))
+        capacity = stock.capacity_for(stack_plan.probed_regions(loaded))
         # Whose a service is: the labels every service of this stack carries (issue 22).
         owner = running.Owner(pulumi.get_project(), stack, frozenset(loaded.config.adopt))
-        found = running.where_running(planning.lookup_targets(loaded), owner=owner, drains=planning.drains(loaded))
-        result = planning.plan_services(loaded, capacity, lookup=found, project=pulumi.get_project())
+        found = running.where_running(stack_plan.lookup_targets(loaded), owner=owner, drains=stack_plan.drains(loaded))
+        result = stack_plan.plan_services(loaded, capacity, lookup=found, project=pulumi.get_project())
     except (StackConfigError, stock.CapacityError, running.ServiceLookupError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.
         raise pulumi.RunError(str(exc)) from None

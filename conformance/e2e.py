@@ -31,7 +31,7 @@ from typing import Any, Optional, TextIO
 from packaging.requirements import Requirement
 
 from components.cli import described
-from components.core import planning, stack_config
+from components.core import stack_config, stack_plan
 from components.core.catalog import get_model
 from components.core.engines import MODEL_DIR, PORT
 
@@ -164,7 +164,7 @@ def rendered_script(scenario: Scenario = SCENARIOS[0]) -> str:
         "resource": {"kind": "public", "instanceTypes": [scenario.instance_type]},
     }
     raw = {"qwen3-eas:services": json.dumps({"e2e": spec}), "alicloud:region": "cn-hangzhou"}
-    return planning.plan_stack(stack_config.load("e2e", raw))["e2e"].script
+    return stack_plan.plan_stack(stack_config.load("e2e", raw))["e2e"].script
 
 
 def localise(script: str, model_dir: Path, port: int) -> str:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from components.core import planning, stack_config
+from components.core import stack_config, stack_plan
 from components.core.engines import MODEL_DIR, NO_THINKING_TEMPLATE
 from components.core.errors import StackConfigError
 from components.core.rendering import command_words
@@ -97,7 +97,7 @@ def render(case: Case, engine: str, version: str) -> Rendered:
             "image": f"eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/{engine}:{version}"}
     raw = {"qwen3-eas:services": json.dumps({case.key: spec}), "alicloud:region": "cn-hangzhou"}
     try:
-        plans = planning.plan_stack(stack_config.load("conformance", raw))
+        plans = stack_plan.plan_stack(stack_config.load("conformance", raw))
     except StackConfigError as exc:
         reason = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
         return Rendered(case, engine, version, spec["model"], refused_by_us=reason)

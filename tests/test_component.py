@@ -75,7 +75,7 @@ def test_stack_exports_every_service(recorded):
 @pulumi.runtime.test
 def test_component_attributes_resolve_under_the_test_decorator():
     """The component built directly (not via the program), with outputs awaited by the decorator."""
-    from components.core import planning, stack_config
+    from components.core import stack_config, stack_plan
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 
@@ -92,7 +92,7 @@ def test_component_attributes_resolve_under_the_test_decorator():
             return {}, None
 
     pulumi.runtime.set_mocks(Mocks(), project="qwen3-eas", stack="unit", preview=False)
-    plan = planning.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
+    plan = stack_plan.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
     svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan),
                           opts=pulumi.ResourceOptions(providers=[RegionalProviders().for_region("cn-hangzhou")]))
 

@@ -127,13 +127,13 @@ def test_the_name_prefix_counts_towards_the_eas_name_limit():
 
 
 def only_stack(stack: str, services: dict, **extra: object) -> str:
-    from components.core import planning, stack_config
+    from components.core import stack_config, stack_plan
     from components.core.errors import StackConfigError
 
     from .conftest import raw_config
 
     with pytest.raises(StackConfigError) as err:
-        planning.plan_stack(stack_config.load(stack, raw_config(services, **extra)))
+        stack_plan.plan_stack(stack_config.load(stack, raw_config(services, **extra)))
     (problem,) = err.value.problems
     return problem.describe(stack)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import cost, hardware_table, placement, planning, report, stack_config
+from components.core import cost, hardware_table, placement, report, stack_config, stack_plan
 from components.core.cost import Entry
 
 from .conftest import A10, plan_one, raw_config, service
@@ -119,7 +119,7 @@ def test_amount_is_plain_decimals_that_read_back_as_the_figure(value):
 
 def test_the_china_site_says_currency_unconfirmed_wherever_the_bid_appears():
     loaded = stack_config.load("t", raw_config({"svc": service(resource=SPOT)}) | {"qwen3-eas:cost": {"site": "china"}})
-    plan = planning.plan_stack(loaded)["svc"]
+    plan = stack_plan.plan_stack(loaded)["svc"]
     summary = plan.summary()
     assert summary["cost"]["site"] == "china" and summary["cost"]["currency"] is None
     assert any("bid 1.2 (currency unconfirmed) per instance-hour" in w for w in plan.warnings)
@@ -142,7 +142,7 @@ def test_a_snapshots_spot_discounts_appear_for_spot_services():
               "StockStatus": "WithStock", "SpotDiscount": 0.2, "NonProtectSpotDiscount": 0.1}]
     capacity = placement.Capacity({"cn-hangzhou": metas}, "snapshot.json")
     loaded = stack_config.load("t", raw_config({"svc": service(resource=SPOT)}))
-    summary = planning.plan_stack(loaded, capacity)["svc"].summary()
+    summary = stack_plan.plan_stack(loaded, capacity)["svc"].summary()
     (entry,) = summary["cost"]["instanceTypes"]
     assert (entry["spotDiscount"], entry["nonProtectSpotDiscount"]) == (0.2, 0.1)
     assert f"`{A10}` spot (bid 1.2 USD/h; snapshot: SpotDiscount 0.2, NonProtectSpotDiscount 0.1)" in \
@@ -167,9 +167,9 @@ def test_a_price_of_another_site_currency_or_region_is_not_compared(monkeypatch,
     assert not any("above its on-demand price" in w for w in plan_one(resource=SPOT).warnings)
 
 
-def stack_of(services: dict, **cost_options) -> planning.StackPlan:
+def stack_of(services: dict, **cost_options) -> stack_plan.StackPlan:
     raw = raw_config(services) | ({"qwen3-eas:cost": cost_options} if cost_options else {})
-    return planning.plan_services(stack_config.load("t", raw))
+    return stack_plan.plan_services(stack_config.load("t", raw))
 
 
 def test_the_stack_bound_is_the_sum_of_its_services_with_its_parts():

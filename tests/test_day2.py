@@ -293,14 +293,14 @@ def test_an_unknown_option_key_is_still_an_error():
 
 @pulumi.runtime.test
 def test_the_component_takes_its_provider_through_opts_providers_and_passes_options_through():
-    from components.core import planning, stack_config
+    from components.core import stack_config, stack_plan
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 
     from .conftest import record_registrations
 
     sent = record_registrations()
-    plan = planning.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
+    plan = stack_plan.plan_stack(stack_config.load("unit", raw_config({"chat": service()})))["chat"]
     provider = RegionalProviders().for_region("cn-hangzhou")
     svc = Qwen3EasService("chat", Qwen3EasServiceArgs(plan=plan),
                           opts=pulumi.ResourceOptions(providers=[provider], protect=True,
@@ -368,7 +368,7 @@ STATUSES = ("WithStock", "ClosedWithStock", "NoStock")
        allow_move=st.booleans())
 def test_where_a_service_runs_acts_as_a_pin_and_a_pin_wins(stock, runs_in, pin, allow_move):
     """Property: pin > where it runs > stock, unless allowRegionMove (then stock decides)."""
-    from components.core import planning, stack_config
+    from components.core import stack_config, stack_plan
     from components.core.errors import StackConfigError
     from components.core.placement import Capacity
 
@@ -378,7 +378,7 @@ def test_where_a_service_runs_acts_as_a_pin_and_a_pin_wins(stock, runs_in, pin, 
                                                 **extra))
     with_stock = [r for r, s in zip(TWO_REGIONS, stock, strict=True) if s != "NoStock"]
     try:
-        plan = planning.plan_stack(loaded, capacity, {"chat": runs_in} if runs_in else None)["chat"]
+        plan = stack_plan.plan_stack(loaded, capacity, {"chat": runs_in} if runs_in else None)["chat"]
     except StackConfigError:
         assert allow_move or (pin is None and runs_in is None)
         assert not with_stock

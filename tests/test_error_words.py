@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.core import planning, stack_config
+from components.core import stack_config, stack_plan
 from components.core.errors import StackConfigError
 
 from .conftest import service
@@ -38,7 +38,7 @@ def messages(services: Any, **extra: Any) -> list[str]:
            "qwen3-eas:services": services if isinstance(services, str) else json.dumps(services)}
     raw.update({f"qwen3-eas:{k}": v for k, v in extra.items()})
     try:
-        planning.plan_stack(stack_config.load("dev", raw))
+        stack_plan.plan_stack(stack_config.load("dev", raw))
     except StackConfigError as err:
         return [p.describe("dev") for p in err.problems]
     return []

@@ -153,10 +153,10 @@ def test_the_init_template_disables_the_default_alicloud_provider(tmp_path):
 
 def test_messages_stay_one_problem_per_mistake():
     with pytest.raises(StackConfigError) as err:
-        from components.core import planning, stack_config
+        from components.core import stack_config, stack_plan
 
         from .conftest import raw_config
-        planning.plan_stack(stack_config.load("dev", raw_config({"chat": service(
+        stack_plan.plan_stack(stack_config.load("dev", raw_config({"chat": service(
             resource={"kind": "public", "instanceTypes": [A10, "ml.gu7i.c16m60.1-gu50"]})})))
     assert len(err.value.problems) == 1
 

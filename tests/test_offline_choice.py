@@ -133,7 +133,7 @@ def test_multi_gpu_ecs_types_plan_with_their_gpu_count_as_tensor_parallel_size(m
 
 
 def test_a_capacity_snapshot_stays_the_authority_over_the_table():
-    from components.core import placement, planning, stack_config
+    from components.core import placement, stack_config, stack_plan
 
     from .conftest import raw_config, service
 
@@ -141,7 +141,7 @@ def test_a_capacity_snapshot_stays_the_authority_over_the_table():
             "Memory": 60, "StockStatus": "WithStock"}
     capacity = placement.Capacity({"cn-hangzhou": [meta]}, "snapshot.json")
     spec = service(model="Qwen3-4B", resource={"kind": "public", "instanceTypes": ["ecs.gn7i-c16g1.4xlarge"]})
-    plan = planning.plan_stack(stack_config.load("t", raw_config({"svc": spec})), capacity)["svc"]
+    plan = stack_plan.plan_stack(stack_config.load("t", raw_config({"svc": spec})), capacity)["svc"]
     assert plan.gpus_per_replica == 2 and plan.instance_facts[0].source == "api"
     assert any(line.startswith("`ecs.gn7i-c16g1.4xlarge`: 2 × A10") and "the EAS API" in line for line in plan.explanation)
 

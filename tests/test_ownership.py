@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.cli.plan import PlanError
-from components.core import ownership, planning, stack_config
+from components.core import ownership, stack_config, stack_plan
 from components.eas import running
 
 from .conftest import raw_config, service
@@ -78,7 +78,7 @@ def test_a_region_that_did_not_answer_holds_the_service_back_even_when_found_in_
     assert found.regions == {}
     assert "DescribeService cn-hangzhou/chat_dev: unreachable" in found.unknown["chat"]
     loaded = stack_config.load("dev", raw_config({"chat": service(regions=TWO_REGIONS)}))
-    result = planning.plan_services(loaded, lookup=found)
+    result = stack_plan.plan_services(loaded, lookup=found)
     assert set(result.held_back) == {"chat"} and result.uncertain == {"chat"}
 
 

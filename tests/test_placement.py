@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.core import placement, planning, stack_config
+from components.core import placement, stack_config, stack_plan
 from components.core.errors import StackConfigError
 from components.core.instance_types import per_gpu_memory_gb
 from components.core.placement import Capacity
@@ -34,7 +34,7 @@ def plan(capacity: dict | None, pins: dict | None = None, **overrides):
     if pins:
         raw["qwen3-eas:placements"] = json.dumps(pins)
     cap = Capacity(capacity, source="test snapshot") if capacity is not None else None
-    return planning.plan_stack(stack_config.load("t", raw), cap)["chat"]
+    return stack_plan.plan_stack(stack_config.load("t", raw), cap)["chat"]
 
 
 def test_first_region_out_of_stock_second_chosen():
@@ -156,6 +156,6 @@ def test_each_region_is_probed_once_per_run_however_many_services_share_it(monke
     services["group"] = service(resource={"kind": "resourceGroup", "resourceGroupId": "eas-r-x1", "gpus": 1,
                                           "gpuType": "GU30", "cpu": 8, "memoryGiB": 30})
     loaded = stack_config.load("t", raw_config(services))
-    capacity = stock.capacity_for(planning.probed_regions(loaded))
+    capacity = stock.capacity_for(stack_plan.probed_regions(loaded))
     assert asked == [["cn-hangzhou", "cn-shanghai"]]  # one probe, each region once; groups need none
-    assert set(planning.plan_stack(loaded, capacity)) == set(services)
+    assert set(stack_plan.plan_stack(loaded, capacity)) == set(services)

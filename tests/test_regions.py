@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import planning, regions, stack_config
+from components.core import regions, stack_config, stack_plan
 from components.core.errors import StackConfigError
 
 from .conftest import raw_config, service
@@ -14,7 +14,7 @@ from .conftest import raw_config, service
 
 def problems(raw) -> list[str]:
     with pytest.raises(StackConfigError) as err:
-        planning.plan_stack(stack_config.load("dev", raw))
+        stack_plan.plan_stack(stack_config.load("dev", raw))
     return [p.describe("dev") for p in err.value.problems]
 
 
@@ -50,7 +50,7 @@ def test_a_pinned_region_is_checked_too():
 def test_every_eas_region_plans():
     # us-east-1 is on both Alibaba pages (US (Virginia)): it is an EAS region, not a foreign one.
     for region in regions.EAS_REGIONS:
-        plan = planning.plan_stack(stack_config.load("dev", raw_config({"chat": service()}, region=region)))
+        plan = stack_plan.plan_stack(stack_config.load("dev", raw_config({"chat": service()}, region=region)))
         assert plan["chat"].region == region
 
 

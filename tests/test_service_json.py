@@ -72,11 +72,11 @@ def test_model_path_overrides_the_official_files():
 
 
 def test_workspace_id_lands_in_metadata():
-    from components.core import planning, stack_config
+    from components.core import stack_config, stack_plan
 
     from .conftest import raw_config, service
     loaded = stack_config.load("dev", raw_config({"chat": service()}, workspaceId="4242"))
-    assert planning.plan_stack(loaded)["chat"].service_config["metadata"]["workspace_id"] == "4242"
+    assert stack_plan.plan_stack(loaded)["chat"].service_config["metadata"]["workspace_id"] == "4242"
 
 
 def test_serialisation_is_sorted_and_stable():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.core import planning, report, stack_config
+from components.core import report, stack_config, stack_plan
 from components.core.errors import StackConfigError
 
 from .conftest import plan_one, raw_config, service
@@ -17,7 +17,7 @@ from .conftest import plan_one, raw_config, service
 def problems(services=None, **extra) -> list[str]:
     raw = raw_config(services if services is not None else {"chat": service()}, **extra)
     with pytest.raises(StackConfigError) as err:
-        planning.plan_stack(stack_config.load("dev", raw))
+        stack_plan.plan_stack(stack_config.load("dev", raw))
     assert err.value.stack == "dev"
     return [p.describe("dev") for p in err.value.problems]
 
@@ -107,7 +107,7 @@ def test_instance_type_facts_make_an_unknown_type_usable():
     raw = raw_config({"chat": service(resource={
         "kind": "public", "instanceTypes": ["ml.mystery.big"],
         "instanceTypeFacts": {"ml.mystery.big": {"gpus": 2, "gpuType": "GU60"}}})})
-    plan = planning.plan_stack(stack_config.load("dev", raw))["chat"]
+    plan = stack_plan.plan_stack(stack_config.load("dev", raw))["chat"]
     assert (plan.gpus_per_replica, plan.gpu_memory_gb) == (2, 48)
 
 
@@ -185,7 +185,7 @@ _values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_siz
 def test_any_input_gives_a_plan_or_a_clear_error(spec, key):
     raw = {"qwen3-eas:services": json.dumps({key: spec}), "alicloud:region": "cn-hangzhou"}
     try:
-        plans = planning.plan_stack(stack_config.load("prop", raw))
+        plans = stack_plan.plan_stack(stack_config.load("prop", raw))
     except StackConfigError as err:
         assert err.problems and all(p.describe("prop").startswith("stack 'prop'") for p in err.problems)
     else:
@@ -199,7 +199,7 @@ def test_valid_specs_plan_or_fail_only_on_length(model, engine, tools, reasoning
     raw = raw_config({"chat": service(model=model, engine=engine, toolCalling=tools, reasoning=reasoning,
                                       thinking=thinking, maxModelLen=length)})
     try:
-        plan = planning.plan_stack(stack_config.load("prop", raw))["chat"]
+        plan = stack_plan.plan_stack(stack_config.load("prop", raw))["chat"]
     except StackConfigError as err:
         # Only sizing may refuse a well-formed spec: the 8B YaRN table row, or the estimate.
         assert {p.field for p in err.problems} <= {"maxModelLen", "resource.instanceTypes"}, err

@@ -87,11 +87,11 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _stack_regions(stack: str) -> list[str]:
     """The regions the program would probe for ``stack`` (its public and spot services')."""
-    from ..core import planning, stack_config
+    from ..core import stack_config, stack_plan
     from .plan import read_stack_config, resolve_stack
 
     name, path = resolve_stack(stack)
-    return sorted(planning.probed_regions(stack_config.load(name, read_stack_config(path))))
+    return sorted(stack_plan.probed_regions(stack_config.load(name, read_stack_config(path))))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ lines 216-247) and reads them back from DescribeService's ``Labels`` (resource f
 144-146), where the lookup reads them too.
 
 Pure: no Pulumi, no network. ``settle`` turns what DescribeService said in each region into the
-run's decisions; ``components.eas.running`` asks, ``components.core.planning`` applies them.
+run's decisions; ``components.eas.running`` asks, ``components.core.stack_plan`` applies them.
 """
 
 from __future__ import annotations

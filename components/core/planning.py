@@ -9,17 +9,15 @@ One service flows one way through the core, each stage a module that never calls
 4. ``engines`` then ``rendering``: the image's engine release, the flags, the start script;
 5. ``service_json``: the service JSON, built as data.
 
-The component, the offline plan and the policy pack all start from here. Problems across all
-services are collected and raised together, before anything is registered.
+The component, the offline plan and the policy pack all start from here; ``stack_plan`` runs it
+over every service of a stack.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from typing import Any, Optional
 
@@ -37,13 +35,12 @@ from . import (
     sizing,
 )
 from .catalog import Model, get_model
-from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, StackCost, of_service, on_demand_price, spot_discounts
+from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, of_service, on_demand_price, spot_discounts
 from .engines import Features, UnsupportedFeatureError
-from .errors import Findings, Problem, StackConfigError
+from .errors import Findings, Problem
 from .instance_types import InstanceType
 from .rendering import render_script
 from .spec import PROJECT, QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
-from .stack_config import LoadedStack
 
 
 def official_model_path(model: str, region: str) -> str:
@@ -479,137 +476,3 @@ def _sizing_words(verdict: sizing.Verdict) -> str:
             f"{e.kv_cache_gib:.1f} GiB KV cache ({verdict.max_model_len} tokens){state} + {e.overhead_gib:.1f} GiB overhead "
             f"within {e.budget_gib:.1f} GiB ({e.settings.memory_fraction:g} of the GPU); up to "
             f"{e.max_len_that_fits} tokens fit")
-
-
-def probed_regions(loaded: LoadedStack) -> set[str]:
-    """Regions whose public stock matters: those of public and spot services."""
-    regions: set[str] = set()
-    for spec in loaded.config.services.values():
-        if spec.resource.kind in ("public", "spot"):
-            regions.update(spec.regions or ([loaded.default_region] if loaded.default_region else []))
-    return regions
-
-
-def drains(loaded: LoadedStack) -> dict[str, ownership.Drain]:
-    """Service key -> its two-phase move's old copy (``drain``), for the lookup."""
-    return {key: ownership.drain_of(spec.drain) for key, spec in loaded.config.services.items() if spec.drain}
-
-
-def lookup_targets(loaded: LoadedStack) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Service key -> (EAS name, regions to look for it in): its regions and its pin, in order."""
-    targets: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for key, spec in sorted(loaded.config.services.items()):
-        regions = list(spec.regions or ([loaded.default_region] if loaded.default_region else []))
-        pin = loaded.config.placements.get(key)
-        extra = [pin] if pin is not None else []
-        if spec.drain is not None:
-            extra.append(spec.drain.region)  # where the old copy of a two-phase move runs
-        regions += [r for r in extra if r not in regions]
-        if regions:
-            targets[key] = (naming.service_name(loaded.name, key, loaded.config.name_prefix), tuple(regions))
-    return targets
-
-
-@dataclass(frozen=True)
-class StackPlan:
-    """What can be deployed now, and the services held back because no region can run them now."""
-
-    plans: dict[str, ServicePlan]
-    held_back: dict[str, Problem]
-    """Service key -> why it is not deployed this run (the region table), by name."""
-    cost: StackCost = field(default_factory=lambda: StackCost({}))
-    """What the planned services may cost per hour together (``components.core.cost``)."""
-    uncertain: frozenset[str] = frozenset()
-    """Held-back keys whose service may run and be in the stack's state (held back over what the
-    lookup found, not for stock)."""
-    deferred: dict[str, str] = field(default_factory=dict)
-    """Key -> why it stays where it is this run (the first run of a two-phase move)."""
-
-    def held_back_message(self, stack: str) -> str:
-        """One paragraph per held-back service, for the end of the run."""
-        return str(StackConfigError(stack, list(self.held_back.values())))
-
-
-def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,
-                  running: Optional[Mapping[str, str]] = None,
-                  unknown: Optional[Mapping[str, str]] = None, *,
-                  lookup: Optional[ownership.Lookup] = None, project: str = PROJECT,
-                  now: Optional[datetime] = None) -> StackPlan:
-    """Plan every service; a mistake in the stack file raises ``StackConfigError`` for all of them.
-
-    ``running``: service key -> the region it runs in now (kept there like a pin). ``unknown``:
-    service key -> why where it runs could not be told; such a service is held back, never
-    guessed at. A service no region can run now is held back too: the others still deploy.
-    ``lookup`` (what ``components.eas.running`` decided) gives both, and more: services held back
-    pinned or not (this stack's service in two regions), regions whose service of the same name
-    is another's, and two-phase moves (``drain``).
-    """
-    plans: dict[str, ServicePlan] = {}
-    problems: list[Problem] = []
-    held_back: dict[str, Problem] = {}
-    uncertain: set[str] = set()
-    names: dict[str, str] = {}
-    pins = loaded.config.placements
-    lookup = lookup or ownership.Lookup(regions=dict(running or {}), unknown=dict(unknown or {}))
-    for key in sorted(set(pins) - set(loaded.config.services)):
-        problems.append(Problem(f"qwen3-eas:placements.{key}",
-                                f"pins a region for {key!r}, which is not a configured service",
-                                "remove the pin (the service is gone) or restore the service"))
-    for key, spec in sorted(loaded.config.services.items()):
-        pin = lookup.deferred.get(key, pins.get(key))
-        spec, drained = ownership.drained_spec(key, spec, loaded.default_region, pin, key in lookup.deferred)
-        if drained is not None:
-            problems.append(drained)
-            continue
-        plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
-                                   capacity, pin, lookup.regions.get(key), loaded.config.cost.site,
-                                   loaded.config.name_prefix)
-        held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
-        if held is not None:
-            # Held back over what runs (a doubt, or a service of this name in its region): it may
-            # be in the stack's state, so a preview must not show it as deleted.
-            held_back[key] = held
-            uncertain.add(key)
-            continue
-        if found and all(p.stock for p in found):
-            held_back[key] = found[0]
-            continue
-        problems.extend(found)
-        if plan is None:
-            continue
-        clash = names.get(plan.name)
-        if clash is not None:
-            problems.append(Problem("(service key)", f"services {clash!r} and {key!r} map to the same EAS name {plan.name!r}",
-                                    "rename one of the service keys", key))
-        names[plan.name] = key
-        draining = lookup.draining.get(key)
-        active = spec.drain is not None and ownership.drain_of(spec.drain).active(now)
-        plans[key] = dataclasses.replace(
-            plan, protect=loaded.config.protected(key), project=project,
-            # While a drain lasts the service is kept on delete: its old copy must outlive the move.
-            retain_on_delete=loaded.config.retained(key) or active,
-            draining=draining.region if draining is not None else None,
-            drain_until=spec.drain.until if spec.drain is not None else None,
-            explanation=plan.explanation + ((
-                f"two-phase move out of {spec.drain.region} (drain): the copy there keeps running until "
-                f"{spec.drain.until}, then the first `pulumi up` deletes it",) if spec.drain is not None else ()))
-    if problems:
-        raise StackConfigError(loaded.name, problems)
-    stack_cost = StackCost({k: p.cost for k, p in plans.items() if p.cost is not None}, loaded.config.cost.site,
-                           loaded.config.cost.warn_above_per_hour, tuple(sorted(held_back)))
-    deferred = {key: (f"moves out of {region} in two runs: this one keeps it there and records retainOnDelete on "
-                      "it, so that the move leaves it running; run `pulumi up` again to move it")
-                for key, region in lookup.deferred.items() if key in plans}
-    return StackPlan(plans, held_back, stack_cost, frozenset(uncertain), deferred)
-
-
-def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,
-               running: Optional[Mapping[str, str]] = None) -> dict[str, ServicePlan]:
-    """Plan every service of a stack; raise one ``StackConfigError`` with all problems.
-
-    Stricter than ``plan_services``: a service no region can run now is an error here too.
-    """
-    result = plan_services(loaded, capacity, running)
-    if result.held_back:
-        raise StackConfigError(loaded.name, list(result.held_back.values()))
-    return result.plans
