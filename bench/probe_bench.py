@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from components.eas import api as eas_api
+from components.eas import probe as eas_probe
 from tests.fake_eas import HANG, Fault, fake_eas
 
 META = {"InstanceType": "ml.gu7i.c16m60.1-gu30", "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24,
@@ -27,17 +28,17 @@ def run() -> list[str]:
     """Report lines for the two probe measurements."""
     with fake_eas(metas=[META], faults=[Fault(delay_s=DELAY_S)]) as server:
         factory = _factory(server.endpoint, TIMEOUT_S)
-        eas_api.probe_regions(["warm-up"], client_factory=factory)  # SDK imports, first connection
+        eas_probe.probe_regions(["warm-up"], client_factory=factory)  # SDK imports, first connection
         start = time.perf_counter()
-        eas_api.probe_regions(["cn-hangzhou"], client_factory=factory)
+        eas_probe.probe_regions(["cn-hangzhou"], client_factory=factory)
         one = time.perf_counter() - start
         start = time.perf_counter()
-        answers = eas_api.probe_regions([f"cn-region{i}" for i in range(5)], client_factory=factory)
+        answers = eas_probe.probe_regions([f"cn-region{i}" for i in range(5)], client_factory=factory)
         five = time.perf_counter() - start
     assert all(isinstance(a, list) for a in answers.values())
     with fake_eas(faults=[HANG]) as server:
         start = time.perf_counter()
-        hung = eas_api.probe_regions(["cn-hung"], client_factory=_factory(server.endpoint, TIMEOUT_S),
+        hung = eas_probe.probe_regions(["cn-hung"], client_factory=_factory(server.endpoint, TIMEOUT_S),
                                      per_call_timeout_s=TIMEOUT_S, retries=0)
         hung_s = time.perf_counter() - start
     assert isinstance(hung["cn-hung"], eas_api.ProbeFailure)

@@ -91,17 +91,19 @@ def test_a_credentials_error_in_a_region_never_says_eas_refused_a_request():
 
 def test_pulumi_up_without_credentials_stops_in_one_line_before_any_request(monkeypatch):
     """The live probe of ``pulumi up`` resolves credentials first, like ``make capacity``."""
-    from components.eas import api as eas_api
+    from components.eas import credentials as eas_credentials
+    from components.eas import probe as eas_probe
     from components.eas import stock
 
-    monkeypatch.setattr(eas_api, "credentials_chain", lambda: [("environment variables", eas_api._from_environment)])
+    only_environment = [("environment variables", eas_credentials._from_environment)]
+    monkeypatch.setattr(eas_credentials, "credentials_chain", lambda: only_environment)
     for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
         monkeypatch.delenv(name, raising=False)
 
     def no_probe(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("no region may be probed without credentials")
 
-    monkeypatch.setattr(eas_api, "probe_regions", no_probe)
+    monkeypatch.setattr(eas_probe, "probe_regions", no_probe)
     with pytest.raises(stock.CapacityError) as err:
         stock.live(["cn-hangzhou"])
     assert str(err.value).startswith("no Alibaba Cloud credentials found (environment variables)")

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from components.eas import api as eas_api
+from components.eas import probe as eas_probe
 from components.eas.api import FailureKind, ProbeAuthError, ProbeFailure
 
 from .fake_eas import FORBIDDEN, GARBAGE, HANG, OK, SERVER_ERROR, THROTTLED, Fault, fake_eas
@@ -26,7 +27,7 @@ def probe(server, regions=("cn-hangzhou",), **kw):
     kw.setdefault("per_call_timeout_s", 1.0)
     kw.setdefault("deadline_s", 3.0)
     kw.setdefault("backoff_s", 0.01)
-    return eas_api.probe_regions(list(regions), client_factory=factory(server, kw["per_call_timeout_s"]), **kw)
+    return eas_probe.probe_regions(list(regions), client_factory=factory(server, kw["per_call_timeout_s"]), **kw)
 
 
 def test_an_answer_comes_back_as_eas_shaped_dicts():
@@ -130,10 +131,10 @@ def test_describe_service_goes_through_the_same_client():
 
 def test_snapshot_round_trip_is_byte_stable(tmp_path):
     path = tmp_path / "capacity.json"
-    eas_api.write_snapshot(path, {"cn-wulanchabu": [META], "cn-beijing": []})
+    eas_probe.write_snapshot(path, {"cn-wulanchabu": [META], "cn-beijing": []})
     first = path.read_text()
-    assert eas_api.load_snapshot(path) == {"cn-beijing": [], "cn-wulanchabu": [META]}
-    eas_api.write_snapshot(path, eas_api.load_snapshot(path))
+    assert eas_probe.load_snapshot(path) == {"cn-beijing": [], "cn-wulanchabu": [META]}
+    eas_probe.write_snapshot(path, eas_probe.load_snapshot(path))
     assert path.read_text() == first
 
 
@@ -146,7 +147,7 @@ def test_snapshot_round_trip_is_byte_stable(tmp_path):
 ])
 def test_bad_snapshots_name_what_is_wrong(data, fragment):
     with pytest.raises(ValueError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
-        eas_api.validate_snapshot(data)
+        eas_probe.validate_snapshot(data)
 
 
 def test_the_endpoint_resource_reads_endpoint_and_token_through_describe_service(env_credentials):
@@ -182,7 +183,7 @@ def test_make_capacity_refuses_typos_and_keeps_a_good_snapshot_when_nothing_answ
     out.write_text('{"cn-beijing": []}\n')
     assert capacity.main(["--regions", "cn-beijing Hangzhou", "--out", str(out)]) == 2
     assert "Hangzhou" in capsys.readouterr().err
-    monkeypatch.setattr(eas_api, "probe_regions", lambda regions, **kw: {
+    monkeypatch.setattr(eas_probe, "probe_regions", lambda regions, **kw: {
         r: ProbeFailure(FailureKind.UNREACHABLE, "refused") for r in regions})
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk")

@@ -142,7 +142,7 @@ def test_failure_table_lines_up():
 
 
 def test_each_region_is_probed_once_per_run_however_many_services_share_it(monkeypatch):
-    from components.eas import api as eas_api
+    from components.eas import probe as eas_probe
     from components.eas import stock
 
     asked: list[list[str]] = []
@@ -150,7 +150,7 @@ def test_each_region_is_probed_once_per_run_however_many_services_share_it(monke
     # The live probe resolves credentials before it asks anything; the stubbed probe needs some.
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk")
-    monkeypatch.setattr(eas_api, "probe_regions", lambda regions, **kw: asked.append(list(regions)) or {
+    monkeypatch.setattr(eas_probe, "probe_regions", lambda regions, **kw: asked.append(list(regions)) or {
         r: [meta(A10)] for r in regions})
     services = {f"s{i}": service(regions=["cn-hangzhou", "cn-shanghai"]) for i in range(5)}
     services["group"] = service(resource={"kind": "resourceGroup", "resourceGroupId": "eas-r-x1", "gpus": 1,

@@ -113,14 +113,14 @@ def test_unknown_stack_name_lists_the_stacks(tmp_path):
 
 
 def test_a_capacity_snapshot_drives_the_region_choice(tmp_path):
-    from components.eas import api as eas_api
+    from components.eas import probe as eas_probe
 
     snapshot = tmp_path / "capacity.json"
     meta = {"InstanceType": "ml.gu8xf.8xlarge-gu108", "GPU": "GU108", "GPUAmount": 8, "GPUMemory": 96, "CPU": 128,
             "Memory": 1024, "StockStatus": "NoStock", "SpotDiscount": 0.3, "IsAvailable": True, "Vendor": "Lingjun"}
     a10 = {"InstanceType": "ml.gu7i.c16m60.1-gu30", "GPU": "GU30", "GPUAmount": 1, "GPUMemory": 24, "CPU": 16,
            "Memory": 60, "StockStatus": "WithStock", "SpotDiscount": 0.2, "IsAvailable": True, "Vendor": "ECS"}
-    eas_api.write_snapshot(snapshot, {"cn-wulanchabu": [meta, a10], "cn-beijing": [{**meta, "StockStatus": "WithStock"}]})
+    eas_probe.write_snapshot(snapshot, {"cn-wulanchabu": [meta, a10], "cn-beijing": [{**meta, "StockStatus": "WithStock"}]})
     assert plan_main(["prod", "--out", str(tmp_path / "out"), "--capacity", str(snapshot)]) == 0
     entry = json.loads((tmp_path / "out" / "plan.json").read_text())["flagship"]
     assert entry["region"] == "cn-beijing"

@@ -22,6 +22,8 @@ from typing import Optional
 from ..core import regions as eas_regions
 from ..core.errors import StackConfigError
 from ..eas import api as eas_api
+from ..eas import credentials as eas_credentials
+from ..eas import probe as eas_probe
 from . import PROG, described, make_words
 from .plan import PlanError
 
@@ -44,7 +46,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 2
         if not regions:
             # Dedicated capacity only: nothing to probe, and an empty snapshot says exactly that.
-            eas_api.write_snapshot(args.out, {})
+            eas_probe.write_snapshot(args.out, {})
             print(f"wrote {args.out}: stack {args.stack} has no public or spot service, nothing to probe")
             return 0
     else:
@@ -61,12 +63,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                   file=sys.stderr)
         return 2
     try:
-        provider = eas_api.resolve_credentials()
-    except eas_api.NoCredentialsError as exc:
+        provider = eas_credentials.resolve_credentials()
+    except eas_credentials.NoCredentialsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        answers = eas_api.probe_regions(
+        answers = eas_probe.probe_regions(
             regions, client_factory=lambda region: eas_api.make_client(region, provider=provider),
             deadline_s=args.deadline)
     except eas_api.ProbeAuthError as exc:
@@ -80,7 +82,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         # Keep whatever snapshot is already there: an empty one would make every region unreachable.
         print(f"error: no region answered; {args.out} left as it was", file=sys.stderr)
         return 1
-    eas_api.write_snapshot(args.out, snapshot)
+    eas_probe.write_snapshot(args.out, snapshot)
     print(f"wrote {args.out}: {', '.join(f'{r} ({len(m)} types)' for r, m in sorted(snapshot.items()))}")
     return 0
 

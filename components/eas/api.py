@@ -1,52 +1,35 @@
-"""The one module that talks to the EAS API: GPU stock (DescribeMachineSpec) and capacity snapshots.
+"""The one module that makes EAS API calls: the SDK client, how a failure is classified, one call each.
 
 Pure of Pulumi. Calls go through the official SDK client (``alibabacloud_eas20210701``) with its
-own retries off, so the only retry policy is the one here:
+own retries off, so the only retry policy is ours:
 
 - every failure is classified (``FailureKind``), the way SkyPilot's failover handler sorts
   cloud errors: an authentication or permission error would fail in every region, so it stops
-  the whole probe at once (``ProbeAuthError``); throttling, server errors, timeouts, malformed
-  answers and unreachable endpoints are retried with exponential backoff, then that region is
-  reported as failed with the reason; any other refusal (``REJECTED``) is not retried;
-- ``probe_regions`` asks all regions at once, one call per region, each call bounded by the
-  SDK's connect/read timeouts and the whole probe by a deadline it returns by, even if a
-  connection hangs;
-- a capacity snapshot is a JSON object mapping region ID to the ``InstanceMetas`` list exactly
-  as DescribeMachineSpec returns it (``load_snapshot`` / ``write_snapshot``);
+  a run at once (``ProbeAuthError``); throttling, server errors, timeouts, malformed answers and
+  unreachable endpoints are worth another try; any other refusal (``REJECTED``) is not;
+- ``describe_machine_spec`` is one region's GPU stock, kept exactly as EAS sent it
+  (``components.eas.probe`` asks every region at once and keeps snapshots);
 - ``describe_service`` is the one DescribeService call (where a deployed service runs, whose it
   is, and the endpoint reader's reads), retried by ``with_retries`` with the same classification.
 
-Every client made here without an explicit endpoint honours ``QWEN3_EAS_API_ENDPOINT`` (and
-``QWEN3_EAS_API_PROTOCOL``): one switch sends every EAS API call of a run, stock probe, service
-lookups and the endpoint reader's DescribeService alike, to a VPC endpoint or a local fake.
+Credentials come from ``components.eas.credentials``. Every client made here without an explicit
+endpoint honours ``QWEN3_EAS_API_ENDPOINT`` (and ``QWEN3_EAS_API_PROTOCOL``): one switch sends
+every EAS API call of a run, stock probe, service lookups and the endpoint reader's
+DescribeService alike, to a VPC endpoint or a local fake.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import logging
 import os
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from pathlib import Path
-from typing import Any, Optional, TypeVar, Union
+from collections.abc import Callable, Iterator
+from typing import Any, Optional, TypeVar
 
 import requests
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.exceptions import CredentialException
-from alibabacloud_credentials.provider import (
-    CLIProfileCredentialsProvider,
-    EcsRamRoleCredentialsProvider,
-    OIDCRoleArnCredentialsProvider,
-    ProfileCredentialsProvider,
-    StaticAKCredentialsProvider,
-    StaticSTSCredentialsProvider,
-    URLCredentialsProvider,
-)
 from alibabacloud_credentials_api import ICredentialsProvider
 from alibabacloud_eas20210701.client import Client
 from alibabacloud_tea_openapi import models as open_api_models
@@ -54,7 +37,7 @@ from alibabacloud_tea_util import models as util_models
 from darabonba.policy.retry import RetryOptions
 from Tea.exceptions import TeaException
 
-from ..core import regions
+from .credentials import LazyChain
 
 __all__ = [
     "API_ENDPOINT_ENV",
@@ -63,25 +46,19 @@ __all__ = [
     "Client",
     "EndpointConfigError",
     "FailureKind",
-    "NoCredentialsError",
     "ProbeAuthError",
     "ProbeFailure",
-    "ProbeResult",
-    "RegionOutcome",
     "classify_error",
     "default_endpoint",
     "describe_machine_spec",
     "describe_service",
     "endpoint_override",
+    "json_type",
     "labels_of",
-    "load_snapshot",
     "make_client",
-    "probe_regions",
-    "resolve_credentials",
+    "retry_delay",
     "validate_metas",
-    "validate_snapshot",
     "with_retries",
-    "write_snapshot",
 ]
 
 Metas = list[dict[str, Any]]
@@ -90,15 +67,6 @@ Metas = list[dict[str, Any]]
 AUTH_HINT = ("check ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or your profile; "
              "the RAM user needs eas:DescribeMachineSpec")
 
-INSTANCE_CREDENTIALS_ENV = "ALIBABA_CLOUD_ECS_METADATA"
-"""Names the ECS instance's RAM role: only then is the ECS metadata service asked for credentials."""
-
-NO_CREDENTIALS_HINT = (
-    "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure a profile "
-    "(`aliyun configure`, ~/.aliyun/config.json, or ~/.alibabacloud/credentials.ini with "
-    "ALIBABA_CLOUD_PROFILE to pick one); on an ECS instance with a RAM role, set "
-    f"{INSTANCE_CREDENTIALS_ENV}=<role name>"
-)
 
 
 # What the SDK's describe_machine_spec_with_options sends (alibabacloud_eas20210701 7.0.0).
@@ -133,86 +101,7 @@ _META_TYPES: dict[str, tuple[type, ...]] = {
     "Vendor": (str,),
 }
 
-_MIN_ATTEMPT_S = 0.01
-"""Below this much time left before the deadline, another attempt is not started."""
 
-
-# --------------------------------------------------------------------------- credentials
-
-
-class NoCredentialsError(RuntimeError):
-    """No credentials in the environment, the profiles, or (where asked for) the instance's role."""
-
-    def __init__(self, tried: Sequence[str]) -> None:
-        self.tried = tuple(tried)
-        super().__init__(f"no Alibaba Cloud credentials found ({', '.join(self.tried)}); {NO_CREDENTIALS_HINT}")
-
-
-def _quiet_credentials_logger() -> None:
-    """Silence the credentials library's logger.
-
-    Its modules attach their own stderr handler to the ``credentials`` logger at import and log
-    every failed refresh with a traceback (dozens for one missing credential); the one-line
-    error this module raises says what matters.
-    """
-    logging.getLogger("credentials").disabled = True
-
-
-def credentials_chain() -> list[tuple[str, Callable[[], ICredentialsProvider]]]:
-    """Where credentials are looked for, in order: (what to call it, how to build its provider).
-
-    The library's own default chain ends with the ECS metadata service (100.100.100.200), which
-    off ECS only answers after a timeout and leaves a refresh thread behind. Here it is asked only
-    when the user named an instance role (``ALIBABA_CLOUD_ECS_METADATA``); a profile of type
-    ``ecs_ram_role`` asks for it explicitly too. Environment variables are read when called.
-    """
-    chain: list[tuple[str, Callable[[], ICredentialsProvider]]] = [("environment variables", _from_environment)]
-    if all(os.environ.get(k) for k in ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "ALIBABA_CLOUD_ROLE_ARN",
-                                       "ALIBABA_CLOUD_OIDC_PROVIDER_ARN")):
-        chain.append(("OIDC role", OIDCRoleArnCredentialsProvider))
-    chain.append(("aliyun CLI profile", CLIProfileCredentialsProvider))
-    chain.append(("credentials file", ProfileCredentialsProvider))
-    role = os.environ.get(INSTANCE_CREDENTIALS_ENV)
-    if role:
-        chain.append((f"ECS instance role {role}",
-                      lambda: EcsRamRoleCredentialsProvider(role_name=role, async_update_enabled=False)))
-    if os.environ.get("ALIBABA_CLOUD_CREDENTIALS_URI"):
-        chain.append(("credentials URI", URLCredentialsProvider))
-    return chain
-
-
-def _from_environment() -> ICredentialsProvider:
-    """``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` (/ ``_SECURITY_TOKEN``), read now.
-
-    The library's own environment provider reads them once, when it is imported.
-    """
-    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
-    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN")
-    if not key_id or not secret:
-        raise CredentialException("ALIBABA_CLOUD_ACCESS_KEY_ID or ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set")
-    if token:
-        return StaticSTSCredentialsProvider(access_key_id=key_id, access_key_secret=secret, security_token=token)
-    return StaticAKCredentialsProvider(access_key_id=key_id, access_key_secret=secret)
-
-
-def resolve_credentials() -> ICredentialsProvider:
-    """The first provider in ``credentials_chain()`` that yields credentials; ``NoCredentialsError`` if none.
-
-    Resolved once, before any request, so a missing credential is reported as that and never as
-    a refusal from EAS.
-    """
-    _quiet_credentials_logger()
-    tried: list[str] = []
-    for label, build in credentials_chain():
-        try:
-            provider = build()
-            if provider.get_credentials() is not None:
-                return provider
-        except Exception:  # each provider says "not here" by raising; the chain goes on
-            pass
-        tried.append(label)
-    raise NoCredentialsError(tried)
 
 
 # --------------------------------------------------------------------------- client
@@ -255,9 +144,9 @@ def make_client(region: str, endpoint: Optional[str] = None, protocol: str = "ht
                 provider: Optional[ICredentialsProvider] = None) -> Client:
     """The official EAS SDK client for ``region``, with the SDK's own retries off.
 
-    Credentials come from ``provider`` (see ``resolve_credentials``) or, without one, from
-    ``credentials_chain()`` (``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
-    the CLI profile, ``~/.alibabacloud/credentials``, the ECS RAM role only when
+    Credentials come from ``provider`` (see ``credentials.resolve_credentials``) or, without one,
+    from ``credentials.credentials_chain()`` (``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
+    ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``, the CLI profile, ``~/.alibabacloud/credentials``, the ECS RAM role only when
     ``ALIBABA_CLOUD_ECS_METADATA`` names it), resolved at the first call, not here.
     ``credentials=(access_key_id, access_key_secret)`` replaces both (tests, with
     ``endpoint="127.0.0.1:<port>"`` and ``protocol="http"``). The timeouts (seconds, like every
@@ -285,33 +174,9 @@ def make_client(region: str, endpoint: Optional[str] = None, protocol: str = "ht
         config.access_key_id, config.access_key_secret = credentials
     else:
         # tea-openapi 0.4 no longer falls back to the default chain on its own; ours leaves the
-        # ECS metadata service alone unless asked (see credentials_chain).
-        config.credential = CredentialClient(provider=provider or _LazyChain())
+        # ECS metadata service alone unless asked (see credentials.credentials_chain).
+        config.credential = CredentialClient(provider=provider or LazyChain())
     return Client(config)
-
-
-class _LazyChain(ICredentialsProvider):
-    """``credentials_chain()`` resolved at the first request (the client may never send one)."""
-
-    def __init__(self) -> None:
-        self._provider: Optional[ICredentialsProvider] = None
-
-    def _resolved(self) -> ICredentialsProvider:
-        if self._provider is None:
-            try:
-                self._provider = resolve_credentials()
-            except NoCredentialsError as exc:
-                raise CredentialException(str(exc)) from None
-        return self._provider
-
-    def get_credentials(self) -> Any:
-        return self._resolved().get_credentials()
-
-    async def get_credentials_async(self) -> Any:
-        return await self._resolved().get_credentials_async()
-
-    def get_provider_name(self) -> str:
-        return "qwen3-eas"
 
 
 def _millis(seconds: float) -> int:
@@ -373,7 +238,7 @@ _AUTH_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "IncompleteSignatu
 class ProbeFailure(Exception):  # noqa: N818 (a region's outcome as much as an error)
     """One failed DescribeMachineSpec: its kind and a reason a person can act on.
 
-    Raised by ``describe_machine_spec``; ``probe_regions`` reports it as a region's outcome.
+    Raised by ``describe_machine_spec``; ``probe.probe_regions`` reports it as a region's outcome.
     ``str()`` is the reason as plans show it; request IDs stay out of it so plans built from the
     same answers are the same bytes (``request_id`` keeps it).
     """
@@ -530,11 +395,11 @@ def validate_metas(value: Any, where: str = "InstanceMetas") -> Metas:
     reads must have JSON's types for them when present (null is allowed); other keys pass.
     """
     if not isinstance(value, list):
-        raise ValueError(f"{where} is not a list of instance types (it is {_json_type(value)})")
+        raise ValueError(f"{where} is not a list of instance types (it is {json_type(value)})")
     for index, meta in enumerate(value):
         at = f"{where}[{index}]"
         if not isinstance(meta, dict):
-            raise ValueError(f"{at} is not an object (it is {_json_type(meta)})")
+            raise ValueError(f"{at} is not an object (it is {json_type(meta)})")
         instance_type = meta.get("InstanceType")
         if not isinstance(instance_type, str) or not instance_type:
             raise ValueError(f"{at} has no InstanceType string")
@@ -546,14 +411,15 @@ def validate_metas(value: Any, where: str = "InstanceMetas") -> Metas:
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """What JSON calls ``value``'s type, for messages ("an object", "a list", "null")."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
              float: "a number", type(None): "null"}
     return names.get(type(value), type(value).__name__)
 
 
 def _type_words(types: tuple[type, ...]) -> str:
-    return "a number" if types == _NUMBER else _json_type(types[0]())
+    return "a number" if types == _NUMBER else json_type(types[0]())
 
 
 def describe_machine_spec(client: Client, *, timeout_s: Optional[float] = None) -> Metas:
@@ -577,7 +443,7 @@ def describe_machine_spec(client: Client, *, timeout_s: Optional[float] = None) 
         raise classify_error(exc, timeout_s=timeout_s, endpoint=endpoint) from None
     body = answer.get("body") if isinstance(answer, dict) else None
     if not isinstance(body, dict):
-        raise ProbeFailure(FailureKind.MALFORMED, f"answer must be a JSON object, not {_json_type(body)}")
+        raise ProbeFailure(FailureKind.MALFORMED, f"answer must be a JSON object, not {json_type(body)}")
     if "InstanceMetas" not in body:
         raise ProbeFailure(FailureKind.MALFORMED, "answer has no InstanceMetas", request_id=body.get("RequestId"))
     try:
@@ -643,176 +509,7 @@ def with_retries(call: Callable[[], T], *, retries: int, backoff_s: float, give_
             attempt += 1
 
 
-# --------------------------------------------------------------------------- many regions
-
-
-RegionOutcome = Union[Metas, ProbeFailure]
-"""What the probe learned of one region: its ``InstanceMetas``, or why there are none."""
-
-
-class ProbeResult(Mapping[str, RegionOutcome]):
-    """Region ID -> ``InstanceMetas`` list or ``ProbeFailure``, in the order regions were asked."""
-
-    def __init__(self, outcomes: Mapping[str, RegionOutcome], elapsed_s: float = 0.0) -> None:
-        self._outcomes = dict(outcomes)
-        self.elapsed_s = elapsed_s
-        """Wall time of the probe."""
-
-    def __getitem__(self, region: str) -> RegionOutcome:
-        return self._outcomes[region]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._outcomes)
-
-    def __len__(self) -> int:
-        return len(self._outcomes)
-
-    def __repr__(self) -> str:
-        return f"ProbeResult({self._outcomes!r})"
-
-    @property
-    def stock(self) -> dict[str, Metas]:
-        """The regions that answered."""
-        return {region: o for region, o in self._outcomes.items() if not isinstance(o, ProbeFailure)}
-
-    @property
-    def failures(self) -> dict[str, ProbeFailure]:
-        """The regions that did not, with why."""
-        return {region: o for region, o in self._outcomes.items() if isinstance(o, ProbeFailure)}
-
-
 def retry_delay(failure: ProbeFailure, attempt: int, backoff_s: float) -> float:
     """Seconds to wait before retry number ``attempt + 1``: exponential, or what the API asked."""
     delay = backoff_s * (2 ** attempt)
     return max(delay, failure.retry_after_s or 0.0)
-
-
-def _deadline_failure(deadline_s: float, attempts: int) -> ProbeFailure:
-    return ProbeFailure(FailureKind.TIMEOUT, f"no answer within the probe's {deadline_s:g} s deadline",
-                        attempts=attempts, by_deadline=True)
-
-
-def _probe_one(region: str, client_factory: Callable[[str], Client], per_call_timeout_s: float,
-               deadline_s: float, deadline_at: float, retries: int, backoff_s: float,
-               sleep: Callable[[float], None]) -> RegionOutcome:
-    """One region, retried while the failure is retryable, attempts remain and the deadline allows."""
-    client = client_factory(region)
-    attempt = 0
-    while True:
-        left = deadline_at - time.monotonic()
-        if left < _MIN_ATTEMPT_S:
-            return _deadline_failure(deadline_s, attempt)
-        try:
-            return describe_machine_spec(client, timeout_s=min(per_call_timeout_s, left))
-        except ProbeFailure as failure:
-            if failure.kind is FailureKind.TIMEOUT and left < per_call_timeout_s:
-                # Cut short by the deadline: say so, in the same words whatever time was left.
-                return _deadline_failure(deadline_s, attempt + 1)
-            if not failure.kind.retryable or attempt >= retries:
-                return failure.again(attempt + 1)
-            delay = retry_delay(failure, attempt, backoff_s)
-            if time.monotonic() + delay + _MIN_ATTEMPT_S >= deadline_at:
-                if failure.kind is FailureKind.TIMEOUT:
-                    # A hang that leaves no time for another try ends at the deadline: the same
-                    # words as above, whether the machine was quick or slow to get here.
-                    return _deadline_failure(deadline_s, attempt + 1)
-                return failure.again(attempt + 1, "; no time left to retry before the deadline")
-            sleep(delay)
-            attempt += 1
-
-
-def probe_regions(regions: Sequence[str], *, client_factory: Callable[[str], Client],
-                  per_call_timeout_s: float = 5.0, deadline_s: float = 20.0, retries: int = 2,
-                  backoff_s: float = 0.2, sleep: Callable[[float], None] = time.sleep) -> ProbeResult:
-    """DescribeMachineSpec in every region at once; returns by ``deadline_s`` whatever happens.
-
-    One call per distinct region (duplicates are asked once), each in its own daemon thread,
-    each attempt bounded by the SDK's connect and read timeouts (``per_call_timeout_s``, cut to
-    the time left before the deadline). Retryable failures are tried again up to ``retries``
-    times, after ``backoff_s``, then twice that, and so on (or the wait the API asked for),
-    never past the deadline. A region with no outcome by the deadline is a ``TIMEOUT``.
-
-    Threads rather than a ThreadPoolExecutor: executor workers are joined at interpreter exit,
-    so a connection stuck past its read timeout would hold the process; daemon threads do not.
-
-    Raises ``ProbeAuthError`` as soon as any region gives an authentication error.
-    """
-    started = time.monotonic()
-    deadline_at = started + deadline_s
-    wanted = list(dict.fromkeys(regions))
-    futures: dict[str, Future[RegionOutcome]] = {}
-    for region in wanted:
-        future: Future[RegionOutcome] = Future()
-        futures[region] = future
-        thread = threading.Thread(target=_run_into, name=f"eas-probe-{region}", daemon=True,
-                                  args=(future, _probe_one, region, client_factory, per_call_timeout_s,
-                                        deadline_s, deadline_at, retries, backoff_s, sleep))
-        thread.start()
-    pending = set(futures.values())
-    while pending:
-        left = deadline_at - time.monotonic()
-        if left <= 0:
-            break
-        _done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-        # Raise on the first auth failure, the first in region order if several came in together.
-        for region, future in futures.items():
-            if future.done() and future.exception() is None:
-                outcome = future.result()
-                if isinstance(outcome, ProbeFailure) and outcome.kind is FailureKind.AUTH:
-                    raise ProbeAuthError(region, outcome)
-    outcomes: dict[str, RegionOutcome] = {}
-    for region, future in futures.items():
-        if future.done():
-            outcomes[region] = future.result()  # re-raises a bug from the worker thread
-        else:
-            outcomes[region] = _deadline_failure(deadline_s, 1)
-    return ProbeResult(outcomes, elapsed_s=time.monotonic() - started)
-
-
-def _run_into(future: Future[RegionOutcome], fn: Callable[..., RegionOutcome], *args: Any) -> None:
-    """Run ``fn(*args)`` in this thread and settle ``future`` with what it gave."""
-    try:
-        future.set_result(fn(*args))
-    except BaseException as exc:  # handed to the waiting thread, which re-raises it
-        future.set_exception(exc)
-
-
-def validate_snapshot(data: Any) -> dict[str, Metas]:
-    """``data`` if it is a valid capacity snapshot; ``ValueError`` saying what is wrong if not."""
-    if not isinstance(data, dict):
-        raise ValueError(f"a snapshot must be a JSON object mapping region ID to InstanceMetas, not {_json_type(data)}")
-    for region, metas in data.items():
-        if not isinstance(region, str) or not regions.is_eas_region(region):
-            why = regions.unknown_region(region) if isinstance(region, str) else f"{region!r} is not a region ID"
-            raise ValueError(f"{why} (the regions stack files may name: components/core/regions.py)")
-        validate_metas(metas, where=f"{region}")
-    return data
-
-
-def load_snapshot(path: Union[str, Path]) -> dict[str, Metas]:
-    """A capacity snapshot: region ID -> ``InstanceMetas`` as DescribeMachineSpec returned it.
-
-    ``OSError`` if it cannot be read, ``ValueError`` if it is not a valid snapshot.
-    """
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    return validate_snapshot(data)
-
-
-def write_snapshot(path: Union[str, Path], data: Mapping[str, Metas]) -> None:
-    """Write a capacity snapshot, validated first; the same data always gives the same bytes."""
-    snapshot = validate_snapshot(dict(data))
-    text = json.dumps(snapshot, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    target = Path(path)
-    # Written beside the target and renamed: a failed run never leaves half a snapshot.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -55,6 +55,7 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
     if os.environ.get(ENV, "") == OFFLINE or not targets:
         return Lookup()
     from . import api as eas_api  # the SDK is only needed when something is looked up
+    from . import credentials as eas_credentials
 
     pairs = [(key, name, region) for key, (name, regions) in sorted(targets.items()) for region in regions]
     clients: dict[str, Any] = {}
@@ -65,14 +66,14 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
         if factory is None:
             # Resolved once, before any request: a missing credential is said as that, never as a
             # refusal from EAS, and every region's client shares it.
-            provider = eas_api.resolve_credentials()
+            provider = eas_credentials.resolve_credentials()
             factory = lambda region: eas_api.make_client(region, provider=provider)  # noqa: E731
         for _, _, region in pairs:
             if region not in clients:
                 clients[region] = factory(region)
     except eas_api.EndpointConfigError as exc:
         raise ServiceLookupError(str(exc)) from None
-    except eas_api.NoCredentialsError as exc:
+    except eas_credentials.NoCredentialsError as exc:
         raise ServiceLookupError(f"cannot look up where services run: {exc}") from None
 
     give_up = time.monotonic() + deadline_s

@@ -44,10 +44,10 @@ def from_snapshot(path: Path, wanted: Iterable[str] = ()) -> Capacity:
     A snapshot with no region at all, read for regions that need stock, is an error: every
     service would be held back as if each region were unreachable, which hides the real cause.
     """
-    from . import api as eas_api  # the SDK is only needed when stock is read
+    from . import probe as eas_probe  # the SDK is only needed when stock is read
 
     try:
-        data = eas_api.load_snapshot(path)
+        data = eas_probe.load_snapshot(path)
     except (OSError, ValueError) as exc:
         raise CapacityError(f"capacity snapshot {path}: {exc}") from None
     needed = sorted(set(wanted))
@@ -62,12 +62,14 @@ def from_snapshot(path: Path, wanted: Iterable[str] = ()) -> Capacity:
 def live(regions: list[str]) -> Capacity:
     """Probe every region concurrently; failures become per-region reasons, auth stops the run."""
     from . import api as eas_api
+    from . import credentials as eas_credentials
+    from . import probe as eas_probe
 
     try:
         # Resolved once, before any request: missing credentials are one line, not a refusal.
-        provider = eas_api.resolve_credentials()
-        result = eas_api.probe_regions(regions, client_factory=lambda r: eas_api.make_client(r, provider=provider))
-    except (eas_api.NoCredentialsError, eas_api.ProbeAuthError, eas_api.EndpointConfigError) as exc:
+        provider = eas_credentials.resolve_credentials()
+        result = eas_probe.probe_regions(regions, client_factory=lambda r: eas_api.make_client(r, provider=provider))
+    except (eas_credentials.NoCredentialsError, eas_api.ProbeAuthError, eas_api.EndpointConfigError) as exc:
         raise CapacityError(str(exc)) from None
     answers: dict[str, object] = {}
     for region in regions:
