@@ -57,16 +57,20 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+# The pack's pure modules: the facts a rule reads and the rules (the rest of policy/ is its wiring).
+PURE_POLICY = ("facts.py", "rules.py")
+
+
 def _wing(path: Path) -> str:
     rel = path.relative_to(ROOT).parts
     if rel[0] == "policy":
-        return "policy" if path.name == "rules.py" else "pack"
+        return "policy" if path.name in PURE_POLICY else "pack"
     if rel[1] in ("core", "eas", "cli"):
         return rel[1]
     return "wiring"
 
 
-SOURCES = sorted([*PACKAGE.rglob("*.py"), ROOT / "policy" / "rules.py"])
+SOURCES = sorted([*PACKAGE.rglob("*.py"), *(ROOT / "policy" / name for name in PURE_POLICY)])
 
 
 def _project(name: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from policy import rules
+from policy import facts, rules
 from policy.rules import (
     credentials,
     digest_required,
@@ -181,9 +181,9 @@ def test_for_models_without_a_table_row_the_estimate_is_mandatory():
 
 
 def test_without_a_length_flag_a_later_model_is_checked_at_its_native_262144():
-    facts = rules.read_service(props(hand_written("Qwen3-4B-Instruct-2507", instances=[{"type": A10}])))
-    assert facts.max_model_len == 262144
-    assert rules.read_service(props(hand_written("Qwen3-4B", instances=[{"type": A10}]))).max_model_len == 32768
+    read = facts.read_service(props(hand_written("Qwen3-4B-Instruct-2507", instances=[{"type": A10}])))
+    assert read.max_model_len == 262144
+    assert facts.read_service(props(hand_written("Qwen3-4B", instances=[{"type": A10}]))).max_model_len == 32768
     (message,) = sizing_table(props(hand_written("Qwen3-4B-Instruct-2507", instances=[{"type": A10}])))
     assert "262144 tokens do not fit 1 x 24 GB" in message
 
@@ -192,10 +192,10 @@ def test_sglang_context_length_and_the_default_length():
     sglang = hand_written("Qwen3-32B", instances=[{"type": H96}])
     sglang["containers"][0]["script"] = ("python3 -m sglang.launch_server --model-path /model_dir "
                                          "--context-length 131072 --tp 1")
-    facts = rules.read_service(props(sglang))
-    assert (facts.engine, facts.max_model_len, facts.tensor_parallel) == ("sglang", 131072, 1)
+    read = facts.read_service(props(sglang))
+    assert (read.engine, read.max_model_len, read.tensor_parallel) == ("sglang", 131072, 1)
     assert sizing_estimate(props(sglang))
-    assert rules.read_service(props(hand_written("Qwen3-32B"))).max_model_len == 32768
+    assert facts.read_service(props(hand_written("Qwen3-32B"))).max_model_len == 32768
     assert sizing_estimate(props(hand_written("Qwen3-32B", instances=[{"type": H96}]))) == []
 
 
