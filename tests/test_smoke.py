@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion
 
-from components.cli import smoke
+from components.cli import smoke, smoke_targets
 
 from .fake_openai import SERVED, TOKEN, Behaviour, FakeOpenAI
 
@@ -428,7 +428,7 @@ def test_bladellm_engine_is_read_from_the_stack_file_when_outputs_lack_it():
     outputs = {"services": {"chat": {"servedModelName": "Qwen3-8B", "openaiBaseUrl": "http://127.0.0.1:1/v1",
                                      "token": "t", "features": {"toolCalling": False, "reasoning": False,
                                                                 "thinking": True}}}}
-    found = smoke.targets(outputs, "x", read_features=lambda _: {"chat": smoke.Features(engine="bladellm")})
+    found = smoke_targets.targets(outputs, "x", read_features=lambda _: {"chat": smoke_targets.Features(engine="bladellm")})
     assert found[0].features is not None and found[0].features.bladellm
 
 
@@ -445,18 +445,18 @@ def test_bladellm_engine_is_read_from_the_stack_file_when_outputs_lack_it():
 def test_the_token_is_sent_over_https_only(given, called):
     seen: list[str] = []
 
-    def client(service: smoke.Service, timeout: float) -> Any:
+    def client(service: smoke_targets.Service, timeout: float) -> Any:
         seen.append(service.base_url)
         raise RuntimeError("no request in this test")
 
-    target = smoke.Target("chat", given, "tok", "Qwen3-8B", smoke.Features())
+    target = smoke_targets.Target("chat", given, "tok", "Qwen3-8B", smoke_targets.Features())
     with pytest.raises(RuntimeError):
         smoke.run_service(target, client_factory=client)
     assert seen == [called]
 
 
 def test_an_endpoint_that_is_neither_http_nor_https_gets_no_token():
-    target = smoke.Target("chat", "ftp://example.invalid/v1", "tok", "Qwen3-8B", smoke.Features())
+    target = smoke_targets.Target("chat", "ftp://example.invalid/v1", "tok", "Qwen3-8B", smoke_targets.Features())
     [result] = smoke.run_service(target, client_factory=lambda *a: pytest.fail("no client may be made"))
     assert (result.check, result.outcome) == ("endpoint", "FAIL") and "https only" in result.detail
 
@@ -486,4 +486,4 @@ def test_always_thinks_comes_from_the_plan_and_the_stack_file():
                                           resource={"kind": "public", "instanceTypes": [L48]}).features
     outputs = {"services": {"chat": {"features": {"toolCalling": False, "reasoning": False, "thinking": True,
                                                   "alwaysThinks": True}}}}
-    assert smoke.targets(outputs)[0].features.always_thinks
+    assert smoke_targets.targets(outputs)[0].features.always_thinks
