@@ -46,11 +46,13 @@ def provider_calls() -> set[str]:
 
 
 def program_calls() -> set[str]:
-    """What our own code calls: the SDK methods named in components/, and the stock probe's API."""
-    found = {"DescribeMachineSpec"} if "_DESCRIBE_MACHINE_SPEC" in (ROOT / "components/eas/api.py").read_text() else set()
+    """What our own code calls: the SDK methods named in components/, and the API actions it
+    calls through the SDK's generic ``call_api`` (``action="..."`` in its parameters)."""
+    found: set[str] = set()
     for path in (ROOT / "components").rglob("*.py"):
         text = path.read_text()
         found.update(api for method, api in SDK_METHODS.items() if f".{method}(" in text)
+        found.update(re.findall(r'\baction="([A-Z][A-Za-z]+)"', text))
     return found
 
 

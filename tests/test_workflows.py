@@ -384,7 +384,6 @@ def test_ci_runs_the_pulumi_cli_that_make_lifecycle_tests():
                 assert str(action["with"]["pulumi-version"]) == tested[1]
 
 
-
 def test_previews_skip_the_intermediate_state_copies_and_updates_keep_them():
     """A preview's per-step state copies are serialised and thrown away (O(services^2) for nothing:
     docs/benchmarks.md); an update's record what it has created, so a cancelled run keeps them."""
