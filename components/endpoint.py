@@ -41,17 +41,31 @@ How the engine drives it (the SDK's host, ``pulumi/dynamic/__main__.py`` in pulu
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
 import pulumi.dynamic
 
 from . import dynamic_pickle
+from .core import service_status
 from .core.removals import removed_from_json
+from .eas.service_calls import (
+    BACKOFF_S,
+    RETRIES,
+    EndpointLookupError,
+    ServiceGoneError,
+    ServiceInfo,
+    delete_service,
+    describe,
+    holds,
+    merge_update,
+    not_serving,
+    replace_update,
+    serving,
+    still_to_remove,
+)
 
 dynamic_pickle.install()  # the SDK leaks a pickle patch per dynamic resource: see dynamic_pickle
 
@@ -64,53 +78,19 @@ LEGACY_RESOURCE_TYPE = "pulumi-python:dynamic:Resource"
 
 ROLLOUT_WAIT_S = 90 * 60.0
 """How long the reader waits for a rollout: the service's own update timeout (``components.service``)."""
+DELETE_WAIT_S = 30 * 60.0
+"""How long the reader waits for a deletion: the service's own delete timeout."""
 
 
-@dataclass(frozen=True)
-class EndpointInfo:
-    """What DescribeService says about how to call a service, its config and its rollout."""
-
-    internet_endpoint: str
-    intranet_endpoint: str
-    token: str
-    status: str
-    service_config: str = ""
-    current_version: Optional[int] = None
-    latest_version: Optional[int] = None
-    running_instance: Optional[int] = None
-    total_instance: Optional[int] = None
-    message: str = ""
-
-    def outputs(self) -> dict[str, str]:
-        return {
-            "internetEndpoint": https_url(self.internet_endpoint),
-            "intranetEndpoint": self.intranet_endpoint,
-            "openaiBaseUrl": openai_base_url(https_url(self.internet_endpoint)),
-            "token": self.token,
-            "status": self.status,
-        }
-
-    @property
-    def has_endpoint(self) -> bool:
-        return bool(self.internet_endpoint or self.intranet_endpoint)
-
-    @property
-    def converged(self) -> bool:
-        """Running, on its latest version, every instance up (a field EAS leaves out is not waited for)."""
-        versions = self.current_version is None or self.latest_version is None or \
-            self.current_version == self.latest_version
-        instances = self.running_instance is None or self.total_instance is None or \
-            self.running_instance == self.total_instance
-        return self.status == "Running" and versions and instances
-
-    def progress(self) -> str:
-        """The rollout as words, for a message."""
-        parts = [f"status {self.status or 'unknown'}"]
-        if self.current_version is not None and self.latest_version is not None:
-            parts.append(f"version {self.current_version} of {self.latest_version}")
-        if self.running_instance is not None and self.total_instance is not None:
-            parts.append(f"{self.running_instance} of {self.total_instance} instances running")
-        return ", ".join(parts) + (f": {self.message}" if self.message else "")
+def outputs(info: ServiceInfo) -> dict[str, str]:
+    """The reader's outputs from what DescribeService said: endpoints over https, token, status."""
+    return {
+        "internetEndpoint": https_url(info.internet_endpoint),
+        "intranetEndpoint": info.intranet_endpoint,
+        "openaiBaseUrl": openai_base_url(https_url(info.internet_endpoint)),
+        "token": info.token,
+        "status": info.status,
+    }
 
 
 def https_url(endpoint: str) -> str:
@@ -126,125 +106,6 @@ def openai_base_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + "/v1" if endpoint else ""
 
 
-class EndpointLookupError(RuntimeError):
-    """DescribeService or UpdateService failed; the message names the service and the cause."""
-
-
-class ServiceGoneError(EndpointLookupError):
-    """DescribeService says the service does not exist."""
-
-
-def _api_error(action: str, where: str, exc: Exception) -> EndpointLookupError:
-    # One set of "no such service" codes with the service lookup's. Imported here, where EAS was
-    # called: the program registers this resource without loading the EAS SDK.
-    from .eas.api import SERVICE_NOT_FOUND_CODES
-
-    code = getattr(exc, "code", None) or type(exc).__name__
-    message = getattr(exc, "message", None) or exc
-    kind = ServiceGoneError if code in SERVICE_NOT_FOUND_CODES else EndpointLookupError
-    return kind(f"{action} {where} failed: {code}: {message}")
-
-
-RETRIES = 4
-BACKOFF_S = 1.0
-"""Transient failures (throttling, server errors, timeouts) of each call: tried again after 1, 2,
-4 and 8 s (or what EAS asks for), then the call fails."""
-
-
-def describe(client: Any, region: str, name: str, *, require_endpoint: bool = True,
-             retries: int = RETRIES, backoff_s: float = BACKOFF_S) -> EndpointInfo:
-    """DescribeService through the lookup's call (retried); ``ServiceGoneError`` if there is no such
-    service, ``EndpointLookupError`` for any other failure or (``require_endpoint``) no endpoint."""
-    from .eas import api as eas_api
-
-    try:
-        body = eas_api.with_retries(lambda: eas_api.describe_service(client, region, name),
-                                    retries=retries, backoff_s=backoff_s)
-    except eas_api.ProbeFailure as failure:
-        raise EndpointLookupError(f"DescribeService {region}/{name} failed: {failure}") from None
-    if body is None:
-        raise ServiceGoneError(f"DescribeService {region}/{name} failed: InvalidService.NotFound: "
-                               f"EAS has no service {name} in {region}")
-
-    def number(value: Any) -> Optional[int]:
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-    info = EndpointInfo(
-        internet_endpoint=body.internet_endpoint or "",
-        intranet_endpoint=body.intranet_endpoint or "",
-        token=body.access_token or "",
-        status=body.status or "",
-        service_config=body.service_config or "",
-        current_version=number(body.current_version),
-        latest_version=number(body.latest_version),
-        running_instance=number(body.running_instance),
-        total_instance=number(body.total_instance),
-        message=str(body.message or body.reason or ""),
-    )
-    if require_endpoint and not info.has_endpoint:
-        raise EndpointLookupError(f"DescribeService {region}/{name} returned no endpoint")
-    return info
-
-
-def still_to_remove(dropped: list[str], live_config: str, new_config: str) -> list[str]:
-    """Of the settings the stack dropped, those the live service still has (a replace removes them).
-
-    Compared with what EAS holds now, not with what the reader recorded: after a replace that
-    went through but whose ``up`` failed later (a timeout, a Failed rollout), the next ``up``
-    finds them gone and sends no second GPU rollout. Keys EAS adds itself are not ours to remove.
-    """
-    return [key for key in removed_from_json(live_config, new_config) if key in dropped] if live_config else dropped
-
-
-def replace_config(client: Any, region: str, name: str, service_config: str, *,
-                   done: Optional[Callable[[str], bool]] = None, retries: int = RETRIES,
-                   backoff_s: float = BACKOFF_S) -> None:
-    """UpdateService with ``UpdateType=replace``: the service's config becomes exactly ``service_config``.
-
-    A transient failure is retried, but first DescribeService asks whether EAS took the update
-    before its answer was lost (``done(live_config)``; by default: the live config is the one
-    sent): a replace is a rolling update of every GPU instance, sent once.
-    """
-    from alibabacloud_eas20210701 import models as eas_models
-
-    from .eas import api as eas_api
-
-    def applied(live: str) -> bool:
-        if done is not None:
-            return done(live)
-        try:
-            return bool(live) and json.loads(live) == json.loads(service_config)
-        except ValueError:
-            return False
-
-    request = eas_models.UpdateServiceRequest(update_type="replace", body=service_config)
-
-    def once() -> None:
-        try:
-            client.update_service_with_options(region, name, request, {}, _runtime())
-        except Exception as exc:  # classified like every other call; what is not the SDK's re-raises
-            failure = eas_api.classify_error(exc)
-            if failure.code in eas_api.SERVICE_NOT_FOUND_CODES:
-                raise ServiceGoneError(f"UpdateService (replace) {region}/{name} failed: {failure.code}: "
-                                       f"{failure.detail}") from None
-            # A timeout or a lost answer may come after EAS took the update: look before sending again.
-            if failure.kind.retryable and applied(describe(client, region, name, require_endpoint=False,
-                                                           retries=retries, backoff_s=backoff_s).service_config):
-                return
-            raise failure from None
-
-    try:
-        eas_api.with_retries(once, retries=retries, backoff_s=backoff_s)
-    except eas_api.ProbeFailure as failure:
-        raise EndpointLookupError(f"UpdateService (replace) {region}/{name} failed: {failure}") from None
-
-
-def _runtime() -> Any:
-    from alibabacloud_tea_util import models as util_models
-
-    return util_models.RuntimeOptions(autoretry=False)
-
-
 class EndpointProvider(pulumi.dynamic.ResourceProvider):
     """Reads the endpoint and token; removes settings the stack dropped; never creates or deletes
     anything on the EAS side.
@@ -252,8 +113,8 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
     ``api_endpoint`` and ``protocol`` exist for tests against a local server; left empty, the
     client uses the region's EAS API. Credentials are never held here: this object is pickled
     into the stack's state, so they come from the environment of the process that runs it
-    (the standard Alibaba Cloud chain). The waits are seconds: ``endpoint_wait_s`` for a new
-    service's endpoint to appear, ``rollout_wait_s`` for a replace update to run again,
+    (the standard Alibaba Cloud chain). The waits are seconds: ``rollout_wait_s`` for a new
+    service to serve, or a rollout to finish (the service's own create and update timeout),
     ``poll_s`` between DescribeService calls.
     """
 
@@ -261,11 +122,10 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
 
     def __init__(self, api_endpoint: Optional[str] = None, protocol: str = "https", *,
-                 endpoint_wait_s: float = 120.0, rollout_wait_s: float = ROLLOUT_WAIT_S, poll_s: float = 5.0,
+                 rollout_wait_s: float = ROLLOUT_WAIT_S, poll_s: float = 5.0,
                  retries: int = RETRIES, backoff_s: float = BACKOFF_S) -> None:
         self.api_endpoint = api_endpoint
         self.protocol = protocol
-        self.endpoint_wait_s = endpoint_wait_s
         self.rollout_wait_s = rollout_wait_s
         self.poll_s = poll_s
         self.retries = retries
@@ -276,38 +136,59 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
 
         return eas_api.make_client(region, endpoint=self.api_endpoint, protocol=self.protocol)
 
-    def _describe(self, client: Any, props: dict[str, Any]) -> EndpointInfo:
+    def _describe(self, client: Any, props: dict[str, Any]) -> ServiceInfo:
         # getattr: a provider pickled into a state before these settings existed lacks them.
         return describe(client, props["region"], props["serviceName"], require_endpoint=False,
                         retries=getattr(self, "retries", RETRIES), backoff_s=getattr(self, "backoff_s", BACKOFF_S))
 
-    def _wait_for(self, props: dict[str, Any], ready: Callable[[EndpointInfo], bool], wait_s: float,
-                  what: str, client: Any = None) -> EndpointInfo:
-        """DescribeService until ``ready`` or ``wait_s`` has passed; then fail naming the service."""
+    def _wait_for(self, props: dict[str, Any], ready: Callable[[ServiceInfo], bool], wait_s: float,
+                  what: str, client: Any = None) -> ServiceInfo:
+        """DescribeService until ``ready`` or ``wait_s`` has passed; then fail naming the service.
+
+        A status from which the service will not serve by waiting (``Failed``, ``Stopped``, being
+        deleted) fails at once, with the cure (``not_serving``). An API failure that may pass
+        (throttling, a server error, a timeout) is polled through until the wait's own deadline,
+        not only for the call's few retries: a 25-second blip must not fail a 90-minute wait.
+        """
         region, name = props["region"], props["serviceName"]
         client = client or self._client(region)
         deadline = time.monotonic() + wait_s
         while True:
-            info = self._describe(client, props)
-            if ready(info):
-                return info
-            if info.status == "Failed":
-                raise EndpointLookupError(f"EAS service {region}/{name} is Failed while waiting for {what} "
-                                          f"({info.progress()}); see its events in the PAI console, fix the stack "
-                                          "file and run `pulumi up` again")
+            info: Optional[ServiceInfo] = None
+            try:
+                info = self._describe(client, props)
+            except ServiceGoneError:
+                raise
+            except EndpointLookupError as exc:
+                if not exc.retryable:
+                    raise
+                last_error = exc
+            if info is not None:
+                if ready(info):
+                    return info
+                refusal = not_serving(info, region, name, props.get("serviceUrn"), while_=what)
+                if refusal is not None:
+                    raise EndpointLookupError(refusal)
             left = deadline - time.monotonic()
             if left <= 0:
+                if info is None:
+                    raise EndpointLookupError(
+                        f"the EAS API kept failing for {wait_s:g} s while the run waited for {region}/{name} to be {what}: "
+                        f"{last_error}; EAS goes on with the service: run `pulumi up` again")
                 raise EndpointLookupError(
-                    f"EAS service {region}/{name} still has no {what} after {wait_s:g} s "
+                    f"EAS service {region}/{name} is still not {what} after {wait_s:g} s "
                     f"({info.progress()}); EAS goes on with it: run `pulumi up` again once it is Running")
             time.sleep(min(self.poll_s, left))
 
-    def _outs(self, props: dict[str, Any], info: EndpointInfo) -> dict[str, Any]:
-        return {**props, **info.outputs()}
+    def _outs(self, props: dict[str, Any], info: ServiceInfo) -> dict[str, Any]:
+        return {**props, **outputs(info)}
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        # The provider returns once EAS says Running; the endpoint can lag behind a little.
-        info = self._wait_for(props, lambda i: i.has_endpoint, self.endpoint_wait_s, "endpoint")
+        """Wait until the new service serves: Running, its first version rolled out to every
+        instance, an endpoint to call. The provider returns at EAS's first ``Running``; the
+        endpoint and the instances can lag behind a little. A service that will not serve
+        (``Failed``, ``Stopped``) fails the run: its endpoint and token are never handed out."""
+        info = self._wait_for(props, serving, self.rollout_wait_s, "serving")
         return pulumi.dynamic.CreateResult(id_=f"{props['region']}/{props['serviceName']}",
                                            outs=self._outs(props, info))
 
@@ -325,40 +206,89 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         # A state from before the config was kept: one update that only re-reads stores it, so
         # that the next removal is seen.
         catch_up = "serviceConfig" in news and "serviceConfig" not in olds
-        return pulumi.dynamic.DiffResult(changes=bool(changed) or catch_up,
+        # The run's lookup saw the service not serving (``statusSeen``): the update waits for it to
+        # serve again (after the provider's own update, if any) or fails saying why. Only a status
+        # seen this run counts: the value recorded by an earlier run is never compared.
+        unwell = bool(news.get("statusSeen"))
+        return pulumi.dynamic.DiffResult(changes=bool(changed) or catch_up or unwell,
                                          replaces=[k for k in changed if k in ("region", "serviceName")],
                                          delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         """After the provider's update: wait for its rollout, remove dropped settings EAS still has
-        (once), wait for that rollout too. Idempotent: a run after a failure resends nothing EAS
-        already holds (see ``still_to_remove``); a failure leaves the previous state, so the next
-        ``up`` compares again (pulumi/pulumi pkg/resource/deploy/step.go line 1086 at 1b59498:
-        a failed update keeps no new outputs)."""
+        (once), wait for that rollout too; return only once the service serves. Idempotent: a run
+        after a failure resends nothing EAS already holds (see ``still_to_remove``); a failure
+        leaves the previous state, so the next ``up`` compares again (pulumi/pulumi
+        pkg/resource/deploy/step.go line 1086 at 1b59498: a failed update keeps no new outputs)."""
         region, name = news["region"], news["serviceName"]
         client = self._client(region)
         wait_s = self.rollout_wait_s
-        settled = self._wait_for(news, _settled, wait_s, "finished rollout", client)
+        settled = self._wait_for(news, serving, wait_s, "serving its new version", client)
+        sent = news.get("sentConfig") or ""
+        if sent and not holds(settled.service_config, sent):
+            # The provider recorded a change EAS never took (a refused update: the bridge keeps the
+            # planned values, and its next update finds nothing to send). Send it, once.
+            merge_update(client, region, name, sent, retries=getattr(self, "retries", RETRIES),
+                                backoff_s=getattr(self, "backoff_s", BACKOFF_S))
+            time.sleep(self.poll_s)
+            settled = self._wait_for(news, serving, wait_s, "serving the change sent again", client)
         new_config: str = news.get("serviceConfig") or ""
         dropped = removed_from_json(olds.get("serviceConfig"), new_config) if new_config else []
         if dropped and still_to_remove(dropped, settled.service_config, new_config):
-            replace_config(client, region, name, new_config,
+            replace_update(client, region, name, new_config,
                            done=lambda live: not still_to_remove(dropped, live, new_config),
                            retries=getattr(self, "retries", RETRIES), backoff_s=getattr(self, "backoff_s", BACKOFF_S))
             # EAS may still say Running from before the update for a moment.
             time.sleep(self.poll_s)
-            settled = self._wait_for(news, _settled, wait_s, "finished rollout after removing settings", client)
-        info = settled if settled.has_endpoint else \
-            self._wait_for(news, lambda i: i.has_endpoint, self.endpoint_wait_s, "endpoint", client)
-        return pulumi.dynamic.UpdateResult(outs=self._outs(news, info))
+            settled = self._wait_for(news, serving, wait_s, "serving without the removed settings", client)
+        return pulumi.dynamic.UpdateResult(outs=self._outs(news, settled))
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The service itself is deleted by its own resource; there is nothing to undo here."""
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Delete the service, unless it is kept on delete, and wait until EAS no longer has it.
 
+        The engine deletes the reader just before the service (the reader depends on it), and only
+        when the service goes too: removed from the stack, destroyed, or replaced. The provider's own
+        delete then finds nothing left. Deleting here is for what the provider's wait cannot do: it
+        watches only whether the service still exists, with no fail state
+        (resource_alicloud_pai_service.go line 324 at v1.285.0), so a delete EAS gives up on
+        (``DeleteFailed``) would hold the run in silence for the whole delete timeout. Here it fails
+        at once, with EAS's message.
+        """
+        if props.get("retainOnDelete"):
+            return
+        region, name = props["region"], props["serviceName"]
+        client = self._client(region)
+        try:
+            info = self._describe(client, props)
+        except ServiceGoneError:
+            return
+        if info.status not in service_status.GOING:
+            delete_service(client, region, name, retries=getattr(self, "retries", RETRIES),
+                           backoff_s=getattr(self, "backoff_s", BACKOFF_S))
+        self._wait_gone(client, props)
 
-def _settled(info: EndpointInfo) -> bool:
-    """Nothing rolling out: converged, or stopped (a stopped service rolls nothing out)."""
-    return info.converged or info.status == "Stopped"
+    def _wait_gone(self, client: Any, props: dict[str, Any]) -> None:
+        region, name = props["region"], props["serviceName"]
+        deadline = time.monotonic() + getattr(self, "delete_wait_s", DELETE_WAIT_S)
+        while True:
+            time.sleep(self.poll_s)
+            try:
+                info = self._describe(client, props)
+            except ServiceGoneError:
+                return
+            except EndpointLookupError as exc:
+                if not exc.retryable or time.monotonic() >= deadline:
+                    raise
+                continue
+            if info.status in service_status.FAILED:
+                raise EndpointLookupError(
+                    f"EAS could not delete {region}/{name}: it is {info.status}"
+                    + (f" ({info.message})" if info.message else "")
+                    + f". It still runs, and bills. Delete it in the PAI console, or with `aliyun eas DeleteService "
+                    f"--ClusterId {region} --ServiceName {name}`, then run the same command again")
+            if time.monotonic() >= deadline:
+                raise EndpointLookupError(f"EAS service {region}/{name} is still there {DELETE_WAIT_S:g} s after "
+                                          f"DeleteService ({info.progress()}); run the same command again")
 
 
 class ImportRefusedError(ValueError):
@@ -375,8 +305,10 @@ class ServiceEndpoint(pulumi.dynamic.Resource, module="eas", name="ServiceEndpoi
     status: pulumi.Output[str]
 
     def __init__(self, name: str, *, region: str, service_name: str, service_config: str,
-                 service_created: Optional[pulumi.Input[str]] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None, provider: Optional[EndpointProvider] = None) -> None:
+                 service_created: Optional[pulumi.Input[str]] = None, service_urn: Optional[pulumi.Input[str]] = None,
+                 status_seen: str = "", sent_config: Optional[str] = None, retain_on_delete: bool = False,
+                 opts: Optional[pulumi.ResourceOptions] = None,
+                 provider: Optional[EndpointProvider] = None) -> None:
         if opts is not None and opts.import_:
             raise ImportRefusedError(
                 f"{name}: the endpoint reader of EAS service {region}/{service_name} cannot be imported "
@@ -392,6 +324,16 @@ class ServiceEndpoint(pulumi.dynamic.Resource, module="eas", name="ServiceEndpoi
             # The service's create_time: a new service under the same name (a replacement in its
             # region) changes it, and the reader reads the new token.
             "serviceCreated": service_created,
+            # Named in the cure of a service that failed (`pulumi up --replace '<urn>'`).
+            "serviceUrn": service_urn,
+            # What the run's lookup saw when the service did not serve (empty when it did, or was
+            # not looked up): the reader then checks it again, and fails the run while it does not.
+            "statusSeen": status_seen,
+            # What the provider is given (the stack's JSON with what the run keeps as EAS holds it):
+            # the reader checks that EAS holds it, and sends it when a refused update left it out.
+            "sentConfig": sent_config if sent_config is not None else service_config,
+            # The service is kept on delete (retainOnDelete): the reader's delete leaves it alone.
+            "retainOnDelete": retain_on_delete,
             "internetEndpoint": None,
             "intranetEndpoint": None,
             "openaiBaseUrl": None,

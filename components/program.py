@@ -71,7 +71,8 @@ def main() -> Registered:
         capacity = stock.capacity_for(stack_plan.probed_regions(loaded))
         # Whose a service is: the labels every service of this stack carries (issue 22).
         owner = running.Owner(pulumi.get_project(), stack, frozenset(loaded.config.adopt))
-        found = running.where_running(stack_plan.lookup_targets(loaded), owner=owner, drains=stack_plan.drains(loaded))
+        found = running.where_running(stack_plan.lookup_targets(loaded), owner=owner, drains=stack_plan.drains(loaded),
+                                      former=stack_plan.former_names(loaded))
         result = stack_plan.plan_services(loaded, capacity, lookup=found, project=pulumi.get_project())
     except (StackConfigError, stock.CapacityError, running.ServiceLookupError) as exc:
         # RunError ends the program with the message alone: no traceback for a user mistake.

@@ -19,6 +19,7 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
+from .core import service_status
 from .core.ownership import OWNER_KEYS
 from .core.planning import ServicePlan
 from .drain import DrainedCopy
@@ -68,9 +69,15 @@ class Qwen3EasService(pulumi.ComponentResource):
                                        "opts.providers (the program's RegionalProviders gives it)")
         self.service: alicloud.pai.Service = alicloud.pai.Service(
             f"{name}-service",
-            service_config=plan.service_config_json,
+            # The stack's JSON, with what the run keeps as EAS holds it (components/core/live_values.py).
+            service_config=plan.sent_config_json,
             workspace_id=args.workspace_id,
-            tags=plan.tags,
+            tags=plan.sent_tags,
+            # The stack says it serves: a service found stopped outside Pulumi is started again (by
+            # `up --refresh`, which shows the provider the stopped status). Only then: the
+            # provider's start waits for Running with no fail state, so a Failed service would hold
+            # the run for the whole update timeout.
+            status="Running" if plan.status_seen in service_status.STOPPED else None,
             opts=pulumi.ResourceOptions(
                 parent=self,  # the provider comes from the parent's providers map
                 custom_timeouts=TIMEOUTS,
@@ -82,6 +89,9 @@ class Qwen3EasService(pulumi.ComponentResource):
                 # runs in, the name is taken: a replacement there must delete first.
                 delete_before_replace=replace_deletes_first(plan),
                 retain_on_delete=True if opts.retain_on_delete or plan.retain_on_delete else None,
+                # This stack's copy runs where it is planned: a no-op while the state holds it (same
+                # ID), and how a service a killed run created, or a retained one, is taken back.
+                import_=plan.import_id,
             ),
         )
         self.endpoint: ServiceEndpoint = ServiceEndpoint(
@@ -90,12 +100,17 @@ class Qwen3EasService(pulumi.ComponentResource):
             service_name=plan.name,
             service_config=plan.service_config_json,
             service_created=self.service.create_time,
+            service_urn=self.service.urn,
+            status_seen=plan.status_seen,
+            sent_config=plan.sent_config_json,
+            retain_on_delete=bool(opts.retain_on_delete or plan.retain_on_delete),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
         # A two-phase move's old copy, kept until the drain ends (components/drain.py).
         self.drained: Optional[DrainedCopy] = DrainedCopy(
             f"{name}-drained", region=plan.draining, service_name=plan.name, until=plan.drain_until or "",
-            owner={k: plan.tags[k] for k in OWNER_KEYS}, opts=pulumi.ResourceOptions(parent=self),
+            owner={k: plan.tags[k] for k in OWNER_KEYS}, ended=plan.drain_ended,
+            opts=pulumi.ResourceOptions(parent=self),
         ) if plan.draining else None
         """The old copy of a two-phase region move while it drains (None otherwise)."""
         self.internet_endpoint: pulumi.Output[str] = self.endpoint.internetEndpoint

@@ -28,9 +28,24 @@ then settles at once, as the older tests expect):
   while); then it ends in ``rollout_outcome`` (``Running``, or ``Failed``).
 
 Faults: a delay, a hung connection, an HTTP status with EAS's error body, a non-JSON body, or a
-script of answers for successive reads (``faults``) and updates (``put_faults``, where a fault
-``after_apply`` answers after EAS took the update); ``broken`` services whose DescribeService
-fails; ``fail_next_create`` makes the next created service end ``Failed``.
+script of answers for successive reads (``faults``), updates (``put_faults``), creates
+(``create_faults``) and deletes (``delete_faults``), where a fault ``after_apply`` answers after EAS
+took the call (an answer lost on the way back); ``broken`` services whose DescribeService fails;
+``fail_next_create`` makes the next created service end ``Failed``, and ``failing`` keeps a
+service failing (its cause persists: every rollout or start of it ends ``Failed``) until a test
+takes it out.
+
+Statuses: the EAS API's values (``Service.Status``, ``alibabacloud_eas20210701`` 7.0.0
+``models.Service``: Creating, Waiting, Updating, Scaling, Starting, Stopping, Stopped, Failed,
+Deleting, DeleteFailed, Running, ...). A create passes through ``create_statuses``, an update's
+rollout shows ``rollout_status``; a stopped service stays ``Stopped`` through an update (its
+config changes, nothing starts); a delete may end ``DeleteFailed`` (``delete_outcome``).
+
+What EAS may do on its own, as options nobody has checked on a live account: ``added_keys`` are
+merged into ``ServiceConfig`` after every create and update (server-added keys);
+``autoscaled_instances`` reports the autoscaler's instance count in ``metadata.instance``;
+``system_labels`` are put on every created service (keys like ``acs:...`` that the provider never
+removes).
 """
 
 from __future__ import annotations
@@ -60,7 +75,7 @@ class Fault:
     hang: bool = False
     garbage: bool = False
     after_apply: bool = False
-    """UpdateService only: the update takes effect before the fault answers."""
+    """Create, update and delete: EAS takes the call before the fault answers (the answer is lost)."""
 
 
 OK = Fault()
@@ -73,13 +88,35 @@ HANG = Fault(hang=True)
 
 @dataclass
 class _Rollout:
-    """A change in progress: the transitional status, then what the service becomes."""
+    """A change in progress: the transitional statuses, then what the service becomes."""
 
     polls_left: int
     settled: dict[str, Any]
     """Fields set when it settles."""
     gone: bool = False
     """It settles by disappearing (a delete)."""
+    statuses: tuple[str, ...] = ()
+    """Shown one per read while it settles (the last one repeats)."""
+    shown: int = 0
+
+
+def _next(script: list[Fault]) -> Fault:
+    """The next scripted answer; the last one repeats; empty means OK."""
+    if not script:
+        return OK
+    return script.pop(0) if len(script) > 1 else script[0]
+
+
+def _with_paths(config: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with each dotted path of ``paths`` set (EAS adding keys of its own)."""
+    out = json.loads(json.dumps(config))
+    for path, value in paths.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
 
 
 @dataclass
@@ -100,12 +137,28 @@ class FakeEas:
     """DeleteService calls: ``region/name``."""
     put_faults: list[Fault] = field(default_factory=list)
     """Answers for successive UpdateService calls, like ``faults`` (empty means OK)."""
+    create_faults: list[Fault] = field(default_factory=list)
+    """Answers for successive CreateService calls, like ``put_faults``."""
+    delete_faults: list[Fault] = field(default_factory=list)
+    """Answers for successive DeleteService calls, like ``put_faults``."""
     default_region: str = "cn-hangzhou"
     settle_polls: int = 0
     rollout_polls: int = 0
     rollout_status: str = "Running"
     rollout_outcome: str = "Running"
     fail_next_create: bool = False
+    failing: set[str] = field(default_factory=set)
+    """``region/name`` keys whose cause of failure persists: a create, rollout or start ends ``Failed``."""
+    create_statuses: tuple[str, ...] = ("Creating",)
+    """What a create reports while it settles (``Waiting``: EAS is still scheduling resources)."""
+    delete_outcome: str = "gone"
+    """``gone``, or ``DeleteFailed``: the service stays, in that status."""
+    added_keys: dict[str, Any] = field(default_factory=dict)
+    """Dotted paths EAS adds to every service's ``ServiceConfig`` after a create or an update."""
+    autoscaled_instances: dict[str, int] = field(default_factory=dict)
+    """``region/name`` -> the autoscaler's instance count, reported in ``metadata.instance``."""
+    system_labels: dict[str, str] = field(default_factory=dict)
+    """Labels EAS (or the console) puts on every created service."""
     broken: set[str] = field(default_factory=set)
     """``region/name`` keys whose DescribeService answers a server error (a region that cannot answer)."""
     port: int = 0
@@ -129,9 +182,13 @@ class FakeEas:
         return self.faults.pop(0) if len(self.faults) > 1 else self.faults[0]
 
     def next_put_fault(self) -> Fault:
-        if not self.put_faults:
-            return OK
-        return self.put_faults.pop(0) if len(self.put_faults) > 1 else self.put_faults[0]
+        return _next(self.put_faults)
+
+    def next_create_fault(self) -> Fault:
+        return _next(self.create_faults)
+
+    def next_delete_fault(self) -> Fault:
+        return _next(self.delete_faults)
 
     # -- the world as a test sees it -------------------------------------------------------------
 
@@ -167,6 +224,9 @@ class FakeEas:
         if rollout is not None:
             if rollout.polls_left > 0:
                 rollout.polls_left -= 1
+                if rollout.statuses and key in self.services:
+                    self.services[key]["Status"] = rollout.statuses[min(rollout.shown, len(rollout.statuses) - 1)]
+                    rollout.shown += 1
             else:
                 del self._rollouts[key]
                 if rollout.gone:
@@ -193,7 +253,7 @@ class FakeEas:
 
     def observe(self, key: str) -> dict[str, Any]:
         """What DescribeService answers for ``key`` now (one read of a rollout used up)."""
-        found = self.services[key]
+        found = self._autoscaled(key)
         left = self._rolling.get(key)
         if left is None:
             return found
@@ -204,15 +264,32 @@ class FakeEas:
         self._settle(key)
         return found
 
+    def _autoscaled(self, key: str) -> dict[str, Any]:
+        """The service, with the autoscaler's instance count where a test set one."""
+        found = self.services[key]
+        count = self.autoscaled_instances.get(key)
+        if count is not None and found.get("ServiceConfig"):
+            config = json.loads(found["ServiceConfig"])
+            config.setdefault("metadata", {})["instance"] = count
+            found["ServiceConfig"] = json.dumps(config, sort_keys=True)
+            found["TotalInstance"] = count
+            if found.get("Status") == "Running":
+                found["RunningInstance"] = count
+        return found
+
+    def _outcome(self, key: str) -> str:
+        return "Failed" if key in self.failing else self.rollout_outcome
+
     def _settle(self, key: str) -> None:
         found = self.services[key]
         del self._rolling[key]
-        found["Status"] = self.rollout_outcome
-        if self.rollout_outcome == "Running":
+        found["Status"] = self._outcome(key)
+        if found["Status"] == "Running":
             found["CurrentVersion"] = found["LatestVersion"]
             found["RunningInstance"] = found["TotalInstance"]
 
-    def _roll(self, key: str, transitional: str, settled: dict[str, Any], *, gone: bool = False) -> None:
+    def _roll(self, key: str, transitional: str, settled: dict[str, Any], *, gone: bool = False,
+              statuses: tuple[str, ...] = ()) -> None:
         if self.settle_polls <= 0:
             if gone:
                 self.services.pop(key, None)
@@ -220,7 +297,7 @@ class FakeEas:
                 self.services[key].update(settled)
             return
         self.services[key]["Status"] = transitional
-        self._rollouts[key] = _Rollout(self.settle_polls, settled, gone)
+        self._rollouts[key] = _Rollout(self.settle_polls, settled, gone, statuses)
 
     def _create(self, region: str, config: dict[str, Any], labels: dict[str, str],
                 workspace_id: Optional[str]) -> tuple[int, dict[str, Any]]:
@@ -235,10 +312,11 @@ class FakeEas:
         uid = f"eas-m-{hashlib.sha256(f'{key}#{self._created}'.encode()).hexdigest()[:12]}"
         host = f"{uid}.{region}.pai-eas.aliyuncs.com"
         instances = int((config.get("metadata") or {}).get("instance") or 1)
+        labels = {**self.system_labels, **labels}
         self.services[key] = {
             "ServiceName": name, "ServiceUid": uid, "ServiceId": uid, "Region": region,
-            "Status": "Creating", "CreateTime": f"2026-12-02T00:00:{self._created % 60:02d}Z",
-            "ServiceConfig": json.dumps(config, sort_keys=True),
+            "Status": self.create_statuses[0], "CreateTime": f"2026-12-02T00:00:{self._created % 60:02d}Z",
+            "ServiceConfig": json.dumps(_with_paths(config, self.added_keys), sort_keys=True),
             "InternetEndpoint": f"http://{host}/api/predict/{name}",
             "IntranetEndpoint": f"http://{uid}.vpc.{region}.pai-eas.aliyuncs.com/api/predict/{name}",
             # A fresh token per service: a replacement gets a new one, as on EAS.
@@ -247,9 +325,11 @@ class FakeEas:
             "WorkspaceId": workspace_id or "",
             "CurrentVersion": 1, "LatestVersion": 1, "RunningInstance": 0, "TotalInstance": instances,
         }
-        final = "Failed" if self.fail_next_create else "Running"
+        final = "Failed" if self.fail_next_create or key in self.failing else "Running"
         self.fail_next_create = False
-        self._roll(key, "Creating", {"Status": final, "RunningInstance": instances if final == "Running" else 0})
+        self._roll(key, self.create_statuses[0],
+                   {"Status": final, "RunningInstance": instances if final == "Running" else 0},
+                   statuses=self.create_statuses)
         self.calls.append(("CreateService", key))
         return 200, {"RequestId": "fake", "ServiceName": name, "ServiceId": uid, "Region": region,
                      "Status": "Creating", "InternetEndpoint": self.services[key]["InternetEndpoint"],
@@ -261,7 +341,9 @@ class FakeEas:
         self.calls.append(("UpdateService", key))
         old = json.loads(found.get("ServiceConfig") or "{}")
         new = body if update_type == "replace" else merge_config(old, body)
-        found["ServiceConfig"] = json.dumps(new, sort_keys=True)
+        found["ServiceConfig"] = json.dumps(_with_paths(new, self.added_keys), sort_keys=True)
+        if found.get("Status") in ("Stopped", "Stopping"):
+            return  # a stopped service takes the new config and stays stopped: nothing rolls out
         if "metadata" in new and "TotalInstance" in found:
             found["TotalInstance"] = int((new.get("metadata") or {}).get("instance") or 1)
         self.start_rollout(key)
@@ -346,7 +428,14 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
             labels = json.loads(query.get("Labels", ["{}"])[0] or "{}")
             region = self.headers.get(REGION_HEADER) or state.default_region
             with state._lock:
+                fault = state.next_create_fault()
+                if fault != OK and not fault.after_apply:
+                    self._fail(fault)
+                    return
                 status, answer = state._create(region, body, labels, query.get("WorkspaceId", [None])[0])
+            if fault != OK and status == 200:
+                self._fail(fault)  # EAS created it; the answer is lost on the way back
+                return
             self._send(status, answer)
 
         def do_PUT(self) -> None:
@@ -371,8 +460,8 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                         return
                 elif action in ("start", "stop"):
                     state.calls.append(("StartService" if action == "start" else "StopService", key))
-                    target = "Running" if action == "start" else "Stopped"
-                    running = int(found.get("TotalInstance") or 0) if action == "start" else 0
+                    target = ("Failed" if key in state.failing else "Running") if action == "start" else "Stopped"
+                    running = int(found.get("TotalInstance") or 0) if target == "Running" else 0
                     state._roll(key, "Starting" if action == "start" else "Stopping",
                                 {"Status": target, "RunningInstance": running})
                 elif action == "label":
@@ -400,16 +489,27 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                     state.services[key]["Labels"] = [label for label in state.services[key].get("Labels") or []
                                                      if label["LabelKey"] not in drop]
                 elif len(parts) == 6:
+                    fault = state.next_delete_fault()
+                    if fault != OK and not fault.after_apply:
+                        self._fail(fault)
+                        return
                     state.calls.append(("DeleteService", key))
                     state.deletes.append(key)
-                    state._roll(key, "Deleting", {}, gone=True)
+                    if state.delete_outcome == "DeleteFailed":
+                        state._roll(key, "Deleting", {"Status": "DeleteFailed",
+                                                      "Message": "failed to release the service's resources"})
+                    else:
+                        state._roll(key, "Deleting", {}, gone=True)
+                    if fault != OK:
+                        self._fail(fault)
+                        return
                 else:
                     self._send(404, {"Code": "NotFound", "Message": path})
                     return
             self._send(200, {"RequestId": "fake"})
 
         def _fail(self, fault: Fault) -> None:
-            """Answer an UpdateService with ``fault``'s status (its delay and hang are not modelled here)."""
+            """Answer a change with ``fault``'s status (its delay and hang are not modelled here)."""
             if fault.status != 200:
                 self._send(fault.status, {"RequestId": "fake", "Code": fault.code, "Message": "injected fault"})
             else:

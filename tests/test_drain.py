@@ -80,16 +80,30 @@ def test_while_it_drains_both_copies_run_and_neither_is_a_conflict(eas, cap):
     assert [r["name"] for r in recorded.of_type(DRAINED_TYPE)] == ["chat-drained"]
 
 
-def test_once_the_drain_is_over_the_old_copy_is_no_longer_registered_so_the_engine_deletes_it(eas, cap,
-                                                                                             monkeypatch):
+def test_once_the_drain_is_over_the_drain_resource_is_registered_as_ended_and_the_next_run_drops_it(
+        eas, cap, monkeypatch):
+    """The end is told to the resource itself (its update deletes the old copy): an ``until`` moved
+    earlier reaches it, which a delete with the state's old ``until`` could not see."""
     eas.services["cn-hangzhou/chat_dev"] = retained()
     eas.services["cn-beijing/chat_dev"] = running_service("chat_dev")
     warned: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warned.append(message))
     recorded = run({"chat": moving(until=PAST)}, cap)
-    assert not recorded.of_type(DRAINED_TYPE)
+    [drained] = recorded.of_type(DRAINED_TYPE)
+    assert drained["inputs"]["ended"] is True and drained["inputs"]["until"] == PAST
     assert not requests_of(recorded)["chat-service"].HasField("retainOnDelete")  # back to the stack's setting
-    assert any("the drain of cn-hangzhou ended" in w for w in warned)
+    assert any("the drain of cn-hangzhou ended" in w and "this run deletes" in w for w in warned)
+    del eas.services["cn-hangzhou/chat_dev"]  # deleted by that update
+    assert not run({"chat": moving(until=PAST)}, cap).of_type(DRAINED_TYPE)
+
+
+def test_after_the_move_the_new_copy_is_not_kept_on_delete(eas, cap):
+    """Issue 27, item 3: while the old copy drains, removing the service or destroying the stack
+    deletes the new copy like any other; only the first run of the move records retainOnDelete."""
+    eas.services["cn-hangzhou/chat_dev"] = retained()
+    eas.services["cn-beijing/chat_dev"] = running_service("chat_dev")
+    request = requests_of(run({"chat": moving()}, cap))["chat-service"]
+    assert not request.HasField("retainOnDelete")
 
 
 def test_a_drain_without_a_region_to_move_to_is_refused():
@@ -112,17 +126,44 @@ def provider_for(env_credentials):
     return make
 
 
-def test_the_drain_resource_deletes_the_old_copy_when_it_is_deleted(provider_for):
+def test_the_drain_resource_deletes_the_old_copy_when_its_drain_is_over(provider_for):
+    ended = {**PROPS, "until": PAST}
     with fake_eas(services={"cn-hangzhou/chat_dev": retained(), "cn-beijing/chat_dev": running_service("chat_dev")}) \
             as server:
         provider = provider_for(server)
         created = provider.create(PROPS)
         assert created.outs["status"] == "Running"
-        provider.delete(created.id, PROPS)
+        provider.delete(created.id, ended)
         assert server.deletes == ["cn-hangzhou/chat_dev"]
         assert "cn-beijing/chat_dev" in server.services
-        provider.delete(created.id, PROPS)  # gone already: nothing to do
+        provider.delete(created.id, ended)  # gone already: nothing to do
         assert server.deletes == ["cn-hangzhou/chat_dev"]
+
+
+def test_its_update_at_the_drains_end_deletes_the_old_copy(provider_for):
+    with fake_eas(services={"cn-hangzhou/chat_dev": retained()}) as server:
+        updated = provider_for(server).update("cn-hangzhou/chat_dev", PROPS, {**PROPS, "until": PAST, "ended": True})
+        assert server.deletes == ["cn-hangzhou/chat_dev"] and updated.outs["status"] == "gone"
+
+
+def test_while_the_drain_lasts_a_delete_is_refused_and_the_old_copy_kept(provider_for, monkeypatch):
+    """Issue 27, item 3: `pulumi destroy`, or the service removed, while the drain lasts."""
+    with fake_eas(services={"cn-hangzhou/chat_dev": retained()}) as server:
+        with pytest.raises(DrainError, match=r"keeps the old copy cn-hangzhou/chat_dev running until 2099-01-01"
+                                             r".*QWEN3_EAS_END_DRAINS=1"):
+            provider_for(server).delete("cn-hangzhou/chat_dev", PROPS)
+        assert server.deletes == []
+        monkeypatch.setenv("QWEN3_EAS_END_DRAINS", "1")
+        provider_for(server).delete("cn-hangzhou/chat_dev", PROPS)
+        assert server.deletes == ["cn-hangzhou/chat_dev"]
+
+
+def test_a_delete_that_ends_delete_failed_fails_at_once_with_the_way_out(provider_for):
+    with fake_eas(services={"cn-hangzhou/chat_dev": retained()}, delete_outcome="DeleteFailed", settle_polls=1) \
+            as server:
+        with pytest.raises(DrainError, match=r"could not delete the old copy cn-hangzhou/chat_dev \(DeleteFailed"
+                                             r".*aliyun eas DeleteService --ClusterId cn-hangzhou --ServiceName chat_dev"):
+            provider_for(server).delete("cn-hangzhou/chat_dev", {**PROPS, "until": PAST})
 
 
 def test_the_drain_resource_never_deletes_a_service_that_is_not_this_stacks(provider_for):

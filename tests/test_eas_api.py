@@ -117,14 +117,15 @@ def test_regions_are_probed_concurrently():
 
 
 def test_describe_service_goes_through_the_same_client():
-    from components.endpoint import describe
+    from components.eas.service_calls import describe
+    from components.endpoint import outputs
 
     with fake_eas(services={"cn-hangzhou/chat_dev": {"ServiceName": "chat_dev", "Status": "Running",
                                                      "AccessToken": "tok", "InternetEndpoint": "http://e/api/predict/chat_dev",
                                                      "IntranetEndpoint": "http://i/api/predict/chat_dev"}}) as server:
         info = describe(factory(server)("cn-hangzhou"), "cn-hangzhou", "chat_dev")
     assert (info.token, info.status) == ("tok", "Running")
-    assert info.outputs()["openaiBaseUrl"] == "https://e/api/predict/chat_dev/v1"  # tokens go over https
+    assert outputs(info)["openaiBaseUrl"] == "https://e/api/predict/chat_dev/v1"  # tokens go over https
 
 
 # -- snapshots ----------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def test_the_endpoint_resource_reads_endpoint_and_token_through_describe_service
                "InternetEndpoint": "http://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev",
                "IntranetEndpoint": "http://123.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/chat_dev"}
     with fake_eas(services={"cn-hangzhou/chat_dev": service}) as server:
-        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", endpoint_wait_s=0)
+        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", rollout_wait_s=0)
         created = provider.create({"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "a"})
         diff = provider.diff(created.id, {"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "a"},
                              {"region": "cn-hangzhou", "serviceName": "chat_dev", "configHash": "b"})
@@ -171,7 +172,7 @@ def test_the_endpoint_resource_names_a_missing_service(env_credentials):
     from components.endpoint import EndpointLookupError, EndpointProvider
 
     with fake_eas() as server:
-        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", endpoint_wait_s=0)
+        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", rollout_wait_s=0)
         with pytest.raises(EndpointLookupError, match=r"cn-hangzhou/gone.*InvalidService\.NotFound"):
             provider.create({"region": "cn-hangzhou", "serviceName": "gone", "configHash": "a"})
 

@@ -96,7 +96,7 @@ def test_creation_waits_for_an_endpoint_that_appears_a_moment_later():
                                                         Status="Waiting")}) as server:
         later = threading.Timer(0.3, lambda: server.services[f"{REGION}/{NAME}"].update(running()))
         later.start()
-        created = provider(server, endpoint_wait_s=5, poll_s=0.05).create(props(NEW_CONFIG))
+        created = provider(server, rollout_wait_s=5, poll_s=0.05).create(props(NEW_CONFIG))
     assert created.outs["internetEndpoint"] == HTTPS_ENDPOINT
     assert created.outs["status"] == "Running"
 
@@ -105,15 +105,15 @@ def test_creation_gives_up_at_its_deadline_naming_the_service():
     with fake_eas(services={f"{REGION}/{NAME}": running(InternetEndpoint="", IntranetEndpoint="",
                                                         Status="Waiting")}) as server:
         start = time.monotonic()
-        with pytest.raises(EndpointLookupError, match=rf"{REGION}/{NAME} still has no endpoint after 0.5 s "
+        with pytest.raises(EndpointLookupError, match=rf"{REGION}/{NAME} is still not serving after 0.5 s "
                                                       r"\(status Waiting\)"):
-            provider(server, endpoint_wait_s=0.5, poll_s=0.05).create(props(NEW_CONFIG))
+            provider(server, rollout_wait_s=0.5, poll_s=0.05).create(props(NEW_CONFIG))
         assert time.monotonic() - start < 3
 
 
 def test_creation_of_a_missing_service_names_it():
     with fake_eas() as server, pytest.raises(EndpointLookupError, match=rf"{REGION}/gone.*InvalidService\.NotFound"):
-        provider(server, endpoint_wait_s=0).create({**props(NEW_CONFIG), "serviceName": "gone"})
+        provider(server, rollout_wait_s=0).create({**props(NEW_CONFIG), "serviceName": "gone"})
 
 
 # -- import, type, pickled state --------------------------------------------------------------------
@@ -149,7 +149,7 @@ def test_the_pickled_provider_holds_no_credentials_and_refers_to_this_module(mon
         monkeypatch.setenv(f"ALIBABA_CLOUD_{name}", value)
         monkeypatch.setattr(auth_util, f"environment_{name.lower()}", value)
     with fake_eas(services={f"{REGION}/{NAME}": running()}) as server:
-        used = provider(server, endpoint_wait_s=0)
+        used = provider(server, rollout_wait_s=0)
         used.create(props(NEW_CONFIG))  # a provider that has made calls pickles the same
         pickled = base64.b64decode(serialize_provider(used))
     for secret in ("LTAI5tSentinelKeyId", "SentinelSecretValue42", "SentinelStsToken"):
@@ -201,7 +201,7 @@ def test_settings_removed_from_the_stack_are_removed_from_the_service():
 def test_an_update_that_removes_nothing_sends_no_replace():
     grown = {**NEW_CONFIG, "metadata": {**NEW_CONFIG["metadata"], "instance": 3}}
     with fake_eas(services={f"{REGION}/{NAME}": running(NEW_CONFIG)}) as server:
-        provider(server, endpoint_wait_s=0).update(f"{REGION}/{NAME}", props(NEW_CONFIG), props(grown))
+        provider(server, rollout_wait_s=0).update(f"{REGION}/{NAME}", props(NEW_CONFIG), props(grown))
     assert server.updates == []
 
 
@@ -209,7 +209,7 @@ def test_a_state_without_the_old_config_sends_no_replace():
     """Readers created before the config was kept have only its hash: nothing to compare."""
     old = {k: v for k, v in props(OLD_CONFIG).items() if k != "serviceConfig"}
     with fake_eas(services={f"{REGION}/{NAME}": running(OLD_CONFIG)}) as server:
-        provider(server, endpoint_wait_s=0).update(f"{REGION}/{NAME}", old, props(NEW_CONFIG))
+        provider(server, rollout_wait_s=0).update(f"{REGION}/{NAME}", old, props(NEW_CONFIG))
     assert server.updates == []
 
 

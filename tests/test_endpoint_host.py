@@ -81,7 +81,7 @@ def test_check_create_read_diff_update_refresh_delete_through_the_sdk_host(host)
                "IntranetEndpoint": ENDPOINT.replace(".pai-eas", ".vpc.pai-eas"),
                "ServiceConfig": json.dumps(OLD)}
     with fake_eas(services={f"{REGION}/{NAME}": service}) as server:
-        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http", endpoint_wait_s=2,
+        provider = EndpointProvider(api_endpoint=server.endpoint, protocol="http",
                                     rollout_wait_s=5, poll_s=0.05)
 
         def inputs(config: dict[str, Any]) -> dict[str, Any]:

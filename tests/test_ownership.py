@@ -87,7 +87,8 @@ def test_a_service_without_ownership_labels_is_named_foreign_not_adopted(eas, tm
     with pytest.raises(PlanError) as failure:
         run({"chat": service()}, snapshot(tmp_path, cn_hangzhou="WithStock"))
     message = str(failure.value)
-    assert "the EAS service chat_dev in cn-hangzhou is not this stack's" in message
+    assert "the EAS service chat_dev in cn-hangzhou carries this stack's name, and the program cannot claim it" \
+        in message
     assert "no managed-by/project/stack/service labels" in message and "qwen3-eas:adopt" in message
 
 
@@ -120,13 +121,28 @@ def test_adopt_names_only_configured_services():
         stack_config.load("dev", raw_config({"chat": service()}, adopt=json.dumps(["chta"])))
 
 
-def test_another_projects_copy_in_a_region_the_service_does_not_go_to_only_warns(eas, tmp_path):
-    eas.services["cn-beijing/chat_dev"] = foreign("chat_dev", **{"managed-by": "qwen3-eas", "project": "other"})
-    recorded = run({"chat": service(regions=TWO_REGIONS)}, snapshot(tmp_path, cn_hangzhou="WithStock",
-                                                                    cn_beijing="WithStock"))
-    request = requests_of(recorded)["chat-service"]
-    assert request.replacement_trigger.string_value == "cn-hangzhou"
-    assert (request.deleteBeforeReplaceDefined, request.deleteBeforeReplace) == (True, False)  # not found running
+@pytest.mark.parametrize("labels", [{}, {"managed-by": "qwen3-eas", "project": "other"}],
+                         ids=["unlabelled", "labelled for another project"])
+def test_a_copy_the_program_cannot_claim_holds_the_service_back_instead_of_placing_it_elsewhere(eas, tmp_path,
+                                                                                               labels):
+    """Issue 27, item 8: a copy of this stack's exact name that it cannot claim may still be the one
+    its state holds (deployed before the labels, labels cleared, the project renamed). Placed in
+    another region, the engine would replace it, and delete it: the service is held back instead,
+    with the ways out, and a preview fails rather than list the running copy as deleted."""
+    eas.services["cn-beijing/chat_dev"] = foreign("chat_dev", **labels)
+    cap = snapshot(tmp_path, cn_hangzhou="WithStock", cn_beijing="WithStock")
+    for preview in (False, True):
+        with pytest.raises(PlanError) as failure:
+            run({"chat": service(regions=TWO_REGIONS)}, cap, preview=preview)
+        message = str(failure.value)
+        assert message.startswith("not deployed this run: chat\n")
+        assert "chat_dev in cn-beijing carries this stack's name, and the program cannot claim it" in message
+        assert "placed in cn-hangzhou instead" in message
+        assert "qwen3-eas:adopt: [chat]" in message and "qwen3-eas:namePrefix" in message
+    # Adopted, it is this stack's and stays where it runs.
+    if not labels:
+        request = requests_of(run({"chat": service(regions=TWO_REGIONS)}, cap, adopt=json.dumps(["chat"])))
+        assert request["chat-service"].replacement_trigger.string_value == "cn-beijing"
 
 
 def test_a_name_prefix_separates_projects_and_leaves_unprefixed_stacks_as_they_were(eas, tmp_path):
@@ -138,7 +154,8 @@ def test_a_name_prefix_separates_projects_and_leaves_unprefixed_stacks_as_they_w
     prefixed = requests_of(recorded)["chat-service"]
     config = json.loads(recorded.of_type("alicloud:pai/service:Service")[0]["inputs"]["serviceConfig"])
     assert config["metadata"]["name"] == "teama_chat_dev"
-    assert eas.requests == ["/api/v2/services/cn-hangzhou/teama_chat_dev"]
+    # The new name, and the name it runs as before the prefix (issue 27, item 6).
+    assert sorted(eas.requests) == ["/api/v2/services/cn-hangzhou/chat_dev", "/api/v2/services/cn-hangzhou/teama_chat_dev"]
     # Setting the prefix on a deployed stack changes the trigger: a replacement (the new name is
     # free, so create first), never an in-place update that would address the old name.
     assert prefixed.replacement_trigger.string_value == "cn-hangzhou/teama_chat_dev"

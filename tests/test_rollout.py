@@ -37,7 +37,7 @@ def versioned(config: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def reader(server: Any, **settings: float) -> EndpointProvider:
-    return EndpointProvider(api_endpoint=server.endpoint, protocol="http", endpoint_wait_s=2, rollout_wait_s=5,
+    return EndpointProvider(api_endpoint=server.endpoint, protocol="http", rollout_wait_s=5,
                             poll_s=0.01, backoff_s=0.01, **settings)
 
 
@@ -76,7 +76,8 @@ def test_a_failed_rollout_fails_the_up_and_the_next_up_converges_without_a_secon
     with fake_eas(services={KEY: versioned(OLD_CONFIG)}, rollout_polls=1, rollout_outcome="Failed") as server:
         _tf_merge_update(server, NEW_CONFIG)
         server.services[KEY].update(Status="Running", CurrentVersion=2)  # the merge's rollout went well
-        with pytest.raises(EndpointLookupError, match=rf"{KEY} is Failed while waiting for finished rollout"):
+        with pytest.raises(EndpointLookupError,
+                           match=rf"{KEY} is Failed while the run waited for it to be serving its new version"):
             reader(server).update(KEY, props(OLD_CONFIG), props(NEW_CONFIG))
         # EAS recovers (or the operator fixed the cause); the next `up` sees the same olds and news.
         server.rollout_outcome = "Running"

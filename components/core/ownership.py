@@ -34,6 +34,11 @@ OWNER_KEYS = ("managed-by", "project", "stack", "service")
 RETAIN_LABEL = "retain-on-delete"
 """Set (``"true"``) while the stack records Pulumi ``retainOnDelete`` on the service: a two-phase
 move (``drain``) reads it to know that a run has already recorded the option."""
+MOVED_FROM_LABEL = "moved-from"
+"""The region a copy was moved from, set on the copy a region move creates (and kept by later
+runs). When the old copy's delete failed, a later run finds this stack's service in two regions;
+this label tells the current copy from the one being replaced, so the next run finishes the move
+instead of holding the service back."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,10 @@ class Copy:
     region: str
     labels: Mapping[str, str] = field(default_factory=dict)
     status: str = ""
+    name: str = ""
+    """The EAS name it was found under (the service's name, or its name before a prefix)."""
+    config: str = ""
+    """Its ``ServiceConfig`` as EAS holds it (JSON text)."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,22 @@ class Lookup:
     taken: dict[str, dict[str, str]] = field(default_factory=dict)
     """Region -> why the service of this name there is not this stack's: it cannot be placed there."""
     draining: dict[str, Copy] = field(default_factory=dict)
-    """The old copy of a two-phase move, kept running until its drain ends."""
+    """The old copy of a two-phase move, kept running until its drain ends (and, in ``drain_ended``,
+    deleted by this run)."""
+    drain_ended: set[str] = field(default_factory=set)
+    """Keys whose drain has ended while the old copy still runs: this run deletes it."""
     deferred: dict[str, str] = field(default_factory=dict)
     """Region a service stays in this run because its two-phase move first records retainOnDelete."""
+    found: dict[str, Copy] = field(default_factory=dict)
+    """This stack's copy where it runs (``regions``), as DescribeService described it."""
+    moved_from: dict[str, str] = field(default_factory=dict)
+    """The ``moved-from`` label of this stack's copy where it runs: later runs send it again."""
+    replaced: dict[str, Copy] = field(default_factory=dict)
+    """The old copy of a region move whose delete did not happen: the engine deletes it when the
+    state still records it; this run places nothing in its region."""
+    renamed: dict[str, Copy] = field(default_factory=dict)
+    """This stack's copy under the service's former name (before ``namePrefix``), where no copy
+    under the new name is this stack's: the renamed service is created beside it, in its region."""
     notes: dict[str, list[str]] = field(default_factory=dict)
     """Warnings to print, by key."""
 
@@ -134,34 +156,52 @@ class Lookup:
                            "run again when the EAS API answers, or pin its region in qwen3-eas:placements",
                            key, stock=True)
         taken = self.taken.get(key, {})
-        if plan.region in taken:
-            return Problem("regions", f"the EAS service {plan.name} in {plan.region} is not this stack's: "
-                           f"{taken[plan.region]}", "set qwen3-eas:namePrefix so that this stack's names differ, "
-                           "list other regions, or adopt it (qwen3-eas:adopt) if it is this stack's", key, stock=True)
+        # A copy of this exact name that the program cannot claim may still be the one the stack's
+        # state holds (deployed before ownership labels, labels cleared, a project or stack
+        # renamed): placed elsewhere, the engine would replace it, and delete it.
+        blocking = plan.region if plan.region in taken else \
+            (sorted(taken)[0] if taken and key not in self.regions and key not in self.renamed else None)
+        if blocking is not None:
+            elsewhere = "" if blocking == plan.region else (
+                f"; placed in {plan.region} instead, the engine would replace, and so delete, that copy if the "
+                "stack's state holds it")
+            return Problem("regions", f"the EAS service {plan.name} in {blocking} carries this stack's name, and the "
+                           f"program cannot claim it: {taken[blocking]}{elsewhere}",
+                           f"if it is this stack's service, adopt it (qwen3-eas:adopt: [{key}]); if it is another's, "
+                           "set qwen3-eas:namePrefix so that this stack's names differ", key, stock=True)
         return None
 
 
 def settle(targets: Mapping[str, tuple[str, Sequence[str]]], copies: Mapping[str, Mapping[str, Copy]],
            failures: Mapping[str, Mapping[str, str]], owner: Owner,
-           drains: Optional[Mapping[str, Drain]] = None, now: Optional[datetime] = None) -> Lookup:
+           drains: Optional[Mapping[str, Drain]] = None, now: Optional[datetime] = None,
+           former: Optional[Mapping[str, Mapping[str, Copy]]] = None) -> Lookup:
     """Decide, for every looked-up service, where it stays or why it is held back.
 
-    - A region that did not answer: unknown (a copy of ours, a second one perhaps, could be there;
+    ``failures``: key -> ``region/name`` -> why that lookup failed. ``former``: key -> region ->
+    the copy found under the service's former name (before ``namePrefix``).
+
+    - A lookup that did not answer: unknown (a copy of ours, a second one perhaps, could be there;
       the program never guesses).
-    - Ours in more than one region: a conflict. Kept in the first, a replacement could delete the
+    - Ours in one region: it stays there.
+    - Ours in two regions, one labelled ``moved-from`` the other's region: a move whose old copy
+      was not deleted. The labelled one is current; the engine deletes the other (it is pending
+      deletion in the state).
+    - Ours in more regions otherwise: a conflict. Kept in either, a replacement could delete the
       one the stack manages and then fail to create in the taken region.
-    - Ours in exactly one region: it stays there.
-    - Another's copy: that region is taken for this name.
+    - Another's copy: that region is taken for this name (``Lookup.hold_back``).
     - A drain's region: its copy of ours is the old copy of a two-phase move, not where it runs.
+    - Ours only under the former name: the service stays in that region, renamed there.
     """
     drains = drains or {}
+    former = former or {}
     result = Lookup()
     for key, (name, regions) in sorted(targets.items()):
         failed = failures.get(key, {})
         found = copies.get(key, {})
         drain = drains.get(key)
         if failed:
-            result.unknown[key] = "; ".join(f"DescribeService {r}/{name}: {why}" for r, why in sorted(failed.items()))
+            result.unknown[key] = "; ".join(f"DescribeService {where}: {why}" for where, why in sorted(failed.items()))
             continue
         ours: list[Copy] = []
         for region in regions:
@@ -182,39 +222,83 @@ def settle(targets: Mapping[str, tuple[str, Sequence[str]]], copies: Mapping[str
             ours.append(copy)
         old = next((c for c in ours if drain is not None and c.region == drain.region), None)
         ours = [c for c in ours if c is not old]
+        ours = _finish_move(key, name, ours, result)
         if len(ours) > 1:
             where = " and ".join(c.region for c in ours)
-            result.conflicts[key] = (f"this stack's EAS service {name} runs in {where} (a move that did not finish, "
-                                     "or a copy made by hand); the program cannot tell which one the stack manages")
+            result.conflicts[key] = (f"this stack's EAS service {name} runs in {where} (a copy made by hand, or a "
+                                     "move from before the moved-from label); the program cannot tell which one the "
+                                     "stack manages")
             continue
         if ours:
             result.regions[key] = ours[0].region
+            result.found[key] = ours[0]
+            if ours[0].labels.get(MOVED_FROM_LABEL):
+                result.moved_from[key] = ours[0].labels[MOVED_FROM_LABEL]
+        else:
+            _renamed(key, name, former.get(key, {}), owner, result)
         if old is None or drain is None:
             continue
-        active = drain.active(now or datetime.now(drain.until.tzinfo))
-        if ours:
-            # Moved already: the old copy is kept while the drain lasts; after it, the run no longer
-            # registers the drain resource, and the engine deletes it (and with it the old copy).
-            if active:
-                result.draining[key] = old
-            else:
-                result.note(key, f"the drain of {old.region} ended {drain.until.isoformat()}: the old copy there "
-                                 "is deleted by this run (delete it by hand if the stack no longer holds it)")
-        elif old.labels.get(RETAIN_LABEL) != "true":
-            if active:
-                # Phase 1: the engine reads retainOnDelete from the old state when it deletes a
-                # replaced resource (pulumi/pulumi pkg/resource/deploy/step.go line 661 at 1b59498,
-                # `s.old.RetainOnDelete`), so a run before the move must record it.
-                result.deferred[key] = drain.region
-                result.regions[key] = drain.region
-            else:
-                result.note(key, f"the drain of {old.region} ended {drain.until.isoformat()} before the move "
-                                 "began: the service moves and the old copy is deleted at the end of this run")
-        else:
-            # Phase 2: retainOnDelete is recorded on the old copy, so the move leaves it running;
-            # the drain resource takes it over (and deletes it once the drain is over).
-            result.draining[key] = old
+        _drain(key, old, drain, bool(ours), now, result)
     return result
+
+
+def _finish_move(key: str, name: str, ours: list[Copy], result: Lookup) -> list[Copy]:
+    """Of two copies of ours, the one a move created (``moved-from`` the other's region) is current;
+    the other is recorded as the old copy to be deleted. Anything else is returned unchanged."""
+    if len(ours) != 2:
+        return ours
+    for current, old in (ours, ours[::-1]):
+        if current.labels.get(MOVED_FROM_LABEL) == old.region:
+            result.replaced[key] = old
+            result.note(key, f"this stack's EAS service {name} in {old.region} is the old copy of its move to "
+                             f"{current.region}, whose delete did not happen: the engine deletes it in this run when "
+                             "the stack's state still records it (pending deletion). If a later run still finds it "
+                             f"there, delete it: `aliyun eas DeleteService --ClusterId {old.region} "
+                             f"--ServiceName {name}`")
+            return [current]
+    return ours
+
+
+def _renamed(key: str, name: str, found: Mapping[str, Copy], owner: Owner, result: Lookup) -> None:
+    """Where the service runs under its former name, if nowhere under its new one: it stays there."""
+    mine = [c for c in found.values() if owner.judge(key, c.labels) is None]
+    if len(mine) == 1:
+        copy = mine[0]
+        result.renamed[key] = copy
+        result.note(key, f"runs as {copy.name} in {copy.region}: renamed to {name} there (the new name is created "
+                         f"first, then {copy.name} is deleted), not moved")
+    elif len(mine) > 1:
+        where = " and ".join(sorted(c.region for c in mine))
+        result.conflicts[key] = (f"this stack's EAS service runs under its former name {mine[0].name} in {where}; "
+                                 "the program cannot tell which one the stack manages")
+
+
+def _drain(key: str, old: Copy, drain: Drain, moved: bool, now: Optional[datetime], result: Lookup) -> None:
+    """What a two-phase move's old copy means this run (see ``components.drain``)."""
+    active = drain.active(now or datetime.now(drain.until.tzinfo))
+    if moved:
+        # Moved already: the old copy is kept while the drain lasts; after it, the run no longer
+        # registers the drain resource, and the engine deletes it (and with it the old copy).
+        result.draining[key] = old
+        if not active:
+            result.drain_ended.add(key)
+            result.note(key, f"the drain of {old.region} ended {drain.until.isoformat()}: this run deletes the old "
+                             "copy there")
+    elif old.labels.get(RETAIN_LABEL) != "true":
+        if active:
+            # Phase 1: the engine reads retainOnDelete from the old state when it deletes a
+            # replaced resource (pulumi/pulumi pkg/resource/deploy/step.go line 661 at 1b59498,
+            # `s.old.RetainOnDelete`), so a run before the move must record it.
+            result.deferred[key] = drain.region
+            result.regions[key] = drain.region
+            result.found[key] = old
+        else:
+            result.note(key, f"the drain of {old.region} ended {drain.until.isoformat()} before the move "
+                             "began: the service moves and the old copy is deleted at the end of this run")
+    else:
+        # Phase 2: retainOnDelete is recorded on the old copy, so the move leaves it running;
+        # the drain resource takes it over (and deletes it once the drain is over).
+        result.draining[key] = old
 
 
 def drained_spec(key: str, spec: spec_model.ServiceSpec, default_region: Optional[str], pin: Optional[str],
@@ -234,3 +318,13 @@ def drained_spec(key: str, spec: spec_model.ServiceSpec, default_region: Optiona
         return spec, Problem("drain.region", f"{gone} is the only region the service may run in",
                              "list the region the service moves to in regions", key)
     return spec.model_copy(update={"regions": regions}), None
+
+
+def without_old_copy(spec: spec_model.ServiceSpec, old: Optional[Copy],
+                     default_region: Optional[str]) -> spec_model.ServiceSpec:
+    """The spec without the region of a move's old copy, while that copy is still there: its name
+    is taken in that region until the engine has deleted it."""
+    if old is None or not spec.allow_region_move:
+        return spec
+    regions = [r for r in (spec.regions or ([default_region] if default_region else [])) if r != old.region]
+    return spec.model_copy(update={"regions": regions}) if regions else spec

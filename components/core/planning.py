@@ -27,6 +27,7 @@ from . import (
     fitting,
     hardware,
     image_checks,
+    live_values,
     model_rules,
     naming,
     ownership,
@@ -92,6 +93,22 @@ class ServicePlan:
     draining: Optional[str] = None
     """The region of this service's old copy, kept running by a two-phase move (``drain``)."""
     drain_until: Optional[str] = None
+    drain_ended: bool = False
+    """The drain is over: this run deletes the old copy (``components.drain``)."""
+    moved_from: Optional[str] = None
+    """The region this service's current copy was moved from (the ``moved-from`` label): set by
+    the run that moves it, and sent again by every later run so that no run changes the label."""
+    status_seen: str = ""
+    """The status the EAS API reported for this service where it runs, when that status will not
+    serve by waiting (``Failed``, ``Stopped``, ...); empty otherwise. The endpoint reader then
+    checks the service again and fails the run while it does not serve."""
+    sent: Optional[live_values.Sent] = None
+    """What is sent where it differs from what the stack builds: values kept as EAS holds them
+    (``components.core.live_values``); None when nothing was looked up."""
+    import_id: Optional[str] = None
+    """The EAS name to take the running service back by (Pulumi's ``import`` option), when this
+    stack's copy runs where the service is planned: a no-op while the state holds it, and how a
+    service left outside the state (a killed run, a lost answer, ``retainOnDelete``) comes back."""
 
     @property
     def replacement_trigger(self) -> str:
@@ -109,8 +126,20 @@ class ServicePlan:
 
     @cached_property
     def service_config_json(self) -> str:
-        """Exactly the string passed to ``alicloud.pai.Service`` (serialised once: the component needs it twice)."""
+        """The service JSON the stack builds, serialised once (what ``make plan`` shows and the
+        endpoint reader compares)."""
         return service_json.serialise(self.service_config)
+
+    @cached_property
+    def sent_config_json(self) -> str:
+        """Exactly the string passed to ``alicloud.pai.Service``: the stack's JSON, with what the run
+        keeps as EAS holds it (``sent``)."""
+        return service_json.serialise(self.sent.config) if self.sent is not None else self.service_config_json
+
+    @property
+    def sent_tags(self) -> dict[str, str]:
+        """The tags passed to ``alicloud.pai.Service`` (``tags``, and labels kept as EAS holds them)."""
+        return dict(self.sent.tags) if self.sent is not None else self.tags
 
     @property
     def features(self) -> dict[str, bool]:
@@ -137,6 +166,11 @@ class ServicePlan:
             tags["gpu-type"] = self.gpu_type
         if self.retain_on_delete:
             tags[ownership.RETAIN_LABEL] = "true"
+        moved_from = self.running_in if self.moving else self.moved_from
+        if moved_from:
+            tags[ownership.MOVED_FROM_LABEL] = moved_from
+        # Which JSON the stack last sent, so that a later run tells its own change from what EAS holds.
+        tags[live_values.CONFIG_LABEL] = live_values.config_digest(self.service_config_json)
         return tags
 
     def summary(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Optional
 
-from . import naming, ownership, placement
+from . import live_values, naming, ownership, placement, service_status
 from .cost import StackCost
 from .errors import Problem, StackConfigError
 from .planning import ServicePlan, plan_service
@@ -51,6 +51,15 @@ def lookup_targets(loaded: LoadedStack) -> dict[str, tuple[str, tuple[str, ...]]
         if regions:
             targets[key] = (naming.service_name(loaded.name, key, loaded.config.name_prefix), tuple(regions))
     return targets
+
+
+def former_names(loaded: LoadedStack) -> dict[str, str]:
+    """Service key -> its name without ``qwen3-eas:namePrefix``, where a prefix is set: adding one
+    renames every service, and the lookup must find them under the names they run as."""
+    prefix = loaded.config.name_prefix
+    if not prefix:
+        return {}
+    return {key: naming.service_name(loaded.name, key) for key in sorted(loaded.config.services)}
 
 
 @dataclass(frozen=True)
@@ -104,8 +113,11 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
         if drained is not None:
             problems.append(drained)
             continue
+        spec = ownership.without_old_copy(spec, lookup.replaced.get(key), loaded.default_region)
+        renamed = lookup.renamed.get(key)
+        running_region = lookup.regions.get(key) or (renamed.region if renamed is not None else None)
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
-                                   capacity, pin, lookup.regions.get(key), loaded.config.cost.site,
+                                   capacity, pin, running_region, loaded.config.cost.site,
                                    loaded.config.name_prefix)
         held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
         if held is not None:
@@ -125,17 +137,20 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
             problems.append(Problem("(service key)", f"services {clash!r} and {key!r} map to the same EAS name {plan.name!r}",
                                     "rename one of the service keys", key))
         names[plan.name] = key
-        draining = lookup.draining.get(key)
         active = spec.drain is not None and ownership.drain_of(spec.drain).active(now)
-        plans[key] = dataclasses.replace(
+        plan = dataclasses.replace(
             plan, protect=loaded.config.protected(key), project=project,
-            # While a drain lasts the service is kept on delete: its old copy must outlive the move.
-            retain_on_delete=loaded.config.retained(key) or active,
-            draining=draining.region if draining is not None else None,
+            # While a drain lasts and the move has not happened, the service is kept on delete: the
+            # old copy must outlive the move. Once it moved (the drain holds the old copy), the new
+            # copy is deleted like any other, so that nothing billed is left outside the state.
+            retain_on_delete=loaded.config.retained(key) or (active and key not in lookup.draining),
+            draining=lookup.draining[key].region if key in lookup.draining else None,
+            drain_ended=key in lookup.drain_ended,
             drain_until=spec.drain.until if spec.drain is not None else None,
             explanation=plan.explanation + ((
                 f"two-phase move out of {spec.drain.region} (drain): the copy there keeps running until "
                 f"{spec.drain.until}, then the first `pulumi up` deletes it",) if spec.drain is not None else ()))
+        plans[key] = _as_found(plan, key, lookup)
     if problems:
         raise StackConfigError(loaded.name, problems)
     stack_cost = StackCost({k: p.cost for k, p in plans.items() if p.cost is not None}, loaded.config.cost.site,
@@ -144,6 +159,41 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
                       "it, so that the move leaves it running; run `pulumi up` again to move it")
                 for key, region in lookup.deferred.items() if key in plans}
     return StackPlan(plans, held_back, stack_cost, frozenset(uncertain), deferred)
+
+
+def _as_found(plan: ServicePlan, key: str, lookup: ownership.Lookup) -> ServicePlan:
+    """The plan with what the lookup found where it runs: how it is replaced, what it keeps as EAS
+    holds it, whether it is taken back by ID, and whether it serves."""
+    renamed = key in lookup.renamed
+    # Two copies of ours, told apart by the moved-from label: the state may hold either (a delete
+    # that failed, or a create a killed run left behind), so nothing is deleted first.
+    ambiguous = key in lookup.replaced
+    copy = lookup.found.get(key)
+    here = copy is not None and copy.region == plan.region and copy.name in ("", plan.name) and not ambiguous
+    plan = dataclasses.replace(
+        plan,
+        # Renamed in place: the old name is not where the new one runs, so nothing is deleted first.
+        running_in=None if renamed or ambiguous else plan.running_in,
+        moved_from=lookup.moved_from.get(key),
+        import_id=plan.name if here else None,
+    )
+    if not here or copy is None:
+        return plan
+    sent = live_values.send(plan.service_config, plan.service_config_json, plan.tags,
+                            live_values.Live(copy.config, copy.labels))
+    warnings = list(plan.warnings)
+    if sent.kept:
+        warnings.append(f"EAS holds {', '.join(sent.kept)}, which the stack does not set (set by hand, or added by "
+                        "EAS): sent back as EAS holds them, so that no run rolls the service out for them; to manage "
+                        "them, set them in the stack (docs/operating.md, keys the stack does not send)")
+    seen = copy.status if service_status.will_not_serve(copy.status) else ""
+    if seen:
+        warnings.append(f"EAS reports {plan.region}/{plan.name} {seen}: it does not serve, and this run fails unless "
+                        "it serves again after the run's changes (the endpoint reader checks it)"
+                        + ("; a stopped service is started again by `pulumi up --refresh`"
+                           if seen in service_status.STOPPED else ""))
+    return dataclasses.replace(plan, sent=sent, status_seen=seen, warnings=tuple(warnings),
+                               explanation=(*plan.explanation, *sent.notes))
 
 
 def plan_stack(loaded: LoadedStack, capacity: Optional[placement.Capacity] = None,

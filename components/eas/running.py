@@ -42,6 +42,7 @@ Targets = Mapping[str, tuple[str, Sequence[str]]]
 
 
 def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[str, Drain]] = None,
+                  former: Optional[Mapping[str, str]] = None,
                   now: Optional[datetime] = None, client_factory: Optional[Callable[[str], Any]] = None,
                   timeout_s: float = 5.0, retries: int = 1, backoff_s: float = 0.5,
                   deadline_s: float = 120.0) -> Lookup:
@@ -50,14 +51,19 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
     A retryable failure is tried again after the stock probe's backoff (``api.with_retries``); no
     lookup outlives ``deadline_s``: what has no answer by then is unknown, and that service is
     held back like any other whose place cannot be told. ``owner`` says which copies are this
-    stack's; ``drains`` name the old copies of two-phase moves (``ownership.settle``).
+    stack's; ``drains`` name the old copies of two-phase moves; ``former``: key -> the service's
+    name before ``namePrefix`` was set or changed, looked up in the same regions, so that a rename
+    keeps a running service where it runs (``ownership.settle``).
     """
     if os.environ.get(ENV, "") == OFFLINE or not targets:
         return Lookup()
+    former = {key: name for key, name in (former or {}).items() if key in targets and name != targets[key][0]}
     from . import api as eas_api  # the SDK is only needed when something is looked up
     from . import credentials as eas_credentials
 
     pairs = [(key, name, region) for key, (name, regions) in sorted(targets.items()) for region in regions]
+    pairs += [(key, former[key], region) for key, (_, regions) in sorted(targets.items()) if key in former
+              for region in regions]
     clients: dict[str, Any] = {}
     try:
         for _, _, region in pairs:
@@ -88,7 +94,8 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
             return failure
         if body is None:
             return None
-        return Copy(region, eas_api.labels_of(body), str(getattr(body, "status", None) or "unknown"))
+        return Copy(region, eas_api.labels_of(body), str(getattr(body, "status", None) or "unknown"), name,
+                    str(getattr(body, "service_config", None) or ""))
 
     pool = ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup")
     futures = {pool.submit(ask, pair): pair for pair in pairs}
@@ -99,13 +106,14 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
     answers = {pair: (future.result() if future in done else late) for future, pair in futures.items()}
 
     copies: dict[str, dict[str, Copy]] = {}
+    renamed: dict[str, dict[str, Copy]] = {}
     failed: dict[str, dict[str, str]] = {}
     for (key, name, region), answer in sorted(answers.items()):
         if isinstance(answer, eas_api.ProbeFailure):
             if answer.kind is eas_api.FailureKind.AUTH:
                 raise ServiceLookupError(f"EAS refused DescribeService {region}/{name}: {answer.detail}; "
                                          "the RAM user needs eas:DescribeService")
-            failed.setdefault(key, {})[region] = str(answer)
+            failed.setdefault(key, {})[f"{region}/{name}"] = str(answer)
         elif isinstance(answer, Copy):
-            copies.setdefault(key, {})[region] = answer
-    return settle(targets, copies, failed, owner, drains, now)
+            (renamed if name == former.get(key) else copies).setdefault(key, {})[region] = answer
+    return settle(targets, copies, failed, owner, drains, now, former=renamed)

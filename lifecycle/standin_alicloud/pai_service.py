@@ -21,7 +21,24 @@ to v1.285.0", before its 4.0.0 SDK), and the bridge's Terraform plugin SDK v1 se
   ``serviceConfig`` PUTs the whole new JSON with no ``UpdateType`` (EAS merges: keys the new JSON
   lacks stay on EAS) and waits for ``Running`` after a 5 s delay (254-275); changed ``tags`` are
   set by their own calls (278-283); then Read;
-- Delete (287-330): DeleteService (a missing service is fine: 316-318), then wait until gone.
+- Delete (287-330): DeleteService (a missing service is fine: 316-318), then wait until gone: the
+  wait watches ``$.ServiceName`` with no fail states (324), so a delete that ends ``DeleteFailed``
+  is waited on until the delete timeout;
+- waits for a status (``PaiServiceStateRefreshFunc``, ``service_alicloud_pai_v2.go`` 57-94): create
+  and a config update wait for ``Running`` and fail on ``Failed`` (116, 272); a start waits for
+  ``Running`` with no fail state (198); a stop waits for ``Stopped`` and fails on ``Failed`` (231);
+- a failure after ``d.SetId`` (a create or update whose wait failed, or an update EAS refused):
+  the Terraform plugin SDK v1 returns ``ResourceData.State()`` (``helper/schema/resource.go``
+  257-324 and ``resource_data.go`` 294-390 at v1.17.2), the *planned* values, since the resource
+  never enters partial mode; pulumi-terraform-bridge v3.134.0 returns it as
+  ``ErrorResourceInitFailed`` without inputs (``pkg/tfbridge/provider.go`` 1363-1413, 1742-1793,
+  2073-2081). No re-read of EAS: a create's state has the inputs and no computed value, an
+  update's the old state with the planned changes;
+- an update with no Terraform diff (the engine's empty update of a resource with init errors)
+  returns the recorded state without calling EAS (bridge ``provider.go`` 1725-1731);
+- tags: keys starting ``aliyun``, ``acs:``, ``http://`` or ``https://`` are never removed
+  (``SetResourceTags`` drops them from the removals, ``service_alicloud_pai_v2.go`` 175-181,
+  ``ignoredTags`` in ``tags.go`` 746-756), and Read still reports them (144-146).
 - Timeouts: the resource's defaults are 5 min create, 16 min update, 5 min delete (24-28); a
   ``customTimeouts`` option replaces them (the engine sends it as the request's ``timeout``).
 """
@@ -29,6 +46,7 @@ to v1.285.0", before its 4.0.0 SDK), and the bridge's Terraform plugin SDK v1 se
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -167,6 +185,15 @@ class InitFailedError(RuntimeError):
         self.service_id, self.state, self.reason = service_id, state, reason
 
 
+def planned(state: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the Terraform SDK v1 records after a failure past ``d.SetId``: the prior state with the
+    planned inputs over it (see the module doc); computed values stay as they were (absent on create)."""
+    out = {**state, **inputs}
+    if out.get("serviceConfig") not in (None, UNKNOWN):
+        out["serviceConfig"] = normalize(out["serviceConfig"])
+    return out
+
+
 def create(eas: Eas, inputs: dict[str, Any], timeout_s: float) -> tuple[str, dict[str, Any]]:
     """Create (69-122); returns the ID and the state."""
     name = eas.create(json.loads(inputs["serviceConfig"]), labels=inputs.get("tags") or {},
@@ -178,7 +205,7 @@ def create(eas: Eas, inputs: dict[str, Any], timeout_s: float) -> tuple[str, dic
         if inputs.get("tags"):
             eas.set_labels(name, added=inputs["tags"], removed=[], timeout_s=timeout_s)
     except Exception as exc:
-        raise InitFailedError(name, read(eas, name, develop=inputs.get("develop"), new=True) or {}, str(exc)) from None
+        raise InitFailedError(name, planned({}, inputs), str(exc)) from None
     return name, read(eas, name, develop=inputs.get("develop"), new=True) or {}
 
 
@@ -207,8 +234,14 @@ def _set_status(eas: Eas, name: str, target: Optional[str], timeout_s: float) ->
         eas.wait_for(name, ["Stopped"], fail=["Failed"], timeout_s=timeout_s, delay_s=30.0)
 
 
+IGNORED_TAG = re.compile(r"^(aliyun|acs:|http://|https://)")
+"""Tag keys the provider never removes (``ignoredTags``, ``tags.go`` 746-756)."""
+
+
 def update(eas: Eas, service_id: str, state: Props, inputs: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Update (154-285); returns the state."""
+    if not diff(state, Props(inputs)).changed:
+        return dict(state.values)  # no Terraform diff: the bridge returns the old state, EAS is not called
     try:
         if inputs.get("status") and inputs.get("status") != state.get("status"):
             _set_status(eas, service_id, inputs["status"], timeout_s)
@@ -217,12 +250,12 @@ def update(eas: Eas, service_id: str, state: Props, inputs: dict[str, Any], time
             eas.wait_for(service_id, ["Running"], fail=["Failed"], timeout_s=timeout_s)
         old_tags, new_tags = state.get("tags") or {}, inputs.get("tags") or {}
         if old_tags != new_tags:
-            removed = [key for key, value in old_tags.items() if new_tags.get(key) != value]
+            removed = [key for key, value in old_tags.items()
+                       if new_tags.get(key) != value and not IGNORED_TAG.match(key)]
             added = {key: value for key, value in new_tags.items() if old_tags.get(key) != value}
             eas.set_labels(service_id, added=added, removed=removed, timeout_s=timeout_s)
     except Exception as exc:
-        raise InitFailedError(service_id, read(eas, service_id, develop=inputs.get("develop")) or dict(state.values),
-                         str(exc)) from None
+        raise InitFailedError(service_id, planned(dict(state.values), inputs), str(exc)) from None
     return read(eas, service_id, develop=inputs.get("develop")) or {}
 
 

@@ -139,7 +139,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         if request.preview:
             return provider_pb2.CreateResponse(id="", properties=encode(pai_service.preview_create(inputs), props.secret))
         eas = self._eas(context)
-        service_id, state = self._changing(context, inputs, props.secret,
+        service_id, state = self._changing(context, props.secret,
                                            lambda: pai_service.create(eas, inputs, _timeout(request, "create")))
         return provider_pb2.CreateResponse(id=service_id, properties=encode(state, props.secret))
 
@@ -168,7 +168,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         if request.preview:
             return provider_pb2.UpdateResponse(properties=encode(pai_service.preview_update(olds, inputs), news.secret))
         eas = self._eas(context)
-        state = self._changing(context, inputs, news.secret,
+        state = self._changing(context, news.secret,
                                lambda: pai_service.update(eas, request.id, olds, inputs, _timeout(request, "update")))
         return provider_pb2.UpdateResponse(properties=encode(state, news.secret))
 
@@ -180,22 +180,23 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
             _abort(context, str(exc))
         return empty_pb2.Empty()
 
-    def _changing(self, context: grpc.ServicerContext, inputs: dict[str, Any], secret: frozenset[str],
-                  change: Callable[[], T]) -> T:
+    def _changing(self, context: grpc.ServicerContext, secret: frozenset[str], change: Callable[[], T]) -> T:
         """A create or update: a failure after EAS took it carries the state it left (see the module doc)."""
         try:
             return change()
         except pai_service.InitFailedError as failed:
-            self._init_failed(context, failed, inputs, secret)
+            self._init_failed(context, failed, secret)
             raise
         except EasCallError as exc:
             _abort(context, str(exc))
             raise
 
-    def _init_failed(self, context: grpc.ServicerContext, failed: pai_service.InitFailedError, inputs: dict[str, Any],
+    def _init_failed(self, context: grpc.ServicerContext, failed: pai_service.InitFailedError,
                      secret: frozenset[str]) -> None:
+        # The bridge sets no inputs here (pkg/tfbridge/provider.go 2073-2081): the engine keeps the
+        # inputs it sent (create) or the old ones (update).
         detail = provider_pb2.ErrorResourceInitFailed(id=failed.service_id, properties=encode(failed.state, secret),
-                                                      reasons=[failed.reason], inputs=encode(inputs, secret))
+                                                      reasons=[failed.reason])
         _abort(context, failed.reason, detail=detail)
 
 
