@@ -41,9 +41,11 @@ How the engine drives it (the SDK's host, ``pulumi/dynamic/__main__.py`` in pulu
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 from collections.abc import Callable
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi.dynamic
@@ -97,8 +99,19 @@ def https_url(endpoint: str) -> str:
     """The endpoint over https: EAS returns ``http://`` public endpoints, and documents that the
     same endpoint serves https ("You can replace http with https for more secure encrypted
     transmission", Alibaba Cloud, "Call a service over a common public endpoint",
-    https://www.alibabacloud.com/help/doc-detail/111114.html). Tokens go only over https."""
-    return "https://" + endpoint[len("http://"):] if endpoint.startswith("http://") else endpoint
+    https://www.alibabacloud.com/help/doc-detail/111114.html). Tokens go only over https, except
+    to a loopback address (a local test server: the smoke test's rule too)."""
+    if not endpoint.startswith("http://") or _loopback(endpoint):
+        return endpoint
+    return "https://" + endpoint[len("http://"):]
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def openai_base_url(endpoint: str) -> str:
@@ -146,17 +159,21 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         """DescribeService until ``ready`` or ``wait_s`` has passed; then fail naming the service.
 
         A status from which the service will not serve by waiting (``Failed``, ``Stopped``, being
-        deleted) fails at once, with the cure (``not_serving``). An API failure that may pass
-        (throttling, a server error, a timeout) is polled through until the wait's own deadline,
-        not only for the call's few retries: a 25-second blip must not fail a 90-minute wait.
+        deleted) fails at once, with the cure. An API failure that may pass (throttling, a server
+        error, a timeout) is polled through until the wait's own deadline, not only for one call's
+        few retries: a 25-second blip must not fail a 90-minute wait. Polls start at a tenth of
+        ``poll_s`` and double up to it: a change that is already done returns at once.
         """
         region, name = props["region"], props["serviceName"]
         client = client or self._client(region)
         deadline = time.monotonic() + wait_s
+        pause = self.poll_s / 10
+        last_error: Optional[EndpointLookupError] = None
         while True:
             info: Optional[ServiceInfo] = None
             try:
-                info = self._describe(client, props)
+                # One attempt per poll: this loop is the retry, bounded by the wait's deadline.
+                info = describe(client, region, name, require_endpoint=False, retries=0)
             except ServiceGoneError:
                 raise
             except EndpointLookupError as exc:
@@ -173,12 +190,13 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
             if left <= 0:
                 if info is None:
                     raise EndpointLookupError(
-                        f"the EAS API kept failing for {wait_s:g} s while the run waited for {region}/{name} to be {what}: "
-                        f"{last_error}; EAS goes on with the service: run `pulumi up` again")
+                        f"the EAS API kept failing for {wait_s:g} s while the run waited for {region}/{name} to be "
+                        f"{what}: {last_error}; EAS goes on with the service: run `pulumi up` again")
                 raise EndpointLookupError(
                     f"EAS service {region}/{name} is still not {what} after {wait_s:g} s "
                     f"({info.progress()}); EAS goes on with it: run `pulumi up` again once it is Running")
-            time.sleep(min(self.poll_s, left))
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, self.poll_s)
 
     def _outs(self, props: dict[str, Any], info: ServiceInfo) -> dict[str, Any]:
         return {**props, **outputs(info)}
@@ -202,14 +220,19 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_=id_, outs=self._outs(props, info))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        # retainOnDelete too: the engine hands a delete the recorded outputs, so the reader must
+        # record the service's current option before it is deleted with it.
         changed = [k for k in ("region", "serviceName", "configHash", "serviceCreated") if olds.get(k) != news.get(k)]
+        if bool(olds.get("retainOnDelete")) != bool(news.get("retainOnDelete")):
+            changed.append("retainOnDelete")
         # A state from before the config was kept: one update that only re-reads stores it, so
         # that the next removal is seen.
         catch_up = "serviceConfig" in news and "serviceConfig" not in olds
-        # The run's lookup saw the service not serving (``statusSeen``): the update waits for it to
-        # serve again (after the provider's own update, if any) or fails saying why. Only a status
-        # seen this run counts: the value recorded by an earlier run is never compared.
-        unwell = bool(news.get("statusSeen"))
+        # The run's lookup saw the service not serving (``statusSeen``), or holding keys to remove
+        # (``extraKeys``): the update removes them, and waits for it to serve (after the provider's
+        # own update, if any) or fails saying why. Only what this run saw counts: the values an
+        # earlier run recorded are never compared.
+        unwell = bool(news.get("statusSeen")) or bool(news.get("extraKeys"))
         return pulumi.dynamic.DiffResult(changes=bool(changed) or catch_up or unwell,
                                          replaces=[k for k in changed if k in ("region", "serviceName")],
                                          delete_before_replace=False)
@@ -224,20 +247,23 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         client = self._client(region)
         wait_s = self.rollout_wait_s
         settled = self._wait_for(news, serving, wait_s, "serving its new version", client)
-        sent = news.get("sentConfig") or ""
+        new_config: str = news.get("serviceConfig") or ""
+        # What the provider was given: the stack's JSON with what the run keeps as EAS holds it
+        # (a reader from before sentConfig existed has the stack's JSON only).
+        sent: str = news.get("sentConfig") or new_config
+        retries, backoff_s = getattr(self, "retries", RETRIES), getattr(self, "backoff_s", BACKOFF_S)
         if sent and not holds(settled.service_config, sent):
             # The provider recorded a change EAS never took (a refused update: the bridge keeps the
             # planned values, and its next update finds nothing to send). Send it, once.
-            merge_update(client, region, name, sent, retries=getattr(self, "retries", RETRIES),
-                                backoff_s=getattr(self, "backoff_s", BACKOFF_S))
+            merge_update(client, region, name, sent, retries=retries, backoff_s=backoff_s)
             time.sleep(self.poll_s)
             settled = self._wait_for(news, serving, wait_s, "serving the change sent again", client)
-        new_config: str = news.get("serviceConfig") or ""
         dropped = removed_from_json(olds.get("serviceConfig"), new_config) if new_config else []
-        if dropped and still_to_remove(dropped, settled.service_config, new_config):
-            replace_update(client, region, name, new_config,
-                           done=lambda live: not still_to_remove(dropped, live, new_config),
-                           retries=getattr(self, "retries", RETRIES), backoff_s=getattr(self, "backoff_s", BACKOFF_S))
+        dropped += [key for key in news.get("extraKeys") or [] if key not in dropped]
+        if dropped and still_to_remove(dropped, settled.service_config, sent):
+            # The replace sends what the provider was given: kept keys and the autoscaler's count stay.
+            replace_update(client, region, name, sent, done=lambda live: not still_to_remove(dropped, live, sent),
+                           retries=retries, backoff_s=backoff_s)
             # EAS may still say Running from before the update for a moment.
             time.sleep(self.poll_s)
             settled = self._wait_for(news, serving, wait_s, "serving without the removed settings", client)
@@ -306,7 +332,8 @@ class ServiceEndpoint(pulumi.dynamic.Resource, module="eas", name="ServiceEndpoi
 
     def __init__(self, name: str, *, region: str, service_name: str, service_config: str,
                  service_created: Optional[pulumi.Input[str]] = None, service_urn: Optional[pulumi.Input[str]] = None,
-                 status_seen: str = "", sent_config: Optional[str] = None, retain_on_delete: bool = False,
+                 status_seen: str = "", sent_config: Optional[str] = None, extra_keys: Optional[list[str]] = None,
+                 retain_on_delete: bool = False,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  provider: Optional[EndpointProvider] = None) -> None:
         if opts is not None and opts.import_:
@@ -332,6 +359,9 @@ class ServiceEndpoint(pulumi.dynamic.Resource, module="eas", name="ServiceEndpoi
             # What the provider is given (the stack's JSON with what the run keeps as EAS holds it):
             # the reader checks that EAS holds it, and sends it when a refused update left it out.
             "sentConfig": sent_config if sent_config is not None else service_config,
+            # Keys the project writes that EAS holds and the stack does not send (the run's lookup
+            # found them): the reader removes them, as it removes keys the stack dropped.
+            "extraKeys": extra_keys or [],
             # The service is kept on delete (retainOnDelete): the reader's delete leaves it alone.
             "retainOnDelete": retain_on_delete,
             "internetEndpoint": None,

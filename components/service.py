@@ -103,6 +103,7 @@ class Qwen3EasService(pulumi.ComponentResource):
             service_urn=self.service.urn,
             status_seen=plan.status_seen,
             sent_config=plan.sent_config_json,
+            extra_keys=list(plan.sent.to_remove) if plan.sent is not None else [],
             retain_on_delete=bool(opts.retain_on_delete or plan.retain_on_delete),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )

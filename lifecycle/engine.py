@@ -22,10 +22,13 @@ import json
 import os
 import runpy
 import shutil
+import signal
 import stat
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -142,6 +145,43 @@ def _python_module(module: str) -> str:
 def _program() -> None:
     """The project's own ``__main__.py``, as ``runtime: python`` would run it."""
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root``, from the parent IDs in ``/proc/<pid>/stat``."""
+    parents: dict[int, int] = {}
+    for pid in _pids():
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[pid] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 class Workspace:
@@ -268,6 +308,37 @@ class Workspace:
 
     def up(self, stack: str, **kwargs: Any) -> Run:
         return self.run("up", stack, **kwargs)
+
+    def up_killed(self, stack: str, when: Callable[[], bool], *, timeout_s: float = 60.0, **kwargs: Any) -> Run:
+        """``up``, with the CLI killed (SIGKILL, as a cancelled CI job or a lost runner does) once
+        ``when()`` holds: the plugins it started go with it, the lock and the state stay as they were."""
+        done: dict[str, Run] = {}
+        before = set(threading.enumerate())
+        thread = threading.Thread(target=lambda: done.setdefault("run", self.up(stack, **kwargs)), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not when():
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("the up ended, or took too long, before the moment to kill it came")
+            time.sleep(0.02)
+        killed = self._kill_cli()
+        thread.join(timeout_s)
+        # The inline program's threads end on their own once the engine is gone; wait for them, so
+        # that nothing of the killed run still runs (or imports) alongside the next one.
+        for other in set(threading.enumerate()) - before:
+            other.join(timeout_s)
+        assert killed and "run" in done, "no CLI process of this workspace was found to kill"
+        return done["run"]
+
+    def _kill_cli(self) -> list[int]:
+        """SIGKILL this workspace's running CLI processes and everything they started."""
+        cli = str(self.cli.resolve())
+        roots = [pid for pid in _pids() if _exe(pid) == cli and _cwd(pid) == str(self.project.resolve())]
+        victims = [p for root in roots for p in (root, *_descendants(root))]
+        for pid in victims:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return victims
 
     def preview(self, stack: str, **kwargs: Any) -> Run:
         return self.run("preview", stack, **kwargs)

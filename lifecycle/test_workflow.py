@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tests.fake_eas import FakeEas
+from tests.fake_openai import Behaviour, FakeOpenAI
 
 from .engine import ROOT, SERVICE_TYPE, VENV, Workspace
 
@@ -42,17 +43,19 @@ def tool(workspace: Workspace, command: str, stack: str) -> None:
         args = [*cli, "plan", str(workspace.stack_file(variables["STACK"])), "--out", str(workspace.dir / "plan")]
     elif target == "capacity":
         args = [*cli, "capacity", "--stack", variables["STACK"], "--out", str(workspace.dir / variables["OUT"])]
+    elif target == "smoke":
+        # It reads the outputs with `pulumi stack output --show-secrets` in the project, as the job does.
+        args = [*cli, "smoke", "--stack", variables["STACK"]]
     else:
         raise AssertionError(f"deploy.yml runs `make {target}`: teach this replay what it does")
-    done = subprocess.run(args, cwd=ROOT, env={**workspace.env, "QWEN3_EAS_VIA_MAKE": "1", "HOME": str(workspace.dir)},
+    where = workspace.project if target == "smoke" else ROOT
+    done = subprocess.run(args, cwd=where, env={**workspace.env, "QWEN3_EAS_VIA_MAKE": "1", "HOME": str(workspace.dir)},
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
 
 
-def test_the_deploy_workflows_dev_job_replayed_deploys_dev(workspace: Workspace, eas: FakeEas):
-    workspace.copy_stack("dev")
-    job = job_for("dev")
-    runs: list[str] = []
+def replay(workspace: Workspace, eas: FakeEas, served: FakeOpenAI, job: dict[str, Any], runs: list[str]) -> None:
+    """Each step of ``job`` in its order, as described in the module doc."""
     for step in job["steps"]:
         if "run" in step:
             if GUARD_STEP.match(step["run"]):
@@ -72,8 +75,22 @@ def test_the_deploy_workflows_dev_job_replayed_deploys_dev(workspace: Workspace,
             assert run.ops(SERVICE_TYPE) == [("create", "chat-service")]
             assert not [v for v in run.policy_violations if v["level"] == "mandatory"]
             runs.append("pulumi up")
-    # In the workflow's order: the offline plan, the snapshot, then up with both.
-    assert runs == ["plan", "capacity", "pulumi up"], runs
+            served.serve_as(token=eas.services["cn-hangzhou/chat_dev"]["AccessToken"])
+
+
+def test_the_deploy_workflows_dev_job_replayed_deploys_dev_and_checks_that_it_serves(
+        workspace: Workspace, eas: FakeEas):
+    workspace.copy_stack("dev")
+    job = job_for("dev")
+    runs: list[str] = []
+    # The served API behind the fake EAS's endpoints: the smoke step calls it (over plain http, which
+    # the token may take to a loopback address only).
+    with FakeOpenAI(Behaviour(served_model_name="Qwen3-8B", tool_calling=True)) as served:
+        eas.endpoint_host = served.address
+        replay(workspace, eas, served, job, runs)
+    # In the workflow's order: the offline plan, the snapshot, up with both, then the smoke test.
+    assert runs == ["plan", "capacity", "pulumi up", "smoke"], runs
+    assert [seen.path for seen in served.seen][:1] == ["/api/predict/chat_dev/v1/models"]
     assert json.loads((workspace.dir / "capacity.json").read_text()).keys() == {"cn-hangzhou"}
     assert eas.names() == ["cn-hangzhou/chat_dev"]
     # The workflow's next run of the same commit: nothing to do.

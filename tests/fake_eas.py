@@ -120,6 +120,17 @@ def _with_paths(config: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]
 
 
 @dataclass
+class _Blip:
+    """Reads of one service that fail with a server error: ``count`` of them, after ``after`` good
+    ones, from the moment ``on`` (an action) is called, or at once."""
+
+    count: int
+    after: int = 0
+    on: Optional[str] = None
+    armed: bool = False
+
+
+@dataclass
 class FakeEas:
     """State of the fake API; tests change it between calls."""
 
@@ -159,6 +170,9 @@ class FakeEas:
     """``region/name`` -> the autoscaler's instance count, reported in ``metadata.instance``."""
     system_labels: dict[str, str] = field(default_factory=dict)
     """Labels EAS (or the console) puts on every created service."""
+    endpoint_host: Optional[str] = None
+    """``host:port`` that created services' endpoints lead to (a local fake of the served API),
+    instead of EAS's host names."""
     broken: set[str] = field(default_factory=set)
     """``region/name`` keys whose DescribeService answers a server error (a region that cannot answer)."""
     port: int = 0
@@ -166,6 +180,7 @@ class FakeEas:
     peak_in_flight: int = 0
     """GET requests being answered at once, and the most at any moment (shows concurrency)."""
     _rollouts: dict[str, _Rollout] = field(default_factory=dict)
+    _blips: dict[str, _Blip] = field(default_factory=dict)
     _rolling: dict[str, int] = field(default_factory=dict)
     """Updates in progress: ``region/name`` -> reads left."""
     _created: int = 0
@@ -212,6 +227,31 @@ class FakeEas:
                 self.services[key].update(rollout.settled)
             self.calls.pop()  # not a call of the run under test
             return key
+
+    def finish(self, key: str) -> None:
+        """The change in progress on ``key`` settles now (EAS finished it while nobody looked)."""
+        with self._lock:
+            rollout = self._rollouts.pop(key, None)
+            if rollout is not None and not rollout.gone:
+                self.services[key].update(rollout.settled)
+
+    def fail_reads(self, key: str, *, count: int, after: int = 0, on: Optional[str] = None) -> None:
+        """The next ``count`` DescribeService reads of ``key`` answer a server error (an API blip),
+        after ``after`` good reads counted from the next ``on`` call (e.g. ``UpdateService``) of it."""
+        self._blips[key] = _Blip(count, after, on, armed=on is None)
+
+    def _blip(self, key: str) -> bool:
+        """Whether this read of ``key`` is one the blip fails."""
+        blip = self._blips.get(key)
+        if blip is None or not blip.armed:
+            return False
+        if blip.after > 0:
+            blip.after -= 1
+            return False
+        blip.count -= 1
+        if blip.count <= 0:
+            del self._blips[key]
+        return True
 
     def labels(self, key: str) -> dict[str, str]:
         return {label["LabelKey"]: label["LabelValue"] for label in self.services[key].get("Labels") or []}
@@ -310,7 +350,8 @@ class FakeEas:
             return 400, {"Code": "InvalidParameter", "Message": f"service {name} already exists in {region}"}
         self._created += 1
         uid = f"eas-m-{hashlib.sha256(f'{key}#{self._created}'.encode()).hexdigest()[:12]}"
-        host = f"{uid}.{region}.pai-eas.aliyuncs.com"
+        host = self.endpoint_host or f"{uid}.{region}.pai-eas.aliyuncs.com"
+        intranet = self.endpoint_host or f"{uid}.vpc.{region}.pai-eas.aliyuncs.com"
         instances = int((config.get("metadata") or {}).get("instance") or 1)
         labels = {**self.system_labels, **labels}
         self.services[key] = {
@@ -318,7 +359,7 @@ class FakeEas:
             "Status": self.create_statuses[0], "CreateTime": f"2026-12-02T00:00:{self._created % 60:02d}Z",
             "ServiceConfig": json.dumps(_with_paths(config, self.added_keys), sort_keys=True),
             "InternetEndpoint": f"http://{host}/api/predict/{name}",
-            "IntranetEndpoint": f"http://{uid}.vpc.{region}.pai-eas.aliyuncs.com/api/predict/{name}",
+            "IntranetEndpoint": f"http://{intranet}/api/predict/{name}",
             # A fresh token per service: a replacement gets a new one, as on EAS.
             "AccessToken": hashlib.sha256(f"token#{uid}".encode()).hexdigest()[:40],
             "Labels": [{"LabelKey": k, "LabelValue": v} for k, v in sorted(labels.items())],
@@ -337,6 +378,9 @@ class FakeEas:
 
     def _update(self, key: str, update_type: str, body: dict[str, Any]) -> None:
         found = self.services[key]
+        blip = self._blips.get(key)
+        if blip is not None and blip.on == "UpdateService":
+            blip.armed = True
         self.updates.append((key, update_type, body))
         self.calls.append(("UpdateService", key))
         old = json.loads(found.get("ServiceConfig") or "{}")
@@ -405,7 +449,9 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"RequestId": "fake", "InstanceMetas": state.metas})
             elif path.startswith("/api/v2/services/") and len(parts) == 6:
                 key = "/".join(parts[4:6])
-                if key in state.broken:
+                with state._lock:
+                    blipped = state._blip(key)
+                if key in state.broken or blipped:
                     self._send(500, {"RequestId": "fake", "Code": "InternalError", "Message": "injected fault"})
                     return
                 with state._lock:

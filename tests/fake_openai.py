@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
@@ -98,6 +98,13 @@ def answer_for(messages: list[dict[str, Any]], forget_history: bool = False) -> 
     return "Hello."
 
 
+def _route(path: str) -> str:
+    """The OpenAI route of a request: EAS serves it under the service's own path
+    (``/api/predict/<name>/v1/...``), a plain server at the root (``/v1/...``)."""
+    index = path.find("/v1/")
+    return path[index:] if index > 0 else path
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # a slow handler must not hold up shutdown
@@ -143,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server calls do_<METHOD>
         if not self._admit():
             return
-        if self.path.rstrip("/") != "/v1/models" or self.server.behaviour.engine == "bladellm":
+        if _route(self.path).rstrip("/") != "/v1/models" or self.server.behaviour.engine == "bladellm":
             self._send(404, _error(404, f"no route {self.path}"))
             return
         model = {"id": self.server.behaviour.served_model_name, "object": "model", "created": 0, "owned_by": "vllm"}
@@ -157,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         if not self._admit(body):
             return
-        if self.path != "/v1/chat/completions":
+        if _route(self.path) != "/v1/chat/completions":
             self._send(404, _error(404, f"no route {self.path}"))
             return
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -239,6 +246,17 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def serve_as(self, **changes: Any) -> None:
+        """Change how the running fake behaves (the token, once the service that it plays has one)."""
+        assert self._server is not None
+        self._server.behaviour = replace(self._server.behaviour, **changes)
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>``, for a fake EAS whose endpoints lead here."""
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.server_port}"
 
     @property
     def base_url(self) -> str:

@@ -160,10 +160,9 @@ def test_while_the_drain_lasts_a_delete_is_refused_and_the_old_copy_kept(provide
 
 def test_a_delete_that_ends_delete_failed_fails_at_once_with_the_way_out(provider_for):
     with fake_eas(services={"cn-hangzhou/chat_dev": retained()}, delete_outcome="DeleteFailed", settle_polls=1) \
-            as server:
-        with pytest.raises(DrainError, match=r"could not delete the old copy cn-hangzhou/chat_dev \(DeleteFailed"
-                                             r".*aliyun eas DeleteService --ClusterId cn-hangzhou --ServiceName chat_dev"):
-            provider_for(server).delete("cn-hangzhou/chat_dev", {**PROPS, "until": PAST})
+            as server, pytest.raises(DrainError, match=r"could not delete the old copy cn-hangzhou/chat_dev \(DeleteFailed"
+                                         r".*aliyun eas DeleteService --ClusterId cn-hangzhou --ServiceName chat_dev"):
+        provider_for(server).delete("cn-hangzhou/chat_dev", {**PROPS, "until": PAST})
 
 
 def test_the_drain_resource_never_deletes_a_service_that_is_not_this_stacks(provider_for):

@@ -91,16 +91,20 @@ def test_a_failed_rollout_fails_the_up_and_the_next_up_converges_without_a_secon
 def test_a_replace_whose_answer_was_lost_is_not_sent_again():
     """EAS took the PUT but the answer failed (a 503 on the way back): one GPU rollout, not two."""
     lost = Fault(status=503, code="ServiceUnavailable", after_apply=True)
-    with fake_eas(services={KEY: running(OLD_CONFIG)}, put_faults=[lost, lost]) as server:
+    with fake_eas(services={KEY: running(OLD_CONFIG)}) as server:
+        _tf_merge_update(server, NEW_CONFIG)  # the provider's update comes first
+        server.put_faults = [lost, lost]
         reader(server).update(KEY, props(OLD_CONFIG), props(NEW_CONFIG))
-        assert [kind for _, kind, _ in server.updates] == ["replace"]
+        assert [kind for _, kind, _ in server.updates] == ["merge", "replace"]
         assert json.loads(server.services[KEY]["ServiceConfig"]) == NEW_CONFIG
 
 
 def test_a_replace_refused_for_a_while_is_sent_again():
-    with fake_eas(services={KEY: running(OLD_CONFIG)}, put_faults=[THROTTLED, THROTTLED, Fault()]) as server:
+    with fake_eas(services={KEY: running(OLD_CONFIG)}) as server:
+        _tf_merge_update(server, NEW_CONFIG)
+        server.put_faults = [THROTTLED, THROTTLED, Fault()]
         reader(server).update(KEY, props(OLD_CONFIG), props(NEW_CONFIG))
-        assert [kind for _, kind, _ in server.updates] == ["replace"]
+        assert [kind for _, kind, _ in server.updates] == ["merge", "replace"]
 
 
 def test_settings_already_gone_from_the_live_service_are_not_replaced_again():

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import live_values, report, steps
+from ..core import report, steps
 from ..core.cost import rate
 from ..core.removals import removed_keys
 from . import PROG, described, plan
@@ -112,8 +112,7 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
         for name in ("protect", "retainOnDelete"):
             fields[name] = (name, _text(resource["options"][name]))
         for tag, value in sorted(resource["tags"].items()):
-            # The model has its own row; config-sha follows the JSON, whose rows show the change.
-            if tag not in ("model", live_values.CONFIG_LABEL):
+            if tag != "model":  # the model has its own row
                 fields[f"tags.{tag}"] = (f"tags.{tag}", value)
     _flatten(service_config, "", fields)
     return fields

@@ -169,8 +169,6 @@ class ServicePlan:
         moved_from = self.running_in if self.moving else self.moved_from
         if moved_from:
             tags[ownership.MOVED_FROM_LABEL] = moved_from
-        # Which JSON the stack last sent, so that a later run tells its own change from what EAS holds.
-        tags[live_values.CONFIG_LABEL] = live_values.config_digest(self.service_config_json)
         return tags
 
     def summary(self) -> dict[str, Any]:

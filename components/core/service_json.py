@@ -132,6 +132,42 @@ def build(
     return config
 
 
+_ALWAYS = ("metadata.name", "metadata.instance", "metadata.rpc.keepalive", "metadata.rolling_strategy.max_surge",
+           "metadata.rolling_strategy.max_unavailable", "metadata.workspace_id", "metadata.shm_size",
+           "containers[].image", "containers[].script", "containers[].port",
+           "storage[].mount_path", "storage[].oss.path", "storage[].oss.readOnly", "storage[].properties.resource_type",
+           "autoscaler.min", "autoscaler.max", "autoscaler.strategies.qps", "autoscaler.strategies.cpu",
+           "cloud.networking.vpc_id", "cloud.networking.vswitch_id", "cloud.networking.security_group_id")
+_BY_KIND = {
+    "public": ("cloud.computing.instances[].type",),
+    "spot": ("cloud.computing.instances[].type", "cloud.computing.instances[].spot_price_limit",
+             "cloud.computing.disable_spot_protection_period"),
+    "resourceGroup": ("metadata.resource", "metadata.gpu", "metadata.cpu", "metadata.memory"),
+    "quota": ("metadata.quota_id", "metadata.gpu", "metadata.cpu", "metadata.memory"),
+}
+
+
+def managed_paths(kind: str) -> frozenset[str]:
+    """Every leaf ``build`` may write for a service of placement ``kind``, list items as ``[]``.
+
+    A key of these that EAS holds and the stack does not send is the stack's to remove (a console
+    edit, a hand-made service imported); any other key is not the project's to decide
+    (``components.core.live_values``). ``tests/test_service_json.py`` holds ``build`` to this list.
+    """
+    return frozenset((*_ALWAYS, *_BY_KIND.get(kind, ())))
+
+
+def kind_of(config: dict[str, Any]) -> str:
+    """The placement kind a service JSON states (``managed_paths``'s argument)."""
+    metadata = config.get("metadata") or {}
+    if "resource" in metadata:
+        return "resourceGroup"
+    if "quota_id" in metadata:
+        return "quota"
+    instances = ((config.get("cloud") or {}).get("computing") or {}).get("instances") or []
+    return "spot" if any("spot_price_limit" in i for i in instances if isinstance(i, dict)) else "public"
+
+
 def serialise(config: dict[str, Any]) -> str:
     """The one serialisation of a service JSON: sorted keys, compact, stable bytes."""
     return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -179,13 +179,15 @@ def _as_found(plan: ServicePlan, key: str, lookup: ownership.Lookup) -> ServiceP
     )
     if not here or copy is None:
         return plan
-    sent = live_values.send(plan.service_config, plan.service_config_json, plan.tags,
-                            live_values.Live(copy.config, copy.labels))
+    sent = live_values.send(plan.service_config, plan.tags, live_values.Live(copy.config, copy.labels))
     warnings = list(plan.warnings)
     if sent.kept:
-        warnings.append(f"EAS holds {', '.join(sent.kept)}, which the stack does not set (set by hand, or added by "
-                        "EAS): sent back as EAS holds them, so that no run rolls the service out for them; to manage "
-                        "them, set them in the stack (docs/operating.md, keys the stack does not send)")
+        warnings.append(f"EAS holds {', '.join(sent.kept)}, which the project does not write (set by hand, or added "
+                        "by EAS): sent back as EAS holds them, so that no run rolls the service out for them "
+                        "(docs/operating.md, keys the stack does not send)")
+    if sent.to_remove:
+        warnings.append(f"EAS holds {', '.join(sent.to_remove)}, which the stack does not send: this run removes "
+                        "them (a replace-type update by the endpoint reader)")
     seen = copy.status if service_status.will_not_serve(copy.status) else ""
     if seen:
         warnings.append(f"EAS reports {plan.region}/{plan.name} {seen}: it does not serve, and this run fails unless "

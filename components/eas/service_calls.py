@@ -255,14 +255,14 @@ def not_serving(info: ServiceInfo, region: str, name: str, urn: Optional[str] = 
     where = f"EAS service {region}/{name}"
     status = info.status
     if status in service_status.FAILED:
-        replace = f"`pulumi up --replace '{urn}'`" if urn else "`pulumi up --replace <the service's URN>`"
+        target = f"'{urn}'" if urn else "<the service's URN>"
         return (f"{where} is {status} while the run waited for it to be {while_} ({info.progress()}): it does "
-                "not serve, so this "
-                "run fails and hands out no endpoint. If the cause is in the stack file (an image that does not "
-                "pull, a setting EAS refuses), fix it and run `pulumi up`: the change is sent again. If it was "
-                "outside the stack file (stock, a quota, an image pushed since), EAS does not retry by itself: "
-                f"re-create the service with {replace} (a new endpoint and token), or restart it in the PAI "
-                "console, then run `pulumi up` (docs/operating.md, when a run fails)")
+                "not serve, so this run fails and hands out no endpoint. If the cause is in the stack file (an "
+                "image that does not pull, a setting EAS refuses), fix it and run `pulumi up`: the change is sent "
+                "and rolled out. If it was outside the stack file (stock, a quota, an image pushed since), EAS does "
+                f"not retry by itself: re-create the service with `pulumi destroy --target {target} "
+                "--target-dependents --yes`, then `pulumi up` (a new endpoint and token; docs/operating.md, when a "
+                "run fails)")
     if status in service_status.STOPPED:
         return (f"{where} is {status} ({info.progress()}): the stack says it serves. `pulumi up --refresh` starts "
                 "it (the refresh shows the provider that it stopped); CI's deploy runs with --refresh")
