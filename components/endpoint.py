@@ -135,12 +135,13 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
 
     def __init__(self, api_endpoint: Optional[str] = None, protocol: str = "https", *,
-                 rollout_wait_s: float = ROLLOUT_WAIT_S, poll_s: float = 5.0,
+                 rollout_wait_s: float = ROLLOUT_WAIT_S, poll_s: float = 5.0, delete_wait_s: float = DELETE_WAIT_S,
                  retries: int = RETRIES, backoff_s: float = BACKOFF_S) -> None:
         self.api_endpoint = api_endpoint
         self.protocol = protocol
         self.rollout_wait_s = rollout_wait_s
         self.poll_s = poll_s
+        self.delete_wait_s = delete_wait_s
         self.retries = retries
         self.backoff_s = backoff_s
 
@@ -202,11 +203,13 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         return {**props, **outputs(info)}
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        """Wait until the new service serves: Running, its first version rolled out to every
-        instance, an endpoint to call. The provider returns at EAS's first ``Running``; the
-        endpoint and the instances can lag behind a little. A service that will not serve
-        (``Failed``, ``Stopped``) fails the run: its endpoint and token are never handed out."""
-        info = self._wait_for(props, serving, self.rollout_wait_s, "serving")
+        """Wait until the service serves: Running, its version rolled out to every instance, an
+        endpoint to call (the provider returns at EAS's first ``Running``; the endpoint and the
+        instances can lag behind a little). A service that will not serve (``Failed``,
+        ``Stopped``) fails the run: its endpoint and token are never handed out. A service taken
+        back by ID (a killed run's, a retained one, a hand-made one) is brought to what the stack
+        sends, as after an update."""
+        info = self._converge(props, None, "serving")
         return pulumi.dynamic.CreateResult(id_=f"{props['region']}/{props['serviceName']}",
                                            outs=self._outs(props, info))
 
@@ -243,10 +246,17 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         after a failure resends nothing EAS already holds (see ``still_to_remove``); a failure
         leaves the previous state, so the next ``up`` compares again (pulumi/pulumi
         pkg/resource/deploy/step.go line 1086 at 1b59498: a failed update keeps no new outputs)."""
+        info = self._converge(news, olds.get("serviceConfig"), "serving its new version")
+        return pulumi.dynamic.UpdateResult(outs=self._outs(news, info))
+
+    def _converge(self, news: dict[str, Any], old_config: Optional[str], what: str) -> ServiceInfo:
+        """Wait until the service serves; send what EAS never took; remove what the stack dropped
+        (against ``old_config``, the JSON the reader recorded last) and the keys the run's lookup
+        found to remove (``extraKeys``); each change once, each waited for."""
         region, name = news["region"], news["serviceName"]
         client = self._client(region)
         wait_s = self.rollout_wait_s
-        settled = self._wait_for(news, serving, wait_s, "serving its new version", client)
+        settled = self._wait_for(news, serving, wait_s, what, client)
         new_config: str = news.get("serviceConfig") or ""
         # What the provider was given: the stack's JSON with what the run keeps as EAS holds it
         # (a reader from before sentConfig existed has the stack's JSON only).
@@ -256,18 +266,28 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
             # The provider recorded a change EAS never took (a refused update: the bridge keeps the
             # planned values, and its next update finds nothing to send). Send it, once.
             merge_update(client, region, name, sent, retries=retries, backoff_s=backoff_s)
-            time.sleep(self.poll_s)
-            settled = self._wait_for(news, serving, wait_s, "serving the change sent again", client)
-        dropped = removed_from_json(olds.get("serviceConfig"), new_config) if new_config else []
+            settled = self._wait_after_change(news, settled, "serving the change sent again", client)
+        dropped = removed_from_json(old_config, new_config) if new_config else []
         dropped += [key for key in news.get("extraKeys") or [] if key not in dropped]
         if dropped and still_to_remove(dropped, settled.service_config, sent):
             # The replace sends what the provider was given: kept keys and the autoscaler's count stay.
             replace_update(client, region, name, sent, done=lambda live: not still_to_remove(dropped, live, sent),
                            retries=retries, backoff_s=backoff_s)
-            # EAS may still say Running from before the update for a moment.
-            time.sleep(self.poll_s)
-            settled = self._wait_for(news, serving, wait_s, "serving without the removed settings", client)
-        return pulumi.dynamic.UpdateResult(outs=self._outs(news, settled))
+            settled = self._wait_after_change(news, settled, "serving without the removed settings", client)
+        return settled
+
+    def _wait_after_change(self, props: dict[str, Any], before: ServiceInfo, what: str, client: Any) -> ServiceInfo:
+        """Wait for the rollout of an update just sent: EAS may still say Running, on the old
+        version, for a moment. A service that reports versions is done once its version moved on;
+        one that does not, once it serves ``poll_s`` after the update."""
+        sent_at = time.monotonic()
+
+        def done(info: ServiceInfo) -> bool:
+            moved = before.latest_version is not None and info.latest_version is not None and \
+                info.latest_version > before.latest_version
+            return serving(info) and (moved or time.monotonic() - sent_at >= self.poll_s)
+
+        return self._wait_for(props, done, self.rollout_wait_s, what, client)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Delete the service, unless it is kept on delete, and wait until EAS no longer has it.
@@ -294,12 +314,16 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
         self._wait_gone(client, props)
 
     def _wait_gone(self, client: Any, props: dict[str, Any]) -> None:
+        """Poll until EAS no longer has the service; ``DeleteFailed`` fails at once, with the way out."""
         region, name = props["region"], props["serviceName"]
-        deadline = time.monotonic() + getattr(self, "delete_wait_s", DELETE_WAIT_S)
+        wait_s = getattr(self, "delete_wait_s", DELETE_WAIT_S)
+        deadline = time.monotonic() + wait_s
+        pause = self.poll_s / 10
         while True:
-            time.sleep(self.poll_s)
+            time.sleep(pause)
+            pause = min(pause * 2, self.poll_s)
             try:
-                info = self._describe(client, props)
+                info = describe(client, region, name, require_endpoint=False, retries=0)
             except ServiceGoneError:
                 return
             except EndpointLookupError as exc:
@@ -313,7 +337,7 @@ class EndpointProvider(pulumi.dynamic.ResourceProvider):
                     + f". It still runs, and bills. Delete it in the PAI console, or with `aliyun eas DeleteService "
                     f"--ClusterId {region} --ServiceName {name}`, then run the same command again")
             if time.monotonic() >= deadline:
-                raise EndpointLookupError(f"EAS service {region}/{name} is still there {DELETE_WAIT_S:g} s after "
+                raise EndpointLookupError(f"EAS service {region}/{name} is still there {wait_s:g} s after "
                                           f"DeleteService ({info.progress()}); run the same command again")
 
 

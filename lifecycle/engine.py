@@ -25,6 +25,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -145,6 +146,17 @@ def _python_module(module: str) -> str:
 def _program() -> None:
     """The project's own ``__main__.py``, as ``runtime: python`` would run it."""
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def _program_running() -> bool:
+    """Whether a thread of this process is still inside the inline program (``_program``)."""
+    for frame in sys._current_frames().values():
+        current: Optional[Any] = frame
+        while current is not None:
+            if current.f_code is _program.__code__:
+                return True
+            current = current.f_back
+    return False
 
 
 def _pids() -> list[int]:
@@ -313,7 +325,6 @@ class Workspace:
         """``up``, with the CLI killed (SIGKILL, as a cancelled CI job or a lost runner does) once
         ``when()`` holds: the plugins it started go with it, the lock and the state stay as they were."""
         done: dict[str, Run] = {}
-        before = set(threading.enumerate())
         thread = threading.Thread(target=lambda: done.setdefault("run", self.up(stack, **kwargs)), daemon=True)
         thread.start()
         deadline = time.monotonic() + timeout_s
@@ -323,10 +334,11 @@ class Workspace:
             time.sleep(0.02)
         killed = self._kill_cli()
         thread.join(timeout_s)
-        # The inline program's threads end on their own once the engine is gone; wait for them, so
-        # that nothing of the killed run still runs (or imports) alongside the next one.
-        for other in set(threading.enumerate()) - before:
-            other.join(timeout_s)
+        # The inline program ends on its own once the engine is gone; wait for it, so that nothing
+        # of the killed run still runs (or imports: CPython 3.11.7 can then fail a concurrent
+        # compile with "AST constructor recursion depth mismatch") alongside what comes next.
+        while _program_running() and time.monotonic() < deadline + timeout_s:
+            time.sleep(0.05)
         assert killed and "run" in done, "no CLI process of this workspace was found to kill"
         return done["run"]
 

@@ -91,7 +91,8 @@ def test_destroy_while_a_drain_lasts_keeps_the_old_copy_in_the_state_and_leaves_
 
 def test_an_up_killed_while_creating_is_finished_by_the_next_run(workspace: Workspace, eas: FakeEas):
     workspace.write_stack("t", stack_text({"chat": chat()}))
-    eas.settle_polls = 10_000  # EAS takes its time to create
+    eas.settle_polls = 10_000  # EAS takes its time to create: Creating, then Waiting for resources
+    eas.create_statuses = ("Creating", "Waiting")
     killed = workspace.up_killed("t", when=lambda: ("CreateService", HANGZHOU) in eas.calls)
     assert killed.error is not None
     eas.settle_polls = 1

@@ -32,6 +32,7 @@ def test_an_update_eas_refused_is_sent_by_the_next_plain_up(workspace: Workspace
     refused = workspace.up("t")
     assert refused.error is not None and "InvalidParameter" in refused.output, refused.output
     assert "--tool-call-parser" in eas.config(KEY)["containers"][0]["script"]
+    eas.rollout_polls, eas.rollout_status = 1, "Updating"  # what EAS says while the sent change rolls out
     again = workspace.up("t")
     assert again.error is None, again.output
     assert "--tool-call-parser" not in eas.config(KEY)["containers"][0]["script"]
@@ -92,7 +93,9 @@ def test_an_autoscaled_service_keeps_the_autoscalers_instance_count(workspace: W
     assert run.error is None, run.output
     assert [c for c in eas.calls if c[0] == "UpdateService"] == []
     assert eas.config(KEY)["metadata"]["instance"] == 3
-    # A change of the stack still goes out, with the autoscaler's count, not replicas.
+    # A change of the stack still goes out, with the autoscaler's count, not replicas (EAS says
+    # Scaling while it rolls out).
+    eas.rollout_polls, eas.rollout_status = 1, "Scaling"
     workspace.write_stack("t", stack_text({"chat": chat(replicas=1, toolCalling=False,
                                                         autoscaling={"min": 1, "max": 4, "qps": 20})}))
     changed = workspace.up("t", refresh=True)

@@ -215,3 +215,66 @@ def test_a_preview_fails_when_the_service_where_it_would_go_is_unlabelled(eas, t
     eas.services["cn-hangzhou/chat_dev"] = foreign("chat_dev", **{"managed-by": "qwen3-eas", "stack": "dev"})
     with pytest.raises(PlanError, match=r"(?s)not deployed this run: chat\n.*qwen3-eas:adopt"):
         run({"chat": service()}, snapshot(tmp_path, cn_hangzhou="WithStock"), preview=True)
+
+
+# -- issue 27: a move whose old copy was not deleted, a rename, taking a service back -------------
+
+MOVED = {**OWNER.labels("chat"), ownership.MOVED_FROM_LABEL: "cn-hangzhou"}
+
+
+def test_the_copy_a_move_created_is_current_and_the_other_is_the_old_one_to_delete():
+    copies = {"chat": {"cn-hangzhou": ownership.Copy("cn-hangzhou", OWNER.labels("chat")),
+                       "cn-beijing": ownership.Copy("cn-beijing", MOVED)}}
+    found = ownership.settle({"chat": ("chat_dev", TWO_REGIONS)}, copies, {}, OWNER)
+    assert found.conflicts == {}
+    assert found.regions == {"chat": "cn-beijing"} and found.replaced["chat"].region == "cn-hangzhou"
+    assert found.moved_from == {"chat": "cn-hangzhou"}
+    assert any("DeleteService --ClusterId cn-hangzhou --ServiceName chat_dev" in n for n in found.notes["chat"])
+    # Without the label (a copy made by hand, or a move from before it) the program cannot tell.
+    plain = {"chat": {r: ownership.Copy(r, OWNER.labels("chat")) for r in TWO_REGIONS}}
+    assert "chat" in ownership.settle({"chat": ("chat_dev", TWO_REGIONS)}, plain, {}, OWNER).conflicts
+
+
+def test_a_move_registers_the_moved_from_label_and_later_runs_send_it_again(eas, tmp_path):
+    cap = snapshot(tmp_path, cn_hangzhou="NoStock", cn_beijing="WithStock")
+    eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
+    recorded = run({"chat": service(regions=TWO_REGIONS, allowRegionMove=True)}, cap)
+    tags = recorded.of_type("alicloud:pai/service:Service")[0]["inputs"]["tags"]
+    assert tags[ownership.MOVED_FROM_LABEL] == "cn-hangzhou"
+    del eas.services["cn-hangzhou/chat_dev"]
+    eas.services["cn-beijing/chat_dev"] = running_service("chat_dev", Labels=[
+        {"LabelKey": k, "LabelValue": v} for k, v in MOVED.items()])
+    again = run({"chat": service(regions=TWO_REGIONS, allowRegionMove=True)}, cap)
+    assert again.of_type("alicloud:pai/service:Service")[0]["inputs"]["tags"][ownership.MOVED_FROM_LABEL] == \
+        "cn-hangzhou"
+
+
+def test_with_two_copies_the_service_is_never_deleted_first_nor_taken_back(eas, tmp_path):
+    """The state may hold either copy (a delete that failed, or a create a killed run left): a
+    replacement creates first, so the copy the state holds is never deleted before its successor."""
+    cap = snapshot(tmp_path, cn_hangzhou="WithStock", cn_beijing="WithStock")
+    eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
+    eas.services["cn-beijing/chat_dev"] = running_service("chat_dev", Labels=[
+        {"LabelKey": k, "LabelValue": v} for k, v in MOVED.items()])
+    request = requests_of(run({"chat": service(regions=TWO_REGIONS)}, cap))["chat-service"]
+    assert request.replacement_trigger.string_value == "cn-beijing"
+    assert (request.deleteBeforeReplaceDefined, request.deleteBeforeReplace) == (True, False)
+    assert request.importId == ""
+
+
+def test_a_service_found_where_it_is_planned_is_taken_back_by_its_name(eas, tmp_path):
+    eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
+    request = requests_of(run({"chat": service()}, snapshot(tmp_path, cn_hangzhou="WithStock")))["chat-service"]
+    assert request.importId == "chat_dev"
+    assert requests_of(run({"chat": service()}, look_up=False))["chat-service"].importId == ""
+
+
+def test_adding_a_prefix_keeps_the_service_where_it_runs_under_its_old_name_and_creates_first(eas, tmp_path):
+    """Issue 27, item 6: the lookup searches the old name too."""
+    eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
+    cap = snapshot(tmp_path, cn_hangzhou="NoStock", cn_beijing="WithStock")
+    recorded = run({"chat": service(regions=TWO_REGIONS)}, cap, namePrefix="team")
+    request = requests_of(recorded)["chat-service"]
+    assert request.replacement_trigger.string_value == "cn-hangzhou/team_chat_dev"
+    assert (request.deleteBeforeReplaceDefined, request.deleteBeforeReplace) == (True, False)
+    assert request.importId == ""

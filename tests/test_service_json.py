@@ -111,3 +111,39 @@ def test_a_resource_group_in_a_vpc_keeps_its_group_and_gpus():
                          "cpu": 8, "memoryGiB": 30})
     assert c["metadata"]["resource"] == "eas-r-abc123" and c["metadata"]["gpu"] == 1
     assert "computing" not in c["cloud"] and c["cloud"]["networking"]["vpc_id"] == "vpc-bp1abc"
+
+
+def _leaves(value, path: str = "") -> list[str]:
+    """Every leaf path of a JSON value, list items as ``[]``."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{path}.{key}" if path else key)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item, f"{path}[]")]
+    return [path]
+
+
+def test_every_key_the_json_carries_is_one_the_project_says_it_writes():
+    """Issue 27: a key EAS holds that the stack does not send is the stack's to remove only when the
+    project writes it (``managed_paths``); any other is kept. So the list must hold every key the
+    builder writes, for every kind of resource."""
+    from components.core import service_json
+
+    cases = [
+        {"resource": {"kind": "spot", "bidPrice": 1, "spotProtection": False, "onDemandFallback": True,
+                      "instanceTypes": [A10]},
+         "autoscaling": {"min": 1, "max": 3, "qps": 10, "cpu": 70},
+         "network": {"vpcId": "vpc-a1", "vswitchId": "vsw-a1", "securityGroupId": "sg-a1"}},
+        {"model": "Qwen3-8B", "resource": {"kind": "public", "instanceTypes": ["ecs.gn7i-c32g1.32xlarge"]}},
+        {"resource": {"kind": "resourceGroup", "resourceGroupId": "eas-r-abc123", "gpus": 1, "gpuType": "GU30",
+                      "cpu": 8, "memoryGiB": 30}},
+        {"model": "Qwen3-32B", "resource": {"kind": "quota", "quotaId": "quota12ab", "gpus": 1, "gpuType": "GU120",
+                                            "cpu": 16, "memoryGiB": 128}},
+    ]
+    kinds = set()
+    for overrides in cases:
+        c = config(**overrides)
+        kind = service_json.kind_of(c)
+        kinds.add(kind)
+        assert kind == overrides["resource"]["kind"]
+        assert set(_leaves(c)) <= service_json.managed_paths(kind), set(_leaves(c)) - service_json.managed_paths(kind)
+    assert kinds == {"spot", "public", "resourceGroup", "quota"}

@@ -254,7 +254,10 @@ def _finish_move(key: str, name: str, ours: list[Copy], result: Lookup) -> list[
                              f"{current.region}, whose delete did not happen: the engine deletes it in this run when "
                              "the stack's state still records it (pending deletion). If a later run still finds it "
                              f"there, delete it: `aliyun eas DeleteService --ClusterId {old.region} "
-                             f"--ServiceName {name}`")
+                             f"--ServiceName {name}`. If this run instead fails on \"already exists\" in "
+                             f"{current.region}, the move was killed before the state recorded the new copy: delete "
+                             f"that one (`aliyun eas DeleteService --ClusterId {current.region} --ServiceName {name}`) "
+                             "and run again")
             return [current]
     return ours
 

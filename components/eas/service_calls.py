@@ -172,7 +172,10 @@ def replace_update(client: Any, region: str, name: str, service_config: str, *,
 
 
 def holds(live_config: str, sent_config: str) -> bool:
-    """Whether EAS's config holds every value ``sent_config`` sets (a merge of it would change nothing)."""
+    """Whether EAS's config holds every value ``sent_config`` sets (a merge of it would change nothing);
+    True when EAS reported no config (nothing to compare)."""
+    if not live_config:
+        return True
     try:
         live, sent = json.loads(live_config or "{}"), json.loads(sent_config)
     except ValueError:
