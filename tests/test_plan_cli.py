@@ -12,7 +12,7 @@ import pytest
 from components.cli import plan
 from components.cli.plan import main as plan_main
 
-from .golden_update import GOLDEN, STACKS
+from .golden_update import GOLDEN, STACKS, mismatches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,22 @@ def test_example_stacks_plan_to_their_golden_files(stack, tmp_path):
 def test_every_stack_file_has_golden_files_and_no_other_stack_does():
     # STACKS is every stacks/Pulumi.<name>.yaml, so a new stack file is checked without a code change.
     assert set(STACKS) >= {"dev", "staging", "prod"}
-    assert sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) == sorted(STACKS), (
-        "run `make golden`: it writes tests/golden/<stack>/ for every stack file and removes the rest")
+    problems = mismatches()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_golden_folder_left_by_pulumi_stack_rm_is_named_with_both_ways_out(tmp_path):
+    """`pulumi stack rm dev` deletes stacks/Pulumi.dev.yaml too (docs/running.md, tearing a stack
+    down): the leftover tests/golden/dev is named, with the command for each intent."""
+    for stack in ("dev", "prod", "perf"):
+        (tmp_path / stack).mkdir()
+    (left_over, missing) = sorted(mismatches(["prod", "perf", "staging"], tmp_path), reverse=True)
+    assert left_over.startswith("tests/golden/dev/ is left over: there is no stacks/Pulumi.dev.yaml")
+    assert "`pulumi stack rm dev` deletes the stack file unless it is given --preserve-config" in left_over
+    assert "run `make golden`, which removes the folder" in left_over
+    assert "`git checkout -- stacks/Pulumi.dev.yaml`" in left_over
+    assert missing.startswith("stacks/Pulumi.staging.yaml has no tests/golden/staging/: run `make golden`")
+    assert mismatches(["dev", "prod", "perf"], tmp_path) == []
 
 
 def test_two_plans_of_a_stack_are_byte_identical(tmp_path):
