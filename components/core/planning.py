@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Optional
 
 from . import (
+    bids,
     capabilities,
     engines,
     fitting,
@@ -280,6 +281,10 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
 
     image, version = _engine_release(spec, region, out)
 
+    bid = bids.judge(spec.resource.bid_price, [(t.name, t.gpus, t.gpu_memory_gb) for t in facts], site) \
+        if isinstance(spec.resource, SpotResource) else bids.BidVerdict()
+    if bid.refusal is not None:
+        out.problem("resource.bidPrice", *bid.refusal)
     model_rules.warn(spec, model, out)
     verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
@@ -287,6 +292,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
 
     out.warnings.extend(capabilities.notes(model, spec.engine, [t.gpu_type for t in facts], verdict.settings.kv_cache_fp8))
     cost = _cost(spec, json_place, regions, choice, site, capacity)
+    cost = replace(cost, warnings=cost.warnings + bid.warnings)  # loud: the stack's cost lines list them
     out.warnings.extend(cost.warnings)
 
     gpus = facts[0].gpus
