@@ -210,3 +210,30 @@ def test_an_unknown_bound_whose_known_part_is_above_the_threshold_warns_at_least
     result = stack_of({"a": service(resource={**SPOT, "onDemandFallback": True}, replicas=4)}, warnAbovePerHour=5)
     (warning,) = result.cost.warnings
     assert warning.startswith("the stack may cost at least 6 USD/h")
+
+
+def test_a_service_with_no_figure_leaves_the_others_known_never_a_bare_unknown():
+    """Issue 28: a stack with a spot service (≤ 4.8 USD/h) and a public one with no sourced price was
+    "unknown", in plan.md and as `unknown → unknown` in make diff."""
+    public = {"kind": "public", "instanceTypes": [A10]}
+    result = stack_of({"chat": service(resource={**SPOT, "bidPrice": 2.4}), "other": service(resource=public)})
+    stack = result.cost
+    assert stack.total is None and stack.while_on_spot is None and stack.known_part == 4.8
+    assert stack.unpriced == ("other",)
+    assert stack.words() == ("unknown: no sourced price for the on-demand types of `other`; the rest at most "
+                             "4.8 USD/h (`chat` 4.8)")
+    assert report.stack_bound_text(stack.as_dict()) == "≤ 4.8 USD/h + unknown (`other`)"
+    # A spot part counts while its service runs on spot, and says so.
+    fallback = {**SPOT, "onDemandFallback": True}
+    mixed = stack_of({"a": service(resource=fallback), "b": service(resource=SPOT), "c": service(resource=public)}).cost
+    assert mixed.words() == ("unknown: no sourced price for the on-demand types of `a`, `c`; the rest at most 4.8 USD/h "
+                             "while `a` runs on spot (`a` 2.4 + `b` 2.4)")
+    # Nothing known at all: the services are named.
+    assert report.stack_bound_text(stack_of({"c": service(resource=public)}).cost.as_dict()) == "unknown (`c`)"
+
+
+def test_a_known_part_above_the_threshold_warns_even_when_a_service_has_no_figure():
+    public = {"kind": "public", "instanceTypes": [A10]}
+    result = stack_of({"a": service(resource=SPOT, replicas=4), "c": service(resource=public)}, warnAbovePerHour=5)
+    (warning,) = result.cost.warnings
+    assert warning.startswith("the stack may cost at least 6 USD/h")

@@ -111,7 +111,8 @@ def bid_currency_words(site: str) -> str:
 
 
 def stack_bound_text(stack_cost: Optional[Mapping[str, Any]]) -> str:
-    """The stack's hourly bound as a short value: ``≤ 180 USD/h``, ``unknown (≤ 188.4 USD/h while on spot)``."""
+    """The stack's hourly bound as a short value: ``≤ 180 USD/h``, ``unknown (≤ 188.4 USD/h while on spot)``,
+    ``≤ 200000 USD/h + unknown (`other`)`` (the known part, and the services with no figure)."""
     if not stack_cost:
         return "-"
     currency = stack_cost.get("currency")
@@ -119,7 +120,12 @@ def stack_bound_text(stack_cost: Optional[Mapping[str, Any]]) -> str:
         return f"≤ {rate(stack_cost['hourlyBound'], currency)}"
     if stack_cost.get("whileOnSpot") is not None:
         return f"unknown (≤ {rate(stack_cost['whileOnSpot'], currency)} while on spot)"
-    return "unknown" if stack_cost.get("unknown") else "none billed per hour"
+    unknown = [k for k in stack_cost.get("unpriced") or stack_cost.get("unknown") or [] if isinstance(k, str)]
+    named = f" ({', '.join(f'`{k}`' for k in unknown)})" if unknown else ""
+    if stack_cost.get("knownPart") is not None:
+        # What is known, and what is not, never a bare "unknown".
+        return f"≤ {rate(stack_cost['knownPart'], currency)} + unknown{named}"
+    return f"unknown{named}" if stack_cost.get("unknown") else "none billed per hour"
 
 
 def stack_cost_lines(stack_cost: Optional[Mapping[str, Any]]) -> list[str]:
