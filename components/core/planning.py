@@ -26,6 +26,7 @@ from . import (
     capabilities,
     engines,
     fitting,
+    fixes,
     hardware,
     image_checks,
     model_rules,
@@ -193,6 +194,13 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
         types = hardware.resolve_listed(spec, reported, out)
         if out.problems:
             return None
+        stocks = [s for s in map(capacity.stock, regions) if not isinstance(s, placement.RegionFailure)] \
+            if capacity is not None else []
+        if capacity is not None and fitting.sized_out_everywhere(spec, model, types, stocks):
+            # Sizing refuses every listed type whatever the stock: the file's mistake, with its fixes.
+            fitting.size(spec, model, types, out, "resource.instanceTypes",
+                         fixes.stocked_offers(capacity, regions, spot))
+            return None
 
         def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
             return types
@@ -286,7 +294,8 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     if bid.refusal is not None:
         out.problem("resource.bidPrice", *bid.refusal)
     model_rules.warn(spec, model, out)
-    verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
+    offers = fixes.stocked_offers(capacity, regions, isinstance(spec.resource, SpotResource)) if capacity else None
+    verdict = fitting.size(spec, model, facts, out, where, offers) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
 
