@@ -151,3 +151,23 @@ def test_a_capacity_snapshot_drives_the_region_choice(tmp_path):
 def test_a_missing_capacity_snapshot_is_refused(tmp_path):
     assert plan_main(["dev", "--out", str(tmp_path / "o"), "--capacity", str(tmp_path / "none.json")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_plan_md_keeps_the_sources_apart_from_the_reviewers_bullets():
+    """Issue 28: the hardware table's citations made a type's bullet 400 characters long. The bullets
+    say what was decided and from where (the hardware table, the stack file); the sources follow in
+    a section of their own, each once, with the services it backs."""
+    _, files = plan.make_plan("prod")
+    body, sources = files["plan.md"].split("\n## Sources\n")
+    bullets = [line for line in body.splitlines() if line.startswith("- ")]
+    for line in bullets:
+        assert "(read 20" not in line and "DescribeMachineSpecResponseBody" not in line, line
+        assert "EAS docs state" not in line and "gpu_list_prices.csv" not in line, line
+    (router_type,) = [line for line in bullets if line.startswith("- `ml.gu7i.c32m188.1-gu30`:")]
+    assert router_type.endswith("from the hardware table; inferred, not stated by its source: vcpus; EAS use shown by "
+                                "an Alibaba source") and len(router_type) < 200
+    assert ("- `ml.gu7i.c32m188.1-gu30`: DescribeMachineSpec API reference example in Alibaba Cloud's SDKs" in sources
+            and sources.count("- `ml.gu7i.c16m60.1-gu30`: ") == 1)
+    assert ("- bid currency on the international site: Alibaba Cloud's international EAS docs state spot_price_limit "
+            "in US dollars per instance-hour (`flagship`, `router`)") in sources
+    assert "- bid limits, H100 80 GB list price: Azure Standard_ND96isr_H100_v5" in sources

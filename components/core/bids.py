@@ -70,19 +70,20 @@ class Yardstick:
     def what(self) -> str:
         return f"`{self.instance_type}` ({self.gpus} × {self.gpu_memory_gb} GB)"
 
-    def basis(self) -> str:
-        """How the plausible line is reached, and where its figure comes from."""
+    def basis(self, offer: bool = True) -> str:
+        """How the plausible line is reached, and (``offer``) the offer its figure comes from."""
         r = self.reference
         yuan = f" × {YUAN_FACTOR} in case the bid is in yuan (its currency on the China site is unconfirmed)" \
             if self._factor != 1 else ""
+        where = f"{r.gpu} {r.memory_gb} GB, {r.offer}; {LIST_PRICES_FILE}" if offer else f"{r.gpu} {r.memory_gb} GB"
         return (f"{self.gpus} GPU{'s' if self.gpus != 1 else ''} × {amount(r.usd_per_gpu_hour)} USD per GPU-hour"
                 f"{yuan}, the dearest on-demand list price we have for a GPU of up to {self.gpu_memory_gb} GB "
-                f"({r.gpu} {r.memory_gb} GB, {r.offer}; {LIST_PRICES_FILE})")
+                f"({where})")
 
     def source(self) -> str:
         """The reference's source in full, for a plan's sources section."""
         r = self.reference
-        return f"{r.gpu} {r.memory_gb} GB list price: {r.offer}; {r.source}, read {r.seen} ({LIST_PRICES_FILE})"
+        return f"bid limits, {r.gpu} {r.memory_gb} GB list price: {r.offer}; {r.source}, read {r.seen} ({LIST_PRICES_FILE})"
 
 
 def reference(gpu_memory_gb: int) -> hardware_table.GpuListPrice:
@@ -105,6 +106,8 @@ class BidVerdict:
     warnings: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     """Where the figures used come from, for a plan's sources section."""
+    words: str = ""
+    """The lines the bid was held to, for the plan's explanation."""
 
 
 def judge(bid: float, types: Sequence[tuple[str, int, int]], site: str) -> BidVerdict:
@@ -124,9 +127,12 @@ def judge(bid: float, types: Sequence[tuple[str, int, int]], site: str) -> BidVe
                f"above {rate(top.plausible, currency)} a bid already outbids every list price we have for "
                f"{top.what()}")
         return BidVerdict((message, fix), sources=sources)
+    words = (f"bid {rate(bid, currency)} against {top.what()}: plausible up to {rate(top.plausible, currency)}, "
+             f"refused above {rate(top.ceiling, currency)} ({top.reference.gpu} {top.reference.memory_gb} GB list price, "
+             "sources below)")
     warnings = tuple(
         f"the bid {rate(bid, currency)} is above {rate(s.plausible, currency)}, what {s.what()} plausibly costs: "
-        f"{s.basis()}. Spot never charges more than the type's own on-demand price, so a bid this high caps "
+        f"{s.basis(offer=False)}. Spot never charges more than the type's own on-demand price, so a bid this high caps "
         f"nothing: check the figure (a bid above {rate(s.ceiling, currency)} is refused)"
         for s in sticks if bid > s.plausible)
-    return BidVerdict(warnings=warnings, sources=sources)
+    return BidVerdict(warnings=warnings, sources=sources, words=words)

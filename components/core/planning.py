@@ -77,6 +77,8 @@ class ServicePlan:
     service_config: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
     explanation: tuple[str, ...] = field(default=())
+    sources: tuple[str, ...] = field(default=())
+    """Where the figures of the explanation and warnings come from: ``plan.md`` lists them apart."""
     verdict: Optional[sizing.Verdict] = None
     choice: Optional[placement.Choice] = None
     tool_calling: bool = False
@@ -160,6 +162,7 @@ class ServicePlan:
             "servedModelName": self.served_model_name,
             "warnings": list(self.warnings),
             "explanation": list(self.explanation),
+            "sources": list(self.sources),
             "sizing": self.verdict.as_dict() if self.verdict else None,
             "placement": self.choice.as_dict() if self.choice else None,
             "cost": self.cost.as_dict() if self.cost else None,
@@ -293,6 +296,8 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         if isinstance(spec.resource, SpotResource) else bids.BidVerdict()
     if bid.refusal is not None:
         out.problem("resource.bidPrice", *bid.refusal)
+    elif bid.words:
+        out.explain.append(bid.words)
     model_rules.warn(spec, model, out)
     offers = fixes.stocked_offers(capacity, regions, isinstance(spec.resource, SpotResource)) if capacity else None
     verdict = fitting.size(spec, model, facts, out, where, offers) if not out.problems else None
@@ -344,6 +349,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         gpu_type=facts[0].gpu_type, max_model_len=spec.max_model_len, served_model_name=served,
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
         explanation=tuple(explanation), verdict=verdict, choice=choice,
+        sources=(*(c for c in map(hardware.source, facts) if c is not None), *bid.sources),
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
         running_in=running_region, name_prefix=name_prefix,
     )

@@ -106,8 +106,34 @@ def _cost_lines(entry: Mapping[str, Any]) -> list[str]:
 
 
 def bid_currency_words(site: str) -> str:
-    """``USD on the international site (...)``, or ``currency unconfirmed on the china site (...)``."""
-    return f"{currency_label(site)} on the {site} site (qwen3-eas:cost.site): {BID_CURRENCY_SOURCE[site]}"
+    """``USD on the international site (qwen3-eas:cost.site)``, or ``currency unconfirmed on the china site ...``
+    (the source is listed with the plan's sources, ``sources_lines``)."""
+    return f"{currency_label(site)} on the {site} site (qwen3-eas:cost.site)"
+
+
+def _sources_of(entry: Mapping[str, Any]) -> list[str]:
+    """Where one service's figures come from: the hardware table's rows, the bid's yardstick, the bid
+    currency and the on-demand prices used."""
+    cost = entry.get("cost") or {}
+    found = list(entry.get("sources") or [])
+    site = cost.get("site")
+    if site is not None and any(e["billing"] == "spot" for e in cost.get("instanceTypes") or []):
+        found.append(f"bid currency on the {site} site: {BID_CURRENCY_SOURCE[site]}")
+    found += [f"`{e['type']}` on-demand price: {e['priceSource']}" for e in cost.get("instanceTypes") or []
+              if e.get("priceSource")]
+    return found
+
+
+def sources_lines(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """``plan.md``'s sources, each once with the services it backs: the bullets above stay short."""
+    backs: dict[str, list[str]] = {}
+    for key in sorted(summaries):
+        for text in _sources_of(summaries[key]):
+            if key not in backs.setdefault(text, []):
+                backs[text].append(key)
+    if not backs:
+        return []
+    return ["", "## Sources", "", *(f"- {text} ({', '.join(f'`{k}`' for k in keys)})" for text, keys in backs.items())]
 
 
 def stack_bound_text(stack_cost: Optional[Mapping[str, Any]]) -> str:
@@ -202,4 +228,5 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]],
             lines.append("")
         for warning in e["warnings"]:
             lines.append(f"- ⚠️ {warning}")
+    lines += sources_lines(summaries)
     return "\n".join(lines) + "\n"
