@@ -1,8 +1,11 @@
-"""Scenarios 6, 7 and 13: drift repaired by refresh, protect and retainOnDelete, destroy."""
+"""Scenarios 6, 7 and 13: drift repaired by refresh, protect and retainOnDelete, destroy and stack rm."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.fake_eas import FakeEas
+from tests.golden_update import mismatches
 
 from .announced import agrees, announce
 from .conftest import chat, stack_text
@@ -57,3 +60,23 @@ def test_destroy_of_dev_leaves_eas_empty(workspace: Workspace, eas: FakeEas):
     assert ("delete", "chat-service") in run.ops(SERVICE_TYPE)
     assert eas.names() == []
     assert workspace.resources("dev", SERVICE_TYPE) == []
+
+
+def test_stack_rm_deletes_the_stack_file_unless_told_to_preserve_it(workspace: Workspace, eas: FakeEas, tmp_path: Path):
+    """docs/running.md's teardown: `pulumi stack rm` takes stacks/Pulumi.<stack>.yaml with the state,
+    and the golden check then names the leftover folder and the way out; --preserve-config keeps it."""
+    workspace.copy_stack("dev")
+    assert workspace.up("dev").error is None
+    assert workspace.destroy("dev").error is None
+    removed = workspace.cli_run("dev", "stack", "rm", "--yes")
+    assert removed.returncode == 0, removed.stderr
+    assert not workspace.stack_file("dev").exists() and not workspace.has_state("dev")
+    stacks = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in workspace.stack_file("dev").parent.iterdir()]
+    (tmp_path / "golden" / "dev").mkdir(parents=True)
+    (left_over,) = mismatches(stacks, tmp_path / "golden")
+    assert left_over.startswith("tests/golden/dev/ is left over") and "run `make golden`" in left_over
+
+    workspace.write_stack("t", stack_text({"chat": chat()}))
+    kept = workspace.cli_run("t", "stack", "rm", "--yes", "--preserve-config")
+    assert kept.returncode == 0, kept.stderr
+    assert workspace.stack_file("t").exists() and not workspace.has_state("t")

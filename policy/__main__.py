@@ -54,6 +54,8 @@ def _validation(rule: policy_rules.Rule) -> ResourceValidation:
             stack = policy_rules.urn_stack(args.urn)
             extra = {"stack": stack,
                      "digest_required": policy_rules.digest_required(config.get("requireImageDigest"), stack)}
+        if "site" in rule.config:
+            extra["site"] = config.get("site")
         for message in rule.check(args.props, region=region,
                                   gpu_facts=gpu_facts if isinstance(gpu_facts, Mapping) else None, **extra):
             report_violation(message, None)
@@ -81,7 +83,7 @@ def build_policies() -> list[Policy]:
 def main() -> None:
     """Serve the pack to the Pulumi CLI (``PolicyPack`` starts its gRPC server and blocks)."""
     PolicyPack(PACK_NAME, build_policies(),
-               description="Qwen3 on PAI-EAS: GPU sizing, spot bids, no credentials, same-region images, "
+               description="Qwen3 on PAI-EAS: GPU sizing, spot bids and their limits, no credentials, same-region images, "
                            "images by digest where required")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Optional
 
-from components.core import engines, instance_types, sizing
+from components.core import bids, engines, instance_types, sizing
 
 from .facts import (
     GpuFacts,
@@ -165,6 +165,45 @@ def spot_bid(props: Mapping[str, Any], *, region: Optional[str] = None,
                         "entry has a spot_price_limit. Fix: bid on the spot entries, or drop the setting if the "
                         "service is not meant to run on spot")
     return messages
+
+
+def _bid_verdicts(props: Mapping[str, Any], gpu_facts: Optional[GpuFacts],
+                  site: str) -> list[tuple[str, bids.BidVerdict]]:
+    """Each distinct positive bid of the service's spot entries, judged against the GPUs of all of them
+    (``components.core.bids``, as the plan judges ``bidPrice``); entries whose GPUs are unknown are
+    left to eas-gpu-unverified."""
+    config, _ = parse_config(props)
+    if config is None:
+        return []
+    computing = as_mapping(as_mapping(config.get("cloud")).get("computing"))
+    entries = [(i, e) for i, e in enumerate(as_sequence(computing.get("instances"))) if isinstance(e, Mapping)
+               and _positive_price(e.get("spot_price_limit")) and isinstance(e.get("type"), str)]
+    options = {o.label: o for o in read_service(props, gpu_facts).options}
+    types = [(o.label, o.gpus, o.gpu_memory_gb) for o in options.values() if o.label in {e["type"] for _, e in entries}]
+    found = []
+    for bid in sorted({float(e["spot_price_limit"]) for _, e in entries}):
+        where = ", ".join(f"cloud.computing.instances[{i}] ({e['type']})" for i, e in entries
+                          if float(e["spot_price_limit"]) == bid)
+        found.append((where, bids.judge(bid, types, site)))
+    return found
+
+
+def _site(site: Any) -> str:
+    return site if site in ("international", "china") else "international"
+
+
+def spot_bid_limit(props: Mapping[str, Any], *, region: Optional[str] = None, gpu_facts: Optional[GpuFacts] = None,
+                   site: Any = None) -> list[str]:
+    """A bid beyond any plausible price for its GPUs: the hard limit ``make plan`` refuses."""
+    return [f"{where}: {verdict.refusal[0]}. Fix: {verdict.refusal[1]}"
+            for where, verdict in _bid_verdicts(props, gpu_facts, _site(site)) if verdict.refusal is not None]
+
+
+def spot_bid_plausible(props: Mapping[str, Any], *, region: Optional[str] = None,
+                       gpu_facts: Optional[GpuFacts] = None, site: Any = None) -> list[str]:
+    """A bid above what its GPUs plausibly cost, below the hard limit: the plan's loud warning."""
+    return [f"{where}: {warning}" for where, verdict in _bid_verdicts(props, gpu_facts, _site(site))
+            for warning in verdict.warnings]
 
 
 # Names of keys, env vars and flags that hold secrets, split into words (camelCase, _ and -).
@@ -371,7 +410,7 @@ class Rule:
     level: str
     check: Check
     config: tuple[str, ...] = ()
-    """Policy config properties it reads: ``region``, ``gpuFacts``, ``requireImageDigest``."""
+    """Policy config properties it reads: ``region``, ``gpuFacts``, ``requireImageDigest``, ``site``."""
 
 
 RULES: tuple[Rule, ...] = (
@@ -384,6 +423,10 @@ RULES: tuple[Rule, ...] = (
          ADVISORY, unverifiable, ("gpuFacts", "region")),
     Rule("eas-spot-bid", "Spot capacity on EAS always carries a bid price (spot_price_limit)",
          MANDATORY, spot_bid),
+    Rule("eas-spot-bid-limit", "A spot bid is a price: not beyond any plausible price for its GPUs (10 times the "
+         "dearest on-demand list price of their class)", MANDATORY, spot_bid_limit, ("gpuFacts", "site")),
+    Rule("eas-spot-bid-plausible", "A spot bid is not above the dearest on-demand list price of its GPUs' class",
+         ADVISORY, spot_bid_plausible, ("gpuFacts", "site")),
     Rule("eas-no-credentials", "No token, password or key is written into an EAS service config",
          MANDATORY, credentials),
     Rule("eas-image-region", "EAS images and internal model files come from the service's own region",
@@ -398,6 +441,12 @@ CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "requireImageDigest": {
         "description": "require images pinned by digest: true for every stack, or the stack names",
         "oneOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}, "uniqueItems": True}],
+    },
+    "site": {
+        "type": "string",
+        "enum": ["international", "china"],
+        "description": "the Alibaba Cloud site, as qwen3-eas:cost.site: on china, where the bid currency is "
+        "unconfirmed, the bid limits are 8 times higher in case bids are in yuan",
     },
     "gpuFacts": {
         "type": "object",

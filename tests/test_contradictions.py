@@ -138,9 +138,14 @@ def only_stack(stack: str, services: dict, **extra: object) -> str:
     return problem.describe(stack)
 
 
-def test_a_quoted_boolean_says_it_is_text_not_a_boolean():
-    msg = only({"chat": service(protect="true")})
-    assert "field 'protect'" in msg and "text 'true' in quotes" in msg and "write protect: true without quotes" in msg
+def test_a_quoted_boolean_is_read_as_pulumis_get_bool_reads_it_and_other_words_are_refused():
+    from components.core import stack_config
+
+    from .conftest import raw_config
+
+    assert stack_config.load("dev", raw_config({"chat": service(protect="true")})).config.services["chat"].protect
+    msg = only({"chat": service(protect="TRUE")})
+    assert "field 'protect'" in msg and "text 'TRUE' in quotes" in msg and "write protect: true without quotes" in msg
 
 
 def test_a_stack_wide_protect_in_quotes_is_read_as_the_boolean_as_pulumi_hands_it_over():

@@ -227,3 +227,14 @@ def test_a_base_from_before_the_stack_file_is_summed_from_its_services(write_sta
     _, files = plan.make_plan(str(write_stack(stack_config({"a": service(resource=spot)}))))
     del files[plan.STACK_FILE]
     assert report.stack_bound_text(diff.load_stack_cost(files)) == "≤ 2.4 USD/h"
+
+
+def test_a_stack_with_a_service_of_no_figure_shows_the_known_part_and_how_far_it_moved(write_stack):
+    """Issue 28: `unknown → unknown` while each spot service's row had a bound."""
+    spot = {"kind": "spot", "bidPrice": 1.2, "instanceTypes": [A10]}
+    public = {"kind": "public", "instanceTypes": [A10]}
+    before = stack_cost(write_stack, {"a": service(resource=spot), "c": service(resource=public)})
+    after = stack_cost(write_stack, {"a": service(resource={**spot, "bidPrice": 2}), "c": service(resource=public)})
+    lines = diff.stack_cost_lines(before, after, services_changed=True)
+    assert "| `bound` | ≤ 2.4 USD/h + unknown (`c`) | ≤ 4 USD/h + unknown (`c`) (+1.6 USD/h) |" in lines
+    assert "unknown: no sourced price for the on-demand types of `c`; the rest at most 4 USD/h (`a` 4)" in lines

@@ -46,8 +46,10 @@ def test_every_model_plans_offline_on_a_table_type_that_meets_the_minimum_table(
     # The plan names the figures it used and where they came from, inferred ones said so.
     for name in chosen:
         line = next(e for e in plan.explanation if e.startswith(f"`{name}`"))
-        assert "from the hardware table" in line and "(read 2026-" in line
-        assert ("inferred, not stated by that source: " in line) == bool(TABLE[name].inferred)
+        assert "from the hardware table" in line
+        assert ("inferred, not stated by its source: " in line) == bool(TABLE[name].inferred)
+        # The source itself, with the day it was read, is listed apart (plan.md's Sources).
+        assert any(s.startswith(f"`{name}`: ") and "(read 2026-" in s for s in plan.sources)
 
 
 def test_the_summary_lists_each_types_figures_and_their_origin():

@@ -12,7 +12,7 @@ import pytest
 from components.cli import plan
 from components.cli.plan import main as plan_main
 
-from .golden_update import GOLDEN, STACKS
+from .golden_update import GOLDEN, STACKS, mismatches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,22 @@ def test_example_stacks_plan_to_their_golden_files(stack, tmp_path):
 def test_every_stack_file_has_golden_files_and_no_other_stack_does():
     # STACKS is every stacks/Pulumi.<name>.yaml, so a new stack file is checked without a code change.
     assert set(STACKS) >= {"dev", "staging", "prod"}
-    assert sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) == sorted(STACKS), (
-        "run `make golden`: it writes tests/golden/<stack>/ for every stack file and removes the rest")
+    problems = mismatches()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_golden_folder_left_by_pulumi_stack_rm_is_named_with_both_ways_out(tmp_path):
+    """`pulumi stack rm dev` deletes stacks/Pulumi.dev.yaml too (docs/running.md, tearing a stack
+    down): the leftover tests/golden/dev is named, with the command for each intent."""
+    for stack in ("dev", "prod", "perf"):
+        (tmp_path / stack).mkdir()
+    (left_over, missing) = sorted(mismatches(["prod", "perf", "staging"], tmp_path), reverse=True)
+    assert left_over.startswith("tests/golden/dev/ is left over: there is no stacks/Pulumi.dev.yaml")
+    assert "`pulumi stack rm dev` deletes the stack file unless it is given --preserve-config" in left_over
+    assert "run `make golden`, which removes the folder" in left_over
+    assert "`git checkout -- stacks/Pulumi.dev.yaml`" in left_over
+    assert missing.startswith("stacks/Pulumi.staging.yaml has no tests/golden/staging/: run `make golden`")
+    assert mismatches(["dev", "prod", "perf"], tmp_path) == []
 
 
 def test_two_plans_of_a_stack_are_byte_identical(tmp_path):
@@ -137,3 +151,23 @@ def test_a_capacity_snapshot_drives_the_region_choice(tmp_path):
 def test_a_missing_capacity_snapshot_is_refused(tmp_path):
     assert plan_main(["dev", "--out", str(tmp_path / "o"), "--capacity", str(tmp_path / "none.json")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_plan_md_keeps_the_sources_apart_from_the_reviewers_bullets():
+    """Issue 28: the hardware table's citations made a type's bullet 400 characters long. The bullets
+    say what was decided and from where (the hardware table, the stack file); the sources follow in
+    a section of their own, each once, with the services it backs."""
+    _, files = plan.make_plan("prod")
+    body, sources = files["plan.md"].split("\n## Sources\n")
+    bullets = [line for line in body.splitlines() if line.startswith("- ")]
+    for line in bullets:
+        assert "(read 20" not in line and "DescribeMachineSpecResponseBody" not in line, line
+        assert "EAS docs state" not in line and "gpu_list_prices.csv" not in line, line
+    (router_type,) = [line for line in bullets if line.startswith("- `ml.gu7i.c32m188.1-gu30`:")]
+    assert router_type.endswith("from the hardware table; inferred, not stated by its source: vcpus; EAS use shown by "
+                                "an Alibaba source") and len(router_type) < 200
+    assert ("- `ml.gu7i.c32m188.1-gu30`: DescribeMachineSpec API reference example in Alibaba Cloud's SDKs" in sources
+            and sources.count("- `ml.gu7i.c16m60.1-gu30`: ") == 1)
+    assert ("- bid currency on the international site: Alibaba Cloud's international EAS docs state spot_price_limit "
+            "in US dollars per instance-hour (`flagship`, `router`)") in sources
+    assert "- bid limits, H100 80 GB list price: Azure Standard_ND96isr_H100_v5" in sources

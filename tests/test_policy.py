@@ -371,8 +371,10 @@ def test_the_pack_builds_one_policy_per_rule_at_the_default_levels():
     policies = {p.name: p for p in _pack()["build_policies"]()}
     levels = {name: p.enforcement_level.value for name, p in policies.items()}
     assert levels == {"eas-gpu-table": "mandatory", "eas-gpu-estimate": "advisory", "eas-gpu-unverified": "advisory",
-                      "eas-spot-bid": "mandatory", "eas-no-credentials": "mandatory", "eas-image-region": "mandatory",
-                      "eas-image-digest": "mandatory"}
+                      "eas-spot-bid": "mandatory", "eas-spot-bid-limit": "mandatory",
+                      "eas-spot-bid-plausible": "advisory", "eas-no-credentials": "mandatory",
+                      "eas-image-region": "mandatory", "eas-image-digest": "mandatory"}
+    assert set(policies["eas-spot-bid-limit"].config_schema.properties) == {"gpuFacts", "site"}
     assert set(policies["eas-image-region"].config_schema.properties) == {"region"}
     assert set(policies["eas-image-digest"].config_schema.properties) == {"requireImageDigest"}
 

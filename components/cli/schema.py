@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from ..core import config_text
 from ..core.regions import EAS_REGIONS
 from ..core.spec import PROJECT, StackConfig
 from . import PROG, described
@@ -19,7 +20,7 @@ from . import PROG, described
 
 def stack_file_schema() -> dict[str, Any]:
     """The schema of a whole ``Pulumi.<stack>.yaml`` (our keys strict, other namespaces open)."""
-    inner = StackConfig.model_json_schema(by_alias=True, mode="validation")
+    inner = _number_text(StackConfig.model_json_schema(by_alias=True, mode="validation"))
     defs = inner.pop("$defs", {})
     ours = inner["properties"]
     return {
@@ -55,6 +56,30 @@ def stack_file_schema() -> dict[str, Any]:
         "required": ["config"],
         "$defs": defs,
     }
+
+
+_TEXT = {"integer": config_text.INTEGER.pattern, "number": config_text.NUMBER.pattern}
+"""The text the loader reads as a whole number or a number (``components.core.config_text``)."""
+
+_ANNOTATIONS = ("default", "description", "examples", "title")
+
+
+def _number_text(node: Any) -> Any:
+    """``node`` with every integer and number also accepting the text the loader reads as one.
+
+    ``pulumi config set --path ... 1.5`` writes ``"1.5"``, which the loader accepts: an editor that
+    reads the schema must not flag it. Booleans stay booleans only: the CLI writes them unquoted,
+    and editors keep offering true and false."""
+    if isinstance(node, list):
+        return [_number_text(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _number_text(value) for key, value in node.items()}
+    if node.get("type") in _TEXT:
+        kept = {key: node.pop(key) for key in _ANNOTATIONS if key in node}
+        text = {"type": "string", "pattern": f"^(?:{_TEXT[node['type']]})$"}
+        return {**kept, "anyOf": [node, text]}
+    return node
 
 
 def render() -> str:

@@ -330,6 +330,26 @@ class StackCost:
         return tuple(k for k, c in self._billed.items() if c.hourly_bound is None)
 
     @property
+    def unpriced(self) -> tuple[str, ...]:
+        """Services with no figure at all: no bound, and no spot part either."""
+        return tuple(k for k, c in self._billed.items() if c.hourly_bound is None and c.spot_bound is None)
+
+    @property
+    def _known_parts(self) -> dict[str, float]:
+        """Each service's known figure: its bound, else its bound while on spot."""
+        parts = {k: c.hourly_bound if c.hourly_bound is not None else c.spot_bound for k, c in self._billed.items()}
+        return {k: v for k, v in parts.items() if v is not None}
+
+    @property
+    def known_part(self) -> Optional[float]:
+        """The sum of what is known when the whole is not: the services with a figure (a spot part
+        counting while that service runs on spot); ``None`` when nothing is known or currencies mix."""
+        parts = self._known_parts
+        if self.total is not None or not parts or self.mixed_currencies:
+            return None
+        return round(sum(parts.values()), 3)
+
+    @property
     def dedicated(self) -> tuple[str, ...]:
         return tuple(k for k, c in sorted(self.services.items()) if c.dedicated is not None)
 
@@ -345,10 +365,15 @@ class StackCost:
             head = "unknown: the services' bounds are in different currencies"
         else:
             head = "unknown: no sourced price for the on-demand types of " + ", ".join(f"`{k}`" for k in self.unknown)
+            parts = " + ".join(f"`{k}` {amount(v)}" for k, v in self._known_parts.items())
+            on_spot = [k for k in self.unknown if k not in self.unpriced]
             if spot is not None:
-                head += f"; at most {rate(spot, currency)} while they run on spot (" + " + ".join(
-                    f"`{k}` {amount(c.hourly_bound if c.hourly_bound is not None else c.spot_bound or 0.0)}"
-                    for k, c in self._billed.items()) + ")"
+                head += f"; at most {rate(spot, currency)} while they run on spot ({parts})"
+            elif self.known_part is not None:
+                # Some services have no figure at all: the rest is still known, and said.
+                while_spot = f" while {', '.join(f'`{k}`' for k in on_spot)} run{'s' if len(on_spot) == 1 else ''} " \
+                    "on spot" if on_spot else ""
+                head += f"; the rest at most {rate(self.known_part, currency)}{while_spot} ({parts})"
         extra = []
         if self.dedicated:
             extra.append("billed with their resource group or quota: " + ", ".join(f"`{k}`" for k in self.dedicated))
@@ -358,7 +383,8 @@ class StackCost:
 
     def over_limit(self) -> Optional[str]:
         """The warning for a stack bound above ``warnAbovePerHour`` (the known part, when the bound is unknown)."""
-        figure, how = (self.total, "at most") if self.total is not None else (self.while_on_spot, "at least")
+        figure, how = (self.total, "at most") if self.total is not None else (
+            self.while_on_spot if self.while_on_spot is not None else self.known_part, "at least")
         if self.warn_above is None or figure is None or figure <= self.warn_above:
             return None
         return (f"the stack may cost {how} {rate(figure, self.currency)} counting the surge during updates, above "
@@ -379,6 +405,8 @@ class StackCost:
             "hourlyBound": self.total,
             "whileOnSpot": self.while_on_spot,
             "unknown": list(self.unknown),
+            "knownPart": self.known_part,
+            "unpriced": list(self.unpriced),
             "dedicated": list(self.dedicated),
             "heldBack": list(self.held_back),
             "services": {k: c.hourly_bound for k, c in self._billed.items()},

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,10 @@ class Problem:
     stock: bool = False
     """No region can run the service right now (stock, or where it runs cannot be told): not a
     mistake in the file, so only this service is held back; the others still deploy."""
+    changes: tuple[Mapping[str, Any], ...] = ()
+    """What each fix the message offers writes in the stack file (service-relative paths such as
+    ``maxModelLen`` or ``resource.instanceTypes``), where a fix is one set of values: a test
+    applies each and plans again (``components.core.fixes``)."""
 
     def describe(self, stack: str) -> str:
         where = f"stack {stack!r}"
@@ -47,5 +51,6 @@ class Findings:
         self.warnings: list[str] = []
         self.explain: list[str] = []
 
-    def problem(self, field: str, message: str, fix: str, *, stock: bool = False) -> None:
-        self.problems.append(Problem(field, message, fix, self.service, stock))
+    def problem(self, field: str, message: str, fix: str, *, stock: bool = False,
+                changes: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.problems.append(Problem(field, message, fix, self.service, stock, tuple(changes)))

@@ -9,13 +9,12 @@ say what to change.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import Optional
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Optional
 
-from . import capabilities, instance_types, sizing
+from . import capabilities, fixes, hardware, instance_types, sizing
 from .catalog import Model
 from .errors import Findings
-from .hardware import built_in_pool
 from .instance_types import InstanceType
 from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
@@ -32,6 +31,17 @@ def sizing_error(spec: ServiceSpec, model: Model, t: InstanceType) -> Optional[s
     if verdict.errors and spec.sizing.strict:
         return verdict.errors[-1]
     return None
+
+
+def sized_out_everywhere(spec: ServiceSpec, model: Model, types: Sequence[InstanceType],
+                         stocks: Sequence[Sequence[Mapping[str, Any]]]) -> bool:
+    """Sizing refuses every type with every figure the stock data gives it (its own, where none does):
+    no stock could ever run the service, so the stack file must change."""
+    for t in types:
+        seen = [f for metas in stocks if (f := hardware.api_facts(metas).get(t.name)) is not None] or [t]
+        if any(sizing_error(spec, model, f) is None for f in seen):
+            return False
+    return True
 
 
 def _no_price(name: str) -> Optional[float]:
@@ -70,8 +80,12 @@ def auto_candidates(spec: ServiceSpec, model: Model, pool: Sequence[InstanceType
 
 
 def size(spec: ServiceSpec, model: Model, facts: Sequence[InstanceType], out: Findings,
-         where: str) -> Optional[sizing.Verdict]:
-    """Check every type EAS may pick; return the verdict of the weakest (its settings go in the script)."""
+         where: str, offers: Optional[fixes.Offers] = None) -> Optional[sizing.Verdict]:
+    """Check every type EAS may pick; return the verdict of the weakest (its settings go in the script).
+
+    ``offers`` are the types a fix may name (``fixes.stocked_offers`` under a capacity snapshot);
+    the hardware table's by default."""
+    offers = fixes.table_offers() if offers is None else offers
     kv_fp8 = spec.kv_cache_dtype == "fp8"
     verdicts = [(t, sizing.check(model, t.gpus, t.gpu_memory_gb, spec.max_model_len, spec.engine, kv_fp8=kv_fp8))
                 for t in facts]
@@ -79,18 +93,21 @@ def size(spec: ServiceSpec, model: Model, facts: Sequence[InstanceType], out: Fi
     for index, (t, verdict) in enumerate(verdicts):
         field_name = f"{where}[{index}]" if where == "resource.instanceTypes" and len(facts) > 1 else where
         if not verdict.meets_table:
+            # The table can hang on the length (Qwen3-8B past its native length): the shorter length first.
+            found = [fixes.shorter(spec, model, t.gpus, t.gpu_memory_gb, t.name), _larger(spec, model, verdict.table,
+                                                                                           offers)]
             out.problem(field_name, f"{t.name} ({t.gpus} x {t.gpu_memory_gb} GB) is below the minimum-configuration "
-                        f"table for {model.name}: {verdict.table.describe()}",
-                        f"use at least {verdict.table.gpus} GPU(s) of {verdict.table.gpu_memory_gb} GB or more per replica"
-                        + _example_type(verdict.table))
+                        f"table for {model.name} at {spec.max_model_len} tokens: {verdict.table.describe()}",
+                        fixes.join(found), changes=fixes.changes(found))
             continue
         if not verdict.parallelism.ok:
             out.problem(field_name, verdict.parallelism.reason, verdict.parallelism.fix)
             continue
         if verdict.errors:
-            fix = _estimate_fix(spec, model, t)
+            found = _estimate_fixes(spec, model, t, offers)
+            fix = fixes.join(found) or "no length fits this configuration: use GPUs with more memory per replica"
             if spec.sizing.strict:
-                out.problem("maxModelLen", f"{t.name}: {verdict.errors[-1]}", fix)
+                out.problem("maxModelLen", f"{t.name}: {verdict.errors[-1]}", fix, changes=fixes.changes(found))
             else:
                 out.warnings.append(f"{t.name}: {verdict.errors[-1]} (sizing.strict is false; {fix})")
         for note in verdict.notes:
@@ -100,7 +117,7 @@ def size(spec: ServiceSpec, model: Model, facts: Sequence[InstanceType], out: Fi
         return None
     weakest = min(verdicts, key=lambda pair: (pair[0].gpu_memory_gb, pair[0].name))
     if not out.problems:
-        _warn_if_oversized(spec, model, weakest[0], out)
+        _warn_if_oversized(spec, model, weakest[0], out, offers)
     return weakest[1]
 
 
@@ -109,7 +126,8 @@ OVERSIZED_FACTOR = 4
 beyond need costs GPUs and adds all-reduce traffic for nothing)."""
 
 
-def _warn_if_oversized(spec: ServiceSpec, model: Model, t: InstanceType, out: Findings) -> None:
+def _warn_if_oversized(spec: ServiceSpec, model: Model, t: InstanceType, out: Findings,
+                       offers: Sequence[fixes.Offer]) -> None:
     """Warn, naming the cheaper choice, when far fewer GPUs of the same kind would serve this length."""
     kv_fp8 = spec.kv_cache_dtype == "fp8"
     fewer = next((n for n in sizing.GPU_COUNTS if n * OVERSIZED_FACTOR <= t.gpus and not sizing.check(
@@ -120,21 +138,31 @@ def _warn_if_oversized(spec: ServiceSpec, model: Model, t: InstanceType, out: Fi
     if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
         cheaper = f"set resource.gpus: {fewer} (the rest of the group stays free for other services)"
     else:
-        named = next((c.name for c in built_in_pool() if c.gpus == fewer and c.gpu_memory_gb >= t.gpu_memory_gb), None)
+        named = fixes.example(spec, model, offers, lambda c: c.gpus == fewer and c.gpu_memory_gb >= t.gpu_memory_gb)
         ending = f", a name ending in '.{fewer}-{t.gpu_type.lower()}'" if t.gpu_type and t.gpu_type.startswith("GU") else ""
-        cheaper = f"an instance type with {gpus}" + (f" (e.g. {named})" if named else ending)
+        cheaper = f"an instance type with {gpus}" + (f" (e.g. {named.type.name}, {named.where})" if named else ending)
     out.warnings.append(
         f"tensor parallel {t.gpus} ({t.gpus} GPUs per replica) is {t.gpus // fewer} times what {model.name} needs: "
         f"{gpus} {'fits' if fewer == 1 else 'fit'} {spec.max_model_len} tokens. Cheaper: {cheaper}; add replicas for "
         "throughput")
 
 
-def _example_type(minimum: sizing.TableMinimum) -> str:
-    meeting = [t for t in built_in_pool() if sizing.meets_table(minimum, t.gpus, t.gpu_memory_gb)]
-    meeting.sort(key=lambda t: (t.gpus, t.total_gpu_memory_gb, t.eas_confirmed is False, t.vcpus or 0, t.name))
-    if meeting:
-        return f" (e.g. {meeting[0].name}, from the hardware table)"
-    return f": an EAS type whose name ends in {_suffixes(minimum.gpus, minimum.gpu_memory_gb)}"
+def _larger(spec: ServiceSpec, model: Model, minimum: sizing.TableMinimum, offers: fixes.Offers) -> fixes.Fix:
+    """More GPU memory per replica, with a type the plan could use that has it (and that the service
+    plans on), or why none is named."""
+    lead = f"use at least {minimum.gpus} GPU(s) of {minimum.gpu_memory_gb} GB or more per replica"
+    found = fixes.example(spec, model, offers, lambda t: sizing.meets_table(minimum, t.gpus, t.gpu_memory_gb))
+    if found is not None:
+        return fixes.use_type(found, lead)
+    return fixes.Fix(lead + _none_offered(offers, minimum.gpus, minimum.gpu_memory_gb))
+
+
+def _none_offered(offers: fixes.Offers, gpus: int, gpu_memory_gb: int) -> str:
+    """Why no type is named: none with stock where the service runs, or none in the hardware table."""
+    if offers.scope.startswith("with stock"):
+        return (f" (no type {offers.scope} has that and fits: plan again when stock returns, or add a region "
+                "whose stock shows one)")
+    return f": an EAS type whose name ends in {_suffixes(gpus, gpu_memory_gb)}"
 
 
 def _suffixes(gpus: int, gpu_memory_gb: int) -> str:
@@ -149,18 +177,18 @@ def _suffixes(gpus: int, gpu_memory_gb: int) -> str:
     return " or ".join(f"'.{gpus}-{code.lower()}' ({gb} GB per GPU)" for gb, code in codes)
 
 
-def _estimate_fix(spec: ServiceSpec, model: Model, t: InstanceType) -> str:
+def _estimate_fixes(spec: ServiceSpec, model: Model, t: InstanceType,
+                    offers: Sequence[fixes.Offer]) -> list[Optional[fixes.Fix]]:
     kv_fp8 = spec.kv_cache_dtype == "fp8"
-    fits = sizing.largest_fitting_len(model, t.gpus, t.gpu_memory_gb, spec.engine, kv_fp8=kv_fp8)
-    parts = [f"set maxModelLen to {fits} or less" if fits else "no length fits this configuration"]
-    if not kv_fp8 and not sizing.check(model, t.gpus, t.gpu_memory_gb, spec.max_model_len, spec.engine,
-                                       kv_fp8=True).errors:
-        parts.append("or set kvCacheDtype: fp8 (halves the KV cache)")
+    found: list[Optional[fixes.Fix]] = [fixes.shorter(spec, model, t.gpus, t.gpu_memory_gb, t.name),
+                                        fixes.fp8_kv_cache(spec, model, t.gpus, t.gpu_memory_gb)]
     smallest = sizing.smallest_fitting(model, spec.max_model_len, spec.engine, kv_fp8=kv_fp8)
     if smallest is not None:
-        parts.append(f"or use {smallest[0]} x {smallest[1]} GB GPUs per replica, the smallest configuration that fits "
-                     f"{spec.max_model_len} tokens")
-    return ", ".join(parts)
+        lead = (f"use {smallest[0]} x {smallest[1]} GB GPUs per replica, the smallest configuration that fits "
+                f"{spec.max_model_len} tokens")
+        offer = fixes.example(spec, model, offers)
+        found.append(fixes.use_type(offer, lead) if offer is not None else fixes.Fix(lead))
+    return found
 
 
 def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
@@ -174,11 +202,20 @@ def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
     listed = ""
     if pool and len(pool) <= 5:
         listed = ": " + ", ".join(f"{t.name} ({t.gpus} x {t.gpu_memory_gb} GB)" for t in pool)
+    offers = fixes.table_offers(pool)
     if smallest is None:
+        # Only what then plans: another checkpoint, an FP8 cache or a shorter length, each checked.
+        fp8_cache = spec.model_copy(update={"kv_cache_dtype": "fp8"})
+        alternatives = [fixes.fp8_model(spec, model, offers),
+                        None if kv_fp8 or (offers and fixes.example(fp8_cache, model, offers) is None)
+                        or sizing.smallest_fitting(model, spec.max_model_len, spec.engine, kv_fp8=True) is None
+                        else fixes.Fix("set kvCacheDtype: fp8 (halves the KV cache)", {"kvCacheDtype": "fp8"}),
+                        fixes.longest_anywhere(spec, model, offers)]
         out.problem("resource.instanceTypes",
                     f"instanceTypes is left out and none of {searched}{listed} fits {model.name} at "
                     f"{spec.max_model_len} tokens; no configuration up to 8 x 96 GB does",
-                    "lower maxModelLen, or set kvCacheDtype: fp8")
+                    fixes.join(alternatives) or "list instance types with more GPU memory per replica, with their GPU "
+                    "figures in resource.instanceTypeFacts", changes=fixes.changes(alternatives))
         return
     gpus, gpu_gb = smallest
     fix = (f"list instanceTypes with {gpus} GPU(s) of {gpu_gb} GB or more per replica: an EAS type whose name "
@@ -189,8 +226,11 @@ def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
                 + ") with its GPUs stated in resource.instanceTypeFacts (their figures are not published)")
     fix += ("; or plan with a capacity snapshot (make plan CAPACITY=<file>, or qwen3-eas plan --capacity <file>) "
             "to choose from the types your regions offer")
+    shorter = fixes.longest_anywhere(spec, model, offers) if offers else None
+    if shorter is not None:
+        fix += f"; or {shorter.words}"
     unsourced = "; the hardware table has no such type" if pool else ""
     out.problem("resource.instanceTypes",
                 f"instanceTypes is left out and none of {searched}{listed} fits {model.name} at "
                 f"{spec.max_model_len} tokens: it needs {gpus} x {gpu_gb} GB GPUs per replica{unsourced}",
-                fix)
+                fix, changes=fixes.changes([shorter]))

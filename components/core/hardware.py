@@ -94,14 +94,15 @@ _WHERE = {"name": "read from its name", "user": "stated in the stack file (insta
 
 
 def describe(t: InstanceType) -> str:
-    """The plan's line for one type: its GPUs and where each figure came from, inferred ones named."""
+    """The plan's line for one type: its GPUs and where they came from, inferred figures named
+    (the table's sources themselves are ``source``, listed apart so that the line stays short)."""
     gpu = capabilities.gpu(t.gpu_type)
     words = f"`{t.name}`: {t.gpus} × {t.gpu_type or 'GPU'} ({t.gpu_memory_gb} GB each" \
             + (f"; {gpu.traits()})" if gpu else ")")
     if t.source == "table":
-        words += f", from the hardware table: {t.citation}"
+        words += ", from the hardware table"
         if t.inferred:
-            words += f"; inferred, not stated by that source: {', '.join(t.inferred)}"
+            words += f"; inferred, not stated by its source: {', '.join(t.inferred)}"
         words += "; EAS use " + ("shown by an Alibaba source" if t.eas_confirmed else "not confirmed")
         if t.notes:
             words += f"; {t.notes}"
@@ -110,6 +111,13 @@ def describe(t: InstanceType) -> str:
     if t.source == "user":
         words += ": the stack's own figures, not checked against any source; confirm them with `make capacity`"
     return words
+
+
+def source(t: InstanceType) -> Optional[str]:
+    """Where a hardware-table type's figures (and its EAS use) come from, for the plan's sources."""
+    if t.source != "table":
+        return None
+    return f"`{t.name}`: {t.citation}" + (f"; EAS use: {t.eas_citation}" if t.eas_citation else "")
 
 
 def unconfirmed_on_eas(types: Sequence[InstanceType]) -> str:

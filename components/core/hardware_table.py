@@ -7,7 +7,9 @@ change of lines:
   architecture and per-GPU memory;
 - ``instance_types.csv``: per instance type its GPU, GPU count and memory, vCPUs, RAM, whether
   an Alibaba source shows it used on EAS, and where each figure comes from;
-- ``prices.csv``: on-demand prices per instance-hour, with currency, site and where they were read.
+- ``prices.csv``: on-demand prices per instance-hour, with currency, site and where they were read;
+- ``gpu_list_prices.csv``: on-demand list prices per GPU-hour of GPUs on other clouds, the yardstick
+  of what a bid may plausibly be (``components.core.bids``).
 
 Every row names its source and the date it was read; ``inferred`` lists the figures of a row that
 its source does not state (read from the name, or from the GPU's code). ``load_*`` validate the
@@ -81,10 +83,24 @@ class PriceRow:
     seen: str
 
 
+@dataclass(frozen=True)
+class GpuListPrice:
+    """What one GPU lists at per GPU-hour on demand, on the dearest public cloud we read."""
+
+    gpu: str
+    memory_gb: int
+    usd_per_gpu_hour: float
+    offer: str
+    """The instance and its price, as the source lists it."""
+    source: str
+    seen: str
+
+
 _GPU_COLUMNS = ("gpu", "architecture", "memory_gb", "inferred", "source", "seen")
 _TYPE_COLUMNS = ("instance_type", "gpu", "gpus", "gpu_memory_gb", "vcpus", "memory_gb", "inferred", "eas", "source",
                  "eas_source", "seen", "notes")
 _PRICE_COLUMNS = ("instance_type", "price_per_hour", "currency", "site", "region", "source", "seen")
+_LIST_PRICE_COLUMNS = ("gpu", "memory_gb", "usd_per_gpu_hour", "offer", "source", "seen")
 _TYPE_NAME = re.compile(r"(ml|ecs)\.[a-z0-9][a-z0-9.\-]*")
 
 
@@ -207,3 +223,20 @@ def load_prices() -> tuple[PriceRow, ...]:
         found.append(PriceRow(row.text("instance_type"), price, currency, site, raw["region"], row.text("source"),
                               row.date()))
     return tuple(found)
+
+
+@cache
+def load_gpu_list_prices() -> tuple[GpuListPrice, ...]:
+    """``gpu_list_prices.csv``, by memory per GPU (least first)."""
+    found: list[GpuListPrice] = []
+    for line, raw in _rows("gpu_list_prices.csv", _LIST_PRICE_COLUMNS):
+        row = _Row("gpu_list_prices.csv", line, raw)
+        try:
+            price = float(row.text("usd_per_gpu_hour"))
+        except ValueError:
+            raise row.fail("usd_per_gpu_hour", "is not a number") from None
+        if not price > 0:
+            raise row.fail("usd_per_gpu_hour", "must be above 0")
+        found.append(GpuListPrice(row.text("gpu"), row.whole("memory_gb", high=1024), price, row.text("offer"),
+                                  row.text("source"), row.date()))
+    return tuple(sorted(found, key=lambda p: (p.memory_gb, p.usd_per_gpu_hour)))

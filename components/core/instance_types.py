@@ -41,6 +41,8 @@ class InstanceType:
     """Whether an Alibaba source shows the type used on EAS (table rows; the API's types are EAS's own)."""
     citation: str = ""
     """Where the table's figures come from, and when they were read."""
+    eas_citation: str = ""
+    """Where an Alibaba source shows the type used on EAS (table rows confirmed on EAS)."""
     notes: str = ""
 
     @property
@@ -97,7 +99,7 @@ def from_table(row: hardware_table.TypeRow) -> InstanceType:
     return InstanceType(
         name=row.instance_type, gpus=row.gpus, gpu_type=row.gpu, gpu_memory_gb=row.gpu_memory_gb, vcpus=row.vcpus,
         memory_gb=row.memory_gb, source="table", inferred=row.inferred, eas_confirmed=row.eas_confirmed,
-        citation=f"{row.source} (read {row.seen})", notes=row.notes,
+        citation=f"{row.source} (read {row.seen})", eas_citation=row.eas_source, notes=row.notes,
     )
 
 

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Optional
 
 from . import (
+    bids,
     capabilities,
     engines,
     fitting,
+    fixes,
     hardware,
     image_checks,
     live_values,
@@ -76,6 +78,8 @@ class ServicePlan:
     service_config: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
     explanation: tuple[str, ...] = field(default=())
+    sources: tuple[str, ...] = field(default=())
+    """Where the figures of the explanation and warnings come from: ``plan.md`` lists them apart."""
     verdict: Optional[sizing.Verdict] = None
     choice: Optional[placement.Choice] = None
     tool_calling: bool = False
@@ -190,6 +194,7 @@ class ServicePlan:
             "servedModelName": self.served_model_name,
             "warnings": list(self.warnings),
             "explanation": list(self.explanation),
+            "sources": list(self.sources),
             "sizing": self.verdict.as_dict() if self.verdict else None,
             "placement": self.choice.as_dict() if self.choice else None,
             "cost": self.cost.as_dict() if self.cost else None,
@@ -223,6 +228,13 @@ def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: 
     if listed:
         types = hardware.resolve_listed(spec, reported, out)
         if out.problems:
+            return None
+        stocks = [s for s in map(capacity.stock, regions) if not isinstance(s, placement.RegionFailure)] \
+            if capacity is not None else []
+        if capacity is not None and fitting.sized_out_everywhere(spec, model, types, stocks):
+            # Sizing refuses every listed type whatever the stock: the file's mistake, with its fixes.
+            fitting.size(spec, model, types, out, "resource.instanceTypes",
+                         fixes.stocked_offers(capacity, regions, spot))
             return None
 
         def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
@@ -312,13 +324,21 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
 
     image, version = _engine_release(spec, region, out)
 
+    bid = bids.judge(spec.resource.bid_price, [(t.name, t.gpus, t.gpu_memory_gb) for t in facts], site) \
+        if isinstance(spec.resource, SpotResource) else bids.BidVerdict()
+    if bid.refusal is not None:
+        out.problem("resource.bidPrice", *bid.refusal)
+    elif bid.words:
+        out.explain.append(bid.words)
     model_rules.warn(spec, model, out)
-    verdict = fitting.size(spec, model, facts, out, where) if not out.problems else None
+    offers = fixes.stocked_offers(capacity, regions, isinstance(spec.resource, SpotResource)) if capacity else None
+    verdict = fitting.size(spec, model, facts, out, where, offers) if not out.problems else None
     if out.problems or verdict is None or version is None or image is None:
         return None, out.problems
 
     out.warnings.extend(capabilities.notes(model, spec.engine, [t.gpu_type for t in facts], verdict.settings.kv_cache_fp8))
     cost = _cost(spec, json_place, regions, choice, site, capacity)
+    cost = replace(cost, warnings=cost.warnings + bid.warnings)  # loud: the stack's cost lines list them
     out.warnings.extend(cost.warnings)
 
     gpus = facts[0].gpus
@@ -361,6 +381,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         gpu_type=facts[0].gpu_type, max_model_len=spec.max_model_len, served_model_name=served,
         replicas=spec.replicas, script=script, service_config=config, warnings=tuple(out.warnings),
         explanation=tuple(explanation), verdict=verdict, choice=choice,
+        sources=(*(c for c in map(hardware.source, facts) if c is not None), *bid.sources),
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
         running_in=running_region, name_prefix=name_prefix,
     )

@@ -106,12 +106,39 @@ def _cost_lines(entry: Mapping[str, Any]) -> list[str]:
 
 
 def bid_currency_words(site: str) -> str:
-    """``USD on the international site (...)``, or ``currency unconfirmed on the china site (...)``."""
-    return f"{currency_label(site)} on the {site} site (qwen3-eas:cost.site): {BID_CURRENCY_SOURCE[site]}"
+    """``USD on the international site (qwen3-eas:cost.site)``, or ``currency unconfirmed on the china site ...``
+    (the source is listed with the plan's sources, ``sources_lines``)."""
+    return f"{currency_label(site)} on the {site} site (qwen3-eas:cost.site)"
+
+
+def _sources_of(entry: Mapping[str, Any]) -> list[str]:
+    """Where one service's figures come from: the hardware table's rows, the bid's yardstick, the bid
+    currency and the on-demand prices used."""
+    cost = entry.get("cost") or {}
+    found = list(entry.get("sources") or [])
+    site = cost.get("site")
+    if site is not None and any(e["billing"] == "spot" for e in cost.get("instanceTypes") or []):
+        found.append(f"bid currency on the {site} site: {BID_CURRENCY_SOURCE[site]}")
+    found += [f"`{e['type']}` on-demand price: {e['priceSource']}" for e in cost.get("instanceTypes") or []
+              if e.get("priceSource")]
+    return found
+
+
+def sources_lines(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """``plan.md``'s sources, each once with the services it backs: the bullets above stay short."""
+    backs: dict[str, list[str]] = {}
+    for key in sorted(summaries):
+        for text in _sources_of(summaries[key]):
+            if key not in backs.setdefault(text, []):
+                backs[text].append(key)
+    if not backs:
+        return []
+    return ["", "## Sources", "", *(f"- {text} ({', '.join(f'`{k}`' for k in keys)})" for text, keys in backs.items())]
 
 
 def stack_bound_text(stack_cost: Optional[Mapping[str, Any]]) -> str:
-    """The stack's hourly bound as a short value: ``≤ 180 USD/h``, ``unknown (≤ 188.4 USD/h while on spot)``."""
+    """The stack's hourly bound as a short value: ``≤ 180 USD/h``, ``unknown (≤ 188.4 USD/h while on spot)``,
+    ``≤ 200000 USD/h + unknown (`other`)`` (the known part, and the services with no figure)."""
     if not stack_cost:
         return "-"
     currency = stack_cost.get("currency")
@@ -119,7 +146,12 @@ def stack_bound_text(stack_cost: Optional[Mapping[str, Any]]) -> str:
         return f"≤ {rate(stack_cost['hourlyBound'], currency)}"
     if stack_cost.get("whileOnSpot") is not None:
         return f"unknown (≤ {rate(stack_cost['whileOnSpot'], currency)} while on spot)"
-    return "unknown" if stack_cost.get("unknown") else "none billed per hour"
+    unknown = [k for k in stack_cost.get("unpriced") or stack_cost.get("unknown") or [] if isinstance(k, str)]
+    named = f" ({', '.join(f'`{k}`' for k in unknown)})" if unknown else ""
+    if stack_cost.get("knownPart") is not None:
+        # What is known, and what is not, never a bare "unknown".
+        return f"≤ {rate(stack_cost['knownPart'], currency)} + unknown{named}"
+    return f"unknown{named}" if stack_cost.get("unknown") else "none billed per hour"
 
 
 def stack_cost_lines(stack_cost: Optional[Mapping[str, Any]]) -> list[str]:
@@ -196,4 +228,5 @@ def plan_markdown(stack: str, summaries: Mapping[str, Mapping[str, Any]],
             lines.append("")
         for warning in e["warnings"]:
             lines.append(f"- ⚠️ {warning}")
+    lines += sources_lines(summaries)
     return "\n".join(lines) + "\n"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional, Union, get_args, get_origin
+from typing import Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from . import naming, regions, spec
+from . import config_text, naming, regions, spec
 from .catalog import LONGEST_CONTEXT, MAX_CONTEXT, suggest
 from .errors import Problem, StackConfigError
 
@@ -23,7 +25,6 @@ NAMESPACE = spec.PROJECT
 _KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements",
          "protect": "protect", "retainOnDelete": "retain_on_delete", "cost": "cost", "namePrefix": "name_prefix",
          "adopt": "adopt"}
-_BOOLEANS = ("protect", "retainOnDelete")
 _RESOURCE_KINDS = ("public", "spot", "resourceGroup", "quota")
 
 
@@ -55,16 +56,34 @@ _ALL_KEYS = sorted(
 
 
 def _decode(key: str, value: Any) -> Any:
-    """Pulumi passes object config as JSON text; a stack file gives the object itself."""
+    """Pulumi passes object config as JSON text; a stack file gives the object itself. (Every
+    other value arrives as text too, a stack file's ``true`` as "true": ``config_text.coerce``
+    reads it as its field's type.)"""
     if isinstance(value, str) and key in ("services", "placements", "cost", "adopt"):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
             return value
-    # `pulumi config` hands every value over as text: a stack file's `true` arrives as "true".
-    if isinstance(value, str) and key in _BOOLEANS and value in ("true", "false"):
-        return value == "true"
     return value
+
+
+def _path_written_as_key(full_key: str, key: str, value: Any) -> Optional[Problem]:
+    """A key such as ``qwen3-eas:services.chat.replicas``: what ``pulumi config set`` writes when
+    ``--path`` is forgotten (the path becomes one key's name), with the command that sets it."""
+    head = re.split(r"[.\[]", key, maxsplit=1)[0]
+    if head == key or head not in _KEYS:
+        return None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = shlex.quote(str(value))
+    else:
+        text = "<value>"
+    inside = key[len(head):].lstrip(".")
+    return Problem(full_key, f"is a single key named after a path, not {inside!r} inside {NAMESPACE}:{head}: "
+                   "`pulumi config set` without --path writes the path as one key's name, and nothing reads that key",
+                   f"set the value inside {NAMESPACE}:{head} with `pulumi config set --path '{full_key}' {text}`, "
+                   f"then remove this key with `pulumi config rm '{full_key}'` (without --path)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,25 +133,6 @@ class _Place:
         return text or f"{NAMESPACE}:services.{self.service}"
 
 
-def _unwrap(tp: Any) -> Any:
-    """``tp`` without Annotated and Optional wrappers."""
-    while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
-            tp = get_args(tp)[0]
-        elif origin is Union:
-            members = [a for a in get_args(tp) if a is not type(None)]
-            if len(members) != 1:
-                return tp
-            tp = members[0]
-        else:
-            return tp
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
-
-
 def _place(loc: tuple[Any, ...]) -> _Place:
     """Walk ``loc`` from ``StackConfig`` down the types, keeping only what the stack file shows."""
     tp: Any = spec.StackConfig
@@ -143,11 +143,11 @@ def _place(loc: tuple[Any, ...]) -> _Place:
     key_error = False
     for index, raw in enumerate(loc):
         part = raw if isinstance(raw, int) else str(raw)
-        tp = _unwrap(tp)
+        tp = config_text.unwrap(tp)
         if part == "[key]":
             key_error = True
             break
-        if _is_model(tp):
+        if config_text.is_model(tp):
             by_alias = {(f.alias or n): f for n, f in tp.model_fields.items()}
             container = tp
             if part in by_alias:
@@ -157,7 +157,7 @@ def _place(loc: tuple[Any, ...]) -> _Place:
                 field, tp = None, None
             parts.append(str(part))
         elif get_origin(tp) is Union:
-            models = [m for m in get_args(tp) if _is_model(m) and "kind" in m.model_fields]
+            models = [m for m in get_args(tp) if config_text.is_model(m) and "kind" in m.model_fields]
             chosen = [m for m in models if get_args(m.model_fields["kind"].annotation) == (part,)]
             # A discriminated union names the chosen kind; other unions name the member tried
             # (``int``, ``function-after[...]``): neither is anything the user wrote.
@@ -390,6 +390,10 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
                                         "nothing reads this key", f"rename it to '{NAMESPACE}:{key}'"))
             continue
         if key not in _KEYS:
+            written_as_key = _path_written_as_key(full_key, key, value)
+            if written_as_key is not None:
+                problems.append(written_as_key)
+                continue
             near = difflib.get_close_matches(key, list(_KEYS), n=1)
             known = ", ".join(f"{NAMESPACE}:{k}" for k in _KEYS)
             hint = f"did you mean '{NAMESPACE}:{near[0]}'?" if near else f"known keys: {known}"
@@ -403,7 +407,7 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
     config: Optional[spec.StackConfig] = None
     if not problems:
         try:
-            config = spec.StackConfig.model_validate(ours)
+            config = spec.StackConfig.model_validate(config_text.coerce(spec.StackConfig, ours))
         except ValidationError as exc:
             # A union reports each member it tried; the user wrote one value: one problem per field.
             seen: set[tuple[Optional[str], str]] = set()
