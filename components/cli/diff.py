@@ -28,24 +28,23 @@ that cannot be planned is reported with its error and exits 2, like ``make plan`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
-import io
 import json
-import os
 import re
-import subprocess
 import sys
-import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import report, steps
+from ..core import deployed, report, steps
 from ..core.cost import rate
 from ..core.removals import removed_keys
-from . import PROG, described, plan
+from . import PROG, described, diff_sides, make_words, plan
+from .diff_sides import DiffError, plan_base, resolve_commit
+
+__all__ = ["DiffError", "announcement", "compare", "diff_stack", "plan_base", "render", "resolve_commit"]
 
 NO_CHANGES = "no changes"
 ABSENT = "—"
@@ -58,10 +57,6 @@ BOUND = "hourlyCostBound"
 """The field of the hourly cost bound; its table row also shows by how much the bound moved."""
 _AMOUNT = re.compile(r"^(?P<kind>[^≤]*)≤ (?P<amount>\d+(?:\.\d+)?)(?: (?P<currency>[A-Z]{3}))?/h"
                      r"(?P<tail>.*?)\)?$")
-
-
-class DiffError(Exception):
-    """A diff that cannot be made at all (not a git repository, an unknown ref)."""
 
 
 # -- flattening a plan into fields ------------------------------------------------------------
@@ -97,6 +92,9 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
         fields["instanceTypes"] = ("instanceTypes", ", ".join(summary["instanceTypes"]))
     if summary.get("placement"):
         _flatten(summary["placement"], "placement", fields)
+    choice = summary.get("instanceTypeChoice")
+    if choice and choice.get("how") != "dedicated":  # the list the deploy may use, and why that one
+        fields["instanceTypeChoice"] = ("instanceTypeChoice", f"{choice['how']}: " + ", ".join(choice["candidates"]))
     verdict = (summary.get("sizing") or {}).get("verdict")
     if verdict is not None:
         fields["sizing.verdict"] = ("sizing.verdict", verdict)
@@ -161,11 +159,26 @@ class ServiceChange:
     """The service's region before and after (None where it does not exist)."""
     held_back: str = ""
     """Why the run holds it back (the regions tried), for a ``held-back`` step."""
+    rename: Optional[Rename] = None
+    """The key it was renamed from or to, where the change renames a service key."""
 
     @property
     def shown(self) -> bool:
-        """Whether the Markdown shows it: every step but ``same``, and ``same`` with changed options."""
-        return self.step.step != steps.SAME or bool(self.fields)
+        """Whether the Markdown shows it: every step but ``same``, and ``same`` with changed options
+        or a new key."""
+        return self.step.step != steps.SAME or bool(self.fields) or self.rename is not None
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A service key renamed by the change: kept (``renamedFrom``: the EAS service stays) or not (a new one)."""
+
+    old: str
+    new: str
+    kept: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.old, "to": self.new, "kept": self.kept}
 
 
 def _reading_order(before: Fields, after: Fields) -> list[str]:
@@ -204,39 +217,112 @@ def load_steps_sides(files: Mapping[str, str]) -> dict[str, steps.Side]:
     return {key: steps.Side.from_plan(summary, configs[key]) for key, summary in json.loads(files["plan.json"]).items()}
 
 
+def _same_but_name(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether two service JSONs differ in their EAS name alone (a key renamed, nothing else)."""
+    def unnamed(config: Mapping[str, Any]) -> dict[str, Any]:
+        return {**config, "metadata": {**(config.get("metadata") or {}), "name": None}}
+    return bool(old) and unnamed(old) == unnamed(new)
+
+
+def _renames(base_entries: Mapping[str, Any], head_entries: Mapping[str, Any], base_configs: Mapping[str, Any],
+             head_configs: Mapping[str, Any], held_back: Mapping[str, str]) -> dict[str, Rename]:
+    """Key -> its rename, for both keys of each: those the head declares (``renamedFrom``, the service
+    is kept) and those that only look like one (a key gone and a key new, with the same service JSON
+    but the name: the service is replaced)."""
+    found: dict[str, Rename] = {}
+    for key, entry in sorted(head_entries.items()):
+        old = entry.get("renamedFrom")
+        if old and old in base_entries and old not in head_entries and key not in base_entries:
+            found[key] = found[old] = Rename(old, key, True)
+    gone = [k for k in base_entries if k not in head_entries and k not in found]
+    new = [k for k in head_entries if k not in base_entries and k not in found and k not in held_back]
+    for key in new:
+        matches = [old for old in gone if _same_but_name(base_configs[old], head_configs[key])]
+        if len(matches) == 1 and matches[0] not in found:
+            found[key] = found[matches[0]] = Rename(matches[0], key, False)
+    return found
+
+
 def compare(base_files: Optional[Mapping[str, str]], head_files: Mapping[str, str],
-            keep_same: bool = False, held_back: Optional[Mapping[str, str]] = None) -> list[ServiceChange]:
+            keep_same: bool = False, held_back: Optional[Mapping[str, str]] = None,
+            deferred: Optional[Mapping[str, str]] = None,
+            second: Optional[Mapping[str, str]] = None) -> list[ServiceChange]:
     """Per service key, sorted: its step and the fields that differ. ``base_files`` None: the base
     could not be planned, every service is a create. ``held_back``: service key -> why the working
-    tree's run does not register it (``plan.preview_plan``). Services the engine leaves as they
-    are (``same``, nothing changed) are left out unless ``keep_same``."""
+    tree's run does not register it (``plan.preview_plan``). ``deferred``: keys whose next run only
+    prepares a two-phase move, and ``second`` the plan of the run after it: their step has the
+    later run's step too. A service renamed with ``renamedFrom`` is compared with the service of
+    its old key. Services the engine leaves as they are (``same``, nothing changed) are left out
+    unless ``keep_same``."""
     held_back = held_back or {}
+    deferred = deferred or {}
     before = load_side(base_files) if base_files is not None else {}
     after = load_side(head_files)
     old_sides = load_steps_sides(base_files) if base_files is not None else {}
     new_sides = load_steps_sides(head_files)
-    removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
+    later_sides = load_steps_sides(second) if second is not None else {}
+    base_configs = load_configs(base_files) if base_files is not None else {}
+    head_configs = load_configs(head_files)
+    head_entries = json.loads(head_files["plan.json"])
+    renames = _renames(json.loads(base_files["plan.json"]) if base_files is not None else {}, head_entries,
+                       base_configs, head_configs, held_back)
+    kept_old = {r.old for r in renames.values() if r.kept}
+    removed = removals(base_configs, {r.old if (r := renames.get(k)) and r.kept else k: v
+                                      for k, v in head_configs.items()}) if base_files is not None else {}
     changes: list[ServiceChange] = []
-    for key in sorted(set(before) | set(after) | set(held_back)):
-        old, new = old_sides.get(key), new_sides.get(key)
+    for key in sorted((set(before) | set(after) | set(held_back)) - kept_old):
+        rename = renames.get(key)
+        old_key = rename.old if rename is not None and rename.kept else key
+        old, new = old_sides.get(old_key), new_sides.get(key)
         if key in held_back:
             reason = held_back[key]
             step = steps.announce(old, None, held_back=reason.splitlines()[0].rstrip(":"))
             changes.append(ServiceChange(key, step, (), (), (old.region if old else None, None), reason))
             continue
         step = steps.announce(old, new)
+        if key in deferred and key in later_sides and new is not None:
+            step = _in_two_runs(key, step, new, later_sides[key], deferred[key], head_entries[key])
+        elif new is not None and head_entries.get(key, {}).get("drainUntil") and step.retained:
+            step = dataclasses.replace(step, notes=(*step.notes, _drain_ends(key, old, head_entries[key])))
+        if step.step == steps.DELETE and (held_back or deferred):
+            step = dataclasses.replace(step, notes=(*step.notes, _no_deletes_yet(held_back, deferred)))
         # A removed service is one entry: what it ran is gone, row by row it would only be noise.
-        old_fields, new_fields = before.get(key, {}), after.get(key, {})
+        old_fields, new_fields = before.get(old_key, {}), after.get(key, {})
         if old is not None and new is not None and (old.tags is None) != (new.tags is None):
             # One side was planned by code that did not state the resource's options and tags:
             # "unknown" is not a change.
             old_fields, new_fields = _without_resource_rows(old_fields), _without_resource_rows(new_fields)
         fields = () if step.step == steps.DELETE else field_changes(old_fields, new_fields)
-        change = ServiceChange(key, step, fields, removed.get(key, ()),
-                               (old.region if old else None, new.region if new else None))
+        change = ServiceChange(key, step, fields, removed.get(old_key, ()),
+                               (old.region if old else None, new.region if new else None), rename=rename)
         if change.shown or keep_same:
             changes.append(change)
     return changes
+
+
+def _in_two_runs(key: str, first: steps.Step, run1: steps.Side, run2: steps.Side, why: str,
+                 entry: Mapping[str, Any]) -> steps.Step:
+    """The step of a two-phase move whose next run only records ``retainOnDelete``: that run's step,
+    then the move's."""
+    then = steps.announce(run1, run2)
+    notes = (f"run 1, the next `pulumi up`: {first.what}: it {why.split(': ', 1)[-1]}; that run fails at its end "
+             "(`not moved this run`, a preview only warns), so it deletes nothing",
+             f"run 2, the `pulumi up` after it: {then.what}; the resource `{key}-drained` takes the old copy over",
+             _drain_ends(key, run1, entry))
+    return dataclasses.replace(first, notes=(*first.notes, *notes), later=(then,))
+
+
+def _drain_ends(key: str, old: Optional[steps.Side], entry: Mapping[str, Any]) -> str:
+    where = f" in {old.region}" if old is not None else ""
+    return (f"after {entry.get('drainUntil')}, the first `pulumi up` deletes the old copy{where} (`{key}-drained`); "
+            "then take drain out of the stack file")
+
+
+def _no_deletes_yet(held_back: Mapping[str, str], deferred: Mapping[str, str]) -> str:
+    why = ", ".join(f"`{k}` held back" for k in sorted(held_back)) or ", ".join(
+        f"`{k}` moves in two runs" for k in sorted(deferred))
+    return (f"not in the next run: that run fails at its end ({why}), and the engine deletes nothing after a failed "
+            "program; the first run that succeeds deletes it")
 
 
 def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
@@ -257,6 +343,7 @@ def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_e
                 "fields": [f.label for f in c.fields],
                 "removedKeys": list(c.removed),
                 "heldBack": c.held_back or None,
+                "rename": c.rename.as_dict() if c.rename is not None else None,
             }
             for c in changes
         },
@@ -367,15 +454,38 @@ def _script_cells(field: FieldChange) -> str:
     return f"{before} | {after}"
 
 
+def _rename_words(change: ServiceChange) -> tuple[str, list[str]]:
+    """The heading's suffix and the lines that say a key was renamed, and what that costs clients."""
+    rename = change.rename
+    if rename is None:
+        return "", []
+    if rename.kept:
+        return (f" (renamed from `{rename.old}`)", [
+            f"Renamed from `{rename.old}` with renamedFrom: the engine takes `{rename.old}`'s resources for this key "
+            "(a Pulumi alias), and the EAS service keeps its name, endpoint and token; the stack outputs list it "
+            f"under `{rename.new}` now.", ""])
+    if change.key == rename.new:
+        return (f" (renamed from `{rename.old}`: a new service)", [
+            f"Renamed from `{rename.old}` without renamedFrom: a new EAS service, with a new endpoint and a new token "
+            f"and a cold start (image pull and weight load); `{rename.old}`'s service is deleted at the end of the "
+            f"same `pulumi up`, so its clients must switch. To rename the key and keep the running service, add "
+            f"`renamedFrom: {rename.old}` to `{rename.new}` ([renaming a service](docs/day2.md#renaming-a-service)).",
+            ""])
+    return f" (renamed to `{rename.new}`)", []
+
+
 def _service_lines(change: ServiceChange) -> list[str]:
     step = change.step
-    lines = [f"### {step.mark} `{change.key}`: {step.title}", ""]
+    suffix, renamed = _rename_words(change)
+    lines = [f"### {step.mark} `{change.key}`: {step.title}{suffix}", ""]
+    notes = [f"- {note}" for note in step.notes] + ([""] if step.notes else [])
     if step.step == steps.DELETE:
-        return [*lines, f"removed: `{change.key}`, {step.what}.", ""]
+        return [*lines, f"removed: `{change.key}`, {step.what}.", "", *notes]
     if step.step == steps.HELD_BACK:
         return [*lines, step.what[0].upper() + step.what[1:] + ".", "", *_error_block(change.held_back), ""]
+    lines += renamed
     lines += [step.what[0].upper() + step.what[1:] + ".", ""]
-    lines += [f"- {note}" for note in step.notes] + ([""] if step.notes else [])
+    lines += notes
     if change.fields:
         lines += ["| field | before | after |", "|---|---|---|"]
         for f in change.fields:
@@ -395,10 +505,11 @@ def _service_lines(change: ServiceChange) -> list[str]:
 
 
 def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
-           commit: Optional[str] = None, cost_lines: Sequence[str] = ()) -> str:
+           commit: Optional[str] = None, cost_lines: Sequence[str] = (), context: Sequence[str] = ()) -> str:
     """The diff as Markdown; exactly ``no changes`` (and a newline) when there is nothing to show.
 
-    ``cost_lines`` (``stack_cost_lines``) come after the heading, before the services."""
+    ``context`` (what the steps were worked out against, ``context_lines``) and ``cost_lines``
+    (``stack_cost_lines``) come after the heading, before the services."""
     shown = [c for c in changes if c.shown]
     if not shown and base_error is None and not cost_lines:
         return NO_CHANGES + "\n"
@@ -408,7 +519,7 @@ def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: 
     named = f"`{base}`"
     if commit:  # a ref with the commit it names; a commit ID, shortened
         named = f"`{commit[:10]}`" if commit.startswith(base) else f"`{base}` at {commit[:10]}"
-    lines = [f"## `{stack}`: {summary} (base {named})", ""]
+    lines = [f"## `{stack}`: {summary} (base {named})", "", *context]
     if base_error is not None:
         lines += [f"⚠️ The base `{base}` could not be planned, so every service is shown as created:", "",
                   *_error_block(base_error), ""]
@@ -423,113 +534,54 @@ def render_head_error(stack: str, error: str) -> str:
     return "\n".join([f"## `{stack}`: the working tree does not plan", "", *_error_block(error), ""])
 
 
-# -- the two plans ----------------------------------------------------------------------------
+# -- the diff ---------------------------------------------------------------------------------
 
 
-def _git(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(plan.ROOT), *args], capture_output=True, check=False)
+def context_lines(outputs: Optional[Path], capacity: Optional[Path]) -> list[str]:
+    """What the steps were worked out against: what runs, and the stock."""
+    runs = (f"what runs per `{outputs}` (the deployed stack's outputs: each service where it runs, on what it runs on)"
+            if outputs is not None else
+            "the base as if deployed as planned (give the deployed stack's outputs, `pulumi stack output --json`, "
+            f"as {make_words('OUTPUTS=', '--outputs')} to diff against what runs)")
+    stock = (f"the stock in `{capacity}`" if capacity is not None else
+             f"no stock (a new service goes to its first region, unverified: give {make_words('CAPACITY=', '--capacity')} "
+             "the snapshot the deploy reads)")
+    return [f"Steps worked out against {runs}, with {stock}.", ""]
 
 
-def resolve_commit(ref: str) -> str:
-    """The commit ``ref`` names in this checkout; ``DiffError`` if it names none."""
-    found = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if found.returncode != 0:
-        raise DiffError(f"{ref!r} is not a commit of the repository at {plan.ROOT} (fetch it first?)")
-    return found.stdout.decode().strip()
+def diff_planned(stack_arg: str, base: str, commit: Optional[str], base_files: Optional[dict[str, str]],
+                 base_error: Optional[str], capacity: Optional[Path] = None,
+                 records: Optional[Mapping[str, deployed.Deployed]] = None,
+                 context: Sequence[str] = ()) -> tuple[str, int, dict[str, Any], list[ServiceChange]]:
+    """(Markdown, exit status, ``announcement``, changes) for a planned base and the working tree
+    planned against what runs (``diff_sides``)."""
+    head = diff_sides.plan_head(stack_arg, capacity, diff_sides.what_runs(base_files, records))
+    if head.files is None:
+        error = head.error or "unknown error"
+        return (render_head_error(head.stack, error), 2,
+                {**announcement(head.stack, base, [], commit=commit), "headError": error}, [])
+    changes = compare(base_files, head.files, keep_same=True, held_back=head.held_back, deferred=head.deferred,
+                      second=head.second)
+    cost = stack_cost_lines(load_stack_cost(base_files) if base_files is not None else None,
+                            load_stack_cost(head.files), any(c.shown for c in changes) or base_error is not None)
+    return (render(head.stack, base, changes, base_error, commit, cost, context), 0,
+            {**announcement(head.stack, base, changes, base_error, commit), "headError": None}, changes)
 
 
-def _base_stack_arg(stack_arg: str) -> str:
-    """The stack argument for the base tree: a name stays a name; a path inside the repository
-    becomes the same path in the base; a path outside it stays as it is (the same file, so the
-    diff shows only what the code change does to it)."""
-    path = Path(stack_arg)
-    if path.suffix not in (".yaml", ".yml") and not path.exists():
-        return stack_arg
-    try:
-        return str(path.resolve().relative_to(plan.ROOT))
-    except ValueError:
-        return str(path.resolve())
+def diff_stack(stack_arg: str, base: str, capacity: Optional[Path] = None,
+               outputs: Optional[Path] = None) -> tuple[str, int, dict[str, Any]]:
+    """(Markdown, exit status, ``announcement``) for one stack against ``base``: the step the engine
+    takes per service when the working tree is deployed over what runs (``diff_sides``).
 
-
-def plan_base(stack_arg: str, commit: str) -> tuple[Optional[dict[str, str]], Optional[str]]:
-    """(files, None) of the stack planned by ``commit``'s own code, or (None, why not)."""
-    prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()
-    archive = _git("archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
-    if archive.returncode != 0:
-        return None, f"git archive {commit} failed: {archive.stderr.decode().strip()}"
-    with tempfile.TemporaryDirectory(prefix="qwen3-eas-base-") as tmp:
-        tree, out = Path(tmp) / "tree", Path(tmp) / "plan"
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(tree, filter="data")
-        # The base's own `components` must be imported, never the working tree's.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        # Bases from before the package layout (issue 9) have the planner at components/plan.py.
-        planner = "components.cli.plan" if (tree / "components" / "cli" / "plan.py").exists() else "components.plan"
-        result = subprocess.run([sys.executable, "-m", planner, _base_stack_arg(stack_arg), "--out", str(out)],
-                                cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False)
-        if result.returncode != 0:
-            return None, (result.stderr.strip() or result.stdout.strip() or f"exit status {result.returncode}")
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}, None
-
-
-def _stack_name(stack_arg: str) -> str:
-    try:
-        return plan.resolve_stack(stack_arg)[0]
-    except plan.PlanError:
-        return stack_arg
-
-
-def plan_working_tree(stack_arg: str) -> tuple[str, Optional[dict[str, str]], Optional[str]]:
-    """(stack name, files, None) of the stack planned by the working tree, or (name, None, why not)."""
-    try:
-        stack, files = plan.make_plan(stack_arg)
-        return stack, files, None
-    except plan.PlanError as exc:
-        return _stack_name(stack_arg), None, f"error: {exc}"
-    finally:
-        plan.release_runtime_threads()
-
-
-def plan_working_tree_with_stock(stack_arg: str, capacity: Path, running: Mapping[str, str]) -> tuple[
-        str, Optional[dict[str, str]], Optional[str], dict[str, str]]:
-    """``plan_working_tree`` as a preview with a capacity snapshot, and the services it holds back."""
-    try:
-        stack, files, held_back = plan.preview_plan(stack_arg, capacity, running)
-        return stack, files, None, held_back
-    except plan.PlanError as exc:
-        return _stack_name(stack_arg), None, f"error: {exc}", {}
-    finally:
-        plan.release_runtime_threads()
-
-
-def diff_stack(stack_arg: str, base: str, capacity: Optional[Path] = None) -> tuple[str, int, dict[str, Any]]:
-    """(Markdown, exit status, ``announcement``) for one stack against ``base``.
-
-    With a ``capacity`` snapshot the working tree is planned as ``pulumi preview`` would plan it
-    with that stock: services the base has stay in the base's region (as a service found running
-    does), and a service no region can run is announced as held back. The base is planned as
-    always, without stock: where the base put a service is where it is taken to run.
+    ``outputs``: the deployed stack's outputs (what runs); without them the base plan is taken as
+    deployed. ``capacity``: the stock snapshot the deploy reads; without it, none.
     """
     commit = resolve_commit(base)
-    base_files: Optional[dict[str, str]] = None
-    base_error: Optional[str] = None
-    held_back: dict[str, str] = {}
-    if capacity is None:
-        stack, head_files, head_error = plan_working_tree(stack_arg)
-    else:
-        base_files, base_error = plan_base(stack_arg, commit)
-        running = {k: e["region"] for k, e in json.loads(base_files["plan.json"]).items()} if base_files else {}
-        stack, head_files, head_error, held_back = plan_working_tree_with_stock(stack_arg, capacity, running)
-    if head_files is None:
-        error = head_error or "unknown error"
-        return render_head_error(stack, error), 2, {**announcement(stack, base, [], commit=commit), "headError": error}
-    if capacity is None:
-        base_files, base_error = plan_base(stack_arg, commit)
-    changes = compare(base_files, head_files, keep_same=True, held_back=held_back)
-    cost = stack_cost_lines(load_stack_cost(base_files) if base_files is not None else None,
-                            load_stack_cost(head_files), any(c.shown for c in changes) or base_error is not None)
-    return (render(stack, base, changes, base_error, commit, cost), 0,
-            {**announcement(stack, base, changes, base_error, commit), "headError": None})
+    records = diff_sides.read_outputs(outputs) if outputs is not None else None
+    base_files, base_error = plan_base(stack_arg, commit, records, capacity)
+    text, status, steps_json, _ = diff_planned(stack_arg, base, commit, base_files, base_error, capacity, records,
+                                               context_lines(outputs, capacity))
+    return text, status, steps_json
 
 
 def _write(path: Path, text: str) -> None:
@@ -543,13 +595,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--base", required=True, help="git ref to compare with (a branch, tag or commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")
     parser.add_argument("--capacity", type=Path, metavar="FILE",
-                        help="plan the working tree with this capacity snapshot, as pulumi preview would: a service "
-                        "no region can run is announced as held back")
+                        help="the stock snapshot the deploy reads: the working tree is planned with it, as pulumi "
+                        "preview would; a service no region can run is announced as held back")
+    parser.add_argument("--outputs", type=Path, metavar="FILE",
+                        help="what runs: the deployed stack's outputs (`pulumi stack output --json`, or the deploy "
+                        "workflow's record); services stay where, and on what, they run, as pulumi up keeps them")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write each service's step as JSON (for tools: step, order, refusedBy, retained)")
     args = parser.parse_args(argv)
     try:
-        text, status, steps_json = diff_stack(args.stack, args.base, args.capacity)
+        text, status, steps_json = diff_stack(args.stack, args.base, args.capacity, args.outputs)
     except DiffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

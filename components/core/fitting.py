@@ -187,8 +187,9 @@ def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
     if isinstance(spec.resource, SpotResource) and gpus > 1:
         fix += (", or a Lingjun spot type from Alibaba's Qwen3 guide (" + ", ".join(sorted(instance_types.LINGJUN_TYPES))
                 + ") with its GPUs stated in resource.instanceTypeFacts (their figures are not published)")
-    fix += ("; or plan with a capacity snapshot (make plan CAPACITY=<file>, or qwen3-eas plan --capacity <file>) "
-            "to choose from the types your regions offer")
+    fix += ("; `make capacity REGIONS=\"<region> ...\"` (qwen3-eas capacity --regions ...) lists the types your "
+            "regions offer, with their GPUs (the automatic choice draws on the hardware table alone, so that review and "
+            "deploy choose alike)")
     unsourced = "; the hardware table has no such type" if pool else ""
     out.problem("resource.instanceTypes",
                 f"instanceTypes is left out and none of {searched}{listed} fits {model.name} at "
