@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.core import ownership, placement, service_json, stack_config, stack_plan
+from components.core import hardware_choice, ownership, placement, service_json, stack_config, stack_plan
 from components.core.errors import StackConfigError
 from components.core.service_json import RunsOn
 
@@ -46,8 +46,8 @@ def planned(spec: dict[str, Any], snapshot: Optional[dict[str, Any]] = None,
     return stack_plan.plan_services(loaded, capacity, lookup=lookup)
 
 
-def running(region: str, *types: str, kind: str = "public") -> ownership.Lookup:
-    return ownership.Lookup(regions={"chat": region}, runs_on={"chat": RunsOn(kind, types)})
+def running(region: str, *types: str, kind: str = "public", request: Optional[str] = None) -> ownership.Lookup:
+    return ownership.Lookup(regions={"chat": region}, runs_on={"chat": RunsOn(kind, types, request)})
 
 
 def test_the_automatic_list_is_the_same_offline_and_with_stock_which_only_filters_it():
@@ -108,7 +108,7 @@ def test_types_that_cannot_serve_the_stack_file_any_more_give_way_to_the_automat
     lookup = ownership.Lookup(regions={"chat": "cn-hangzhou"}, runs_on={"chat": runs_on})
     plan = planned(spec, None, lookup).plans["chat"]
     assert plan.json_placement.instance_types[0] in AUTO_14B
-    (line,) = [e for e in plan.explanation if "cannot serve it now" in e]
+    (line,) = [e for e in plan.explanation if "which it leaves" in e]
     assert why in line
 
 
@@ -117,7 +117,8 @@ def test_listed_types_are_the_stack_files_word_over_what_runs():
     plan = planned(spec, None, running("cn-hangzhou", AUTO_14B[0])).plans["chat"]
     assert plan.json_placement.instance_types == (ONE_96,)
     assert plan.summary()["instanceTypeChoice"]["how"] == "listed"
-    assert any("moves it to the listed types" in line for line in plan.explanation)
+    assert any("runs on `ecs.gn8is.2xlarge`, which it leaves (it runs on types instanceTypes does not list)" in line
+               for line in plan.explanation)
 
 
 STATUSES = st.sampled_from(["WithStock", "ClosedWithStock", "NoStock", None])
@@ -190,3 +191,33 @@ def test_a_held_back_service_that_runs_is_never_previewed_as_deleted():
                               placement.Capacity(stock, "s"), {"chat": "cn-hangzhou"})
     result = planned(auto_14b(allowRegionMove=True), stock, running("cn-hangzhou", AUTO_14B[0]))
     assert "chat" in result.held_back and "chat" in result.uncertain
+
+
+def listed_14b(*types: str) -> dict[str, Any]:
+    return auto_14b(resource={"kind": "public", "instanceTypes": list(types)})
+
+
+def test_what_the_stack_file_asked_is_a_label_and_the_same_request_keeps_what_stock_made_of_it():
+    """Created when its first listed type had no stock, a service runs on the second alone; later
+    runs with the same list keep exactly that, whatever the stock says then."""
+    plan = planned(listed_14b(*AUTO_14B[:2])).plans["chat"]
+    label = plan.tags[hardware_choice.REQUEST_LABEL]
+    assert label == hardware_choice.request("public", list(AUTO_14B[:2])) and label.startswith("public-listed-")
+    assert planned(auto_14b()).plans["chat"].tags[hardware_choice.REQUEST_LABEL] == "public-automatic"
+    stock = {"cn-hangzhou": [meta(AUTO_14B[0]), meta(AUTO_14B[1])]}
+    kept = planned(listed_14b(*AUTO_14B[:2]), stock, running("cn-hangzhou", AUTO_14B[1], request=label)).plans["chat"]
+    assert kept.json_placement.instance_types == (AUTO_14B[1],)
+    assert kept.summary()["instanceTypeChoice"]["how"] == "kept"
+
+
+@pytest.mark.parametrize(("now", "deployed_as", "why"), [
+    (listed_14b(ONE_96, AUTO_14B[1]), hardware_choice.request("public", list(AUTO_14B[:2])), "its instanceTypes changed"),
+    (auto_14b(), hardware_choice.request("public", list(AUTO_14B[:2])),
+     "deployed for public, listed instanceTypes, the stack file asks for public, the automatic choice"),
+    (listed_14b(*AUTO_14B[:2]), "public-automatic",
+     "deployed for public, the automatic choice, the stack file asks for public, listed instanceTypes"),
+])
+def test_a_changed_request_applies_the_stack_files_list(now, deployed_as, why):
+    plan = planned(now, None, running("cn-hangzhou", AUTO_14B[1], request=deployed_as)).plans["chat"]
+    assert plan.summary()["instanceTypeChoice"]["how"] in ("listed", "automatic")
+    assert any(why in line for line in plan.explanation), plan.explanation

@@ -41,6 +41,7 @@ from typing import Any, Optional
 from ..core import deployed, report, steps
 from ..core.cost import rate
 from ..core.removals import removed_keys
+from ..core.service_json import runs_on
 from . import PROG, described, diff_sides, make_words, plan
 from .diff_sides import DiffError, plan_base, resolve_commit
 
@@ -93,8 +94,8 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
     if summary.get("placement"):
         _flatten(summary["placement"], "placement", fields)
     choice = summary.get("instanceTypeChoice")
-    if choice and choice.get("how") != "dedicated":  # the list the deploy may use, and why that one
-        fields["instanceTypeChoice"] = ("instanceTypeChoice", f"{choice['how']}: " + ", ".join(choice["candidates"]))
+    if choice and choice.get("how") != "dedicated":  # the list the deploy may use (why: plan.md says)
+        fields["candidates"] = ("instanceTypeChoice.candidates", ", ".join(choice["candidates"]))
     verdict = (summary.get("sizing") or {}).get("verdict")
     if verdict is not None:
         fields["sizing.verdict"] = ("sizing.verdict", verdict)
@@ -161,6 +162,8 @@ class ServiceChange:
     """Why the run holds it back (the regions tried), for a ``held-back`` step."""
     rename: Optional[Rename] = None
     """The key it was renamed from or to, where the change renames a service key."""
+    instance_types: tuple[Optional[tuple[str, ...]], Optional[tuple[str, ...]]] = (None, None)
+    """The instance types its service JSON lists before and after (None where it does not exist)."""
 
     @property
     def shown(self) -> bool:
@@ -294,7 +297,9 @@ def compare(base_files: Optional[Mapping[str, str]], head_files: Mapping[str, st
             old_fields, new_fields = _without_resource_rows(old_fields), _without_resource_rows(new_fields)
         fields = () if step.step == steps.DELETE else field_changes(old_fields, new_fields)
         change = ServiceChange(key, step, fields, removed.get(old_key, ()),
-                               (old.region if old else None, new.region if new else None), rename=rename)
+                               (old.region if old else None, new.region if new else None), rename=rename,
+                               instance_types=(runs_on(old.service_config).instance_types if old else None,
+                                               runs_on(new.service_config).instance_types if new else None))
         if change.shown or keep_same:
             changes.append(change)
     return changes
@@ -325,11 +330,16 @@ def _no_deletes_yet(held_back: Mapping[str, str], deferred: Mapping[str, str]) -
             "program; the first run that succeeds deletes it")
 
 
+def _listed(types: Optional[tuple[str, ...]]) -> Optional[list[str]]:
+    return list(types) if types is not None else None
+
+
 def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
                  commit: Optional[str] = None) -> dict[str, Any]:
-    """The steps for machines (``qwen3-eas diff --json``): per service key, the step, the order of
-    a replacement, whether the engine refuses it, the EAS service resource it is about, its
-    region on each side and the labels of the fields that differ."""
+    """The steps for machines (``qwen3-eas diff --json``): per service key, the step (and ``runs``:
+    the step of each ``pulumi up`` it takes), the order of a replacement, whether the engine refuses
+    it, the EAS service resource it is about, its region and instance types on each side, the labels
+    of the fields that differ and a rename."""
     return {
         "stack": stack,
         "base": base,
@@ -340,6 +350,7 @@ def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_e
                 **c.step.as_dict(),
                 "resource": {"type": steps.SERVICE_TYPE, "name": f"{c.key}-service"},
                 "region": {"before": c.regions[0], "after": c.regions[1]},
+                "instanceTypes": {"before": _listed(c.instance_types[0]), "after": _listed(c.instance_types[1])},
                 "fields": [f.label for f in c.fields],
                 "removedKeys": list(c.removed),
                 "heldBack": c.held_back or None,

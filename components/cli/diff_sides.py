@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 import yaml
 
-from ..core import deployed, instance_types, ownership, stack_file
+from ..core import deployed, hardware_choice, instance_types, ownership, stack_file
 from . import plan
 
 
@@ -118,6 +118,34 @@ def as_deployed(source: Path, records: Optional[Mapping[str, deployed.Deployed]]
     return target
 
 
+def requests_in(source: Path) -> dict[str, str]:
+    """Service key -> what a stack file asks of its hardware (``hardware_choice.request``): the label a
+    deploy of it records, which the base plan must carry although its types were rewritten."""
+    try:
+        document = stack_file.load(source.read_text(encoding="utf-8"), str(source))
+    except (OSError, stack_file.StackFileError):
+        return {}
+    config = document.get("config") if isinstance(document, dict) else None
+    services = (config or {}).get("qwen3-eas:services", (config or {}).get("services")) if isinstance(config, dict) else None
+    found: dict[str, str] = {}
+    for key, spec in (services.items() if isinstance(services, dict) else ()):
+        resource = spec.get("resource") if isinstance(spec, dict) else None
+        if isinstance(resource, dict) and resource.get("kind") in ("public", "spot"):
+            listed = resource.get("instanceTypes")
+            found[str(key)] = hardware_choice.request(str(resource["kind"]), listed if isinstance(listed, list) else None)
+    return found
+
+
+def with_requests(files: Mapping[str, str], requests: Mapping[str, str]) -> dict[str, str]:
+    """A base plan whose ``instance-types`` labels say what its own file asked (not the rewrite)."""
+    entries = json.loads(files["plan.json"])
+    for key, entry in entries.items():
+        tags = (entry.get("resource") or {}).get("tags")
+        if isinstance(tags, dict) and hardware_choice.REQUEST_LABEL in tags and key in requests:
+            tags[hardware_choice.REQUEST_LABEL] = requests[key]
+    return {**files, "plan.json": json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False) + "\n"}
+
+
 def plan_base(stack_arg: str, commit: str, records: Optional[Mapping[str, deployed.Deployed]] = None,
               capacity: Optional[Path] = None) -> tuple[Optional[dict[str, str]], Optional[str]]:
     """(files, None) of the stack planned by ``commit``'s own code, or (None, why not); with
@@ -136,6 +164,7 @@ def plan_base(stack_arg: str, commit: str, records: Optional[Mapping[str, deploy
         path = Path(arg)
         source = path if path.is_absolute() else tree / (path if path.suffix in (".yaml", ".yml")
                                                            else Path("stacks") / f"Pulumi.{arg}.yaml")
+        requests = requests_in(source)
         if source.is_file():
             rewritten = as_deployed(source, records, Path(tmp) / "deployed", capacity)
             if rewritten is None:
@@ -151,7 +180,7 @@ def plan_base(stack_arg: str, commit: str, records: Optional[Mapping[str, deploy
                                 cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False)
         if result.returncode != 0:
             return None, (result.stderr.strip() or result.stdout.strip() or f"exit status {result.returncode}")
-        files = {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}
+        files = with_requests({p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}, requests)
     return (only_deployed(files, records) if records is not None else files), None
 
 
@@ -163,7 +192,8 @@ def plan_base_file(path: Path, records: Optional[Mapping[str, deployed.Deployed]
         if source is None:
             return dict(EMPTY_PLAN)
         try:
-            files = plan.make_plan(str(source), capacity if records is not None else None)[1]
+            files = with_requests(plan.make_plan(str(source), capacity if records is not None else None)[1],
+                                  requests_in(path))
         finally:
             plan.release_runtime_threads()
     return only_deployed(files, records) if records is not None else files

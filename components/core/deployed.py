@@ -18,11 +18,13 @@ Pure: no Pulumi, no network; reading the file is the caller's.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import ownership
+from .hardware_choice import REQUEST_LABEL
 from .service_json import RunsOn
 
 KINDS = {"public": "public", "spot": "spot", "resourceGroup": "dedicated", "quota": "dedicated"}
@@ -129,7 +131,8 @@ def copies(targets: Mapping[str, tuple[str, Sequence[str]]], records: Mapping[st
             if record is None:
                 continue
             labels = record.labels if record.labels is not None else {**owner.labels(record.key), "service": record.key}
-            found.setdefault(key, {})[region] = ownership.Copy(region, labels, "Running", record.runs_on)
+            runs_on = dataclasses.replace(record.runs_on, request=labels.get(REQUEST_LABEL))
+            found.setdefault(key, {})[region] = ownership.Copy(region, labels, "Running", runs_on)
     return found
 
 

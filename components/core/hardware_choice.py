@@ -6,10 +6,11 @@ Review and deploy must agree on hardware, so the list never depends on stock:
 - **automatic**: no ``instanceTypes``; sizing's choice from the committed hardware table
   (``fitting.auto_candidates`` over ``hardware.built_in_pool``), the same offline, with a capacity
   snapshot and under ``pulumi up`` with live stock;
-- **kept**: no ``instanceTypes`` and the service already runs: the types its running copy lists
-  (``DescribeService``'s service JSON, or a deployed stack's ``services`` output), as long as they
-  still fit what the stack file asks (model, length, KV cache, public or spot). ``allowHardwareChange``
-  takes the automatic list instead.
+- **kept**: the service already runs: the types its running copy lists (``DescribeService``'s
+  service JSON, or a deployed stack's ``services`` output), whatever stock made of its list when it
+  was created, as long as the stack file asks for the same (its ``instance-types`` label,
+  ``REQUEST_LABEL``: the kind, and the automatic choice or the same listed types) and they still
+  fit what it asks (model, length, KV cache). ``allowHardwareChange`` takes the list instead.
 
 Stock then only filters the list, in order (``placement.choose``): a type out of stock is passed
 over, a type not in the list is never used, and with none of them in stock the service is held
@@ -19,6 +20,8 @@ the list. Pure: no Pulumi, no network.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -32,6 +35,34 @@ from .service_json import RunsOn
 from .spec import PublicResource, ServiceSpec, SpotResource
 
 LISTED, AUTOMATIC, KEPT, DEDICATED = "listed", "automatic", "kept", "dedicated"
+
+REQUEST_LABEL = "instance-types"
+"""The label (a tag of the EAS service) that records what the stack file asked for: the kind and
+``automatic``, or the kind and a digest of the listed types (``public-automatic``,
+``spot-listed-9f86d081884c``). A later run compares it with what the file asks now: the same
+request keeps the types the service runs on (whatever stock made of the list when it was created);
+another one applies the new list."""
+
+
+def request(kind: str, listed: Optional[Sequence[str]]) -> str:
+    """The ``instance-types`` label for a resource ``kind`` with ``listed`` types (None or empty: automatic)."""
+    if not listed:
+        return f"{kind}-automatic"
+    digest = hashlib.sha256(json.dumps(list(listed)).encode()).hexdigest()[:12]
+    return f"{kind}-listed-{digest}"
+
+
+def request_of(spec: ServiceSpec) -> Optional[str]:
+    """The ``instance-types`` label of a public or spot service (None for dedicated capacity)."""
+    resource = spec.resource
+    if not isinstance(resource, (PublicResource, SpotResource)):
+        return None
+    return request(resource.kind, resource.instance_types)
+
+
+def _request_words(label: str) -> str:
+    kind, _, how = label.partition("-")
+    return f"{kind}, {'the automatic choice' if how == 'automatic' else 'listed instanceTypes'}"
 
 _RULE = ("fewest GPUs that pass sizing, then the cheapest where the hardware table has a price, then least GPU "
          "memory, types shown on EAS first, fewest vCPUs")
@@ -96,31 +127,33 @@ def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Opti
     assert isinstance(spec.resource, (PublicResource, SpotResource))
     reported = _reported(regions, capacity)
     running = runs_on.instance_types if runs_on is not None else ()
-    if spec.resource.instance_types:
-        types = hardware.resolve_listed(spec, reported, out)
+    listed = spec.resource.instance_types
+    fresh: list[InstanceType]
+    if listed:
+        fresh = hardware.resolve_listed(spec, reported, out)
         if out.problems:
             return None
-        # The list is the stack file's own words (and the cost lines show it): said only when it
-        # differs from what runs.
-        explain = []
-        if running and tuple(running) != tuple(t.name for t in types):
-            explain.append(f"it runs on {_names(running)} now: this change moves it to the listed types "
-                           f"{_names(types)} (a rolling update)")
-        return Candidates(LISTED, tuple(types), tuple(explain), tuple(running))
-    auto = automatic(spec, model, regions[0], site)
+    else:
+        fresh = automatic(spec, model, regions[0], site)
+    names = [t.name for t in fresh]
     replaced: list[str] = []
     if runs_on is not None and running and not spec.allow_hardware_change:
-        kept, why = _keep(spec, model, runs_on, reported)
+        kept, why = _keep(spec, model, runs_on, {**reported, **{t.name: t for t in fresh}})
         if kept is not None:
-            differs = [t.name for t in auto] != list(running)
             line = (f"instance types kept: the service runs on {_names(running)}, which still fit it, and keeps them "
-                    "whatever the stock or the hardware table says")
-            if differs and auto:
-                line += (f"; the automatic choice would now be {_names(auto)} (set allowHardwareChange: true to take "
-                         "it, or list instanceTypes)")
-            return Candidates(KEPT, kept, (line,), tuple(running), tuple(t.name for t in auto) if differs else ())
-        replaced.append(f"the service runs on {_names(running)}, which cannot serve it now ({why}): the automatic "
-                        "choice replaces them (a rolling update)")
+                    "while the stack file asks for the same (" + ("these instanceTypes" if listed else
+                                                                 "the automatic choice") + "), whatever the stock"
+                    + ("" if listed else " or the hardware table") + " says")
+            differs = names != list(running)
+            if differs and names:
+                line += (f"; {'the list' if listed else 'the automatic choice'} would now give {_names(names)} (set "
+                         "allowHardwareChange: true to take it" + ("" if listed else ", or list instanceTypes") + ")")
+            return Candidates(KEPT, kept, (line,), tuple(running), tuple(names) if differs else ())
+        replaced.append(f"the service runs on {_names(running)}, which it leaves ({why}): "
+                        + ("the listed types" if listed else "the automatic choice") + " replace them (a rolling update)")
+    if listed:
+        return Candidates(LISTED, tuple(fresh), tuple(replaced), tuple(running))
+    auto = fresh
     if not auto:
         fitting.nothing_fits(spec, model, out, "the hardware table's types", hardware.built_in_pool())
         return None
@@ -133,14 +166,24 @@ def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Opti
 
 
 def _keep(spec: ServiceSpec, model: Model, runs_on: RunsOn,
-          reported: Mapping[str, InstanceType]) -> tuple[Optional[tuple[InstanceType, ...]], str]:
-    """The running types, when they can still serve the service as the stack file asks; else why not."""
+          known: Mapping[str, InstanceType]) -> tuple[Optional[tuple[InstanceType, ...]], str]:
+    """The running types, when the stack file asks for the same and they can still serve it; else why
+    not. ``known``: the figures of types the snapshot reports or the stack file lists."""
+    assert isinstance(spec.resource, (PublicResource, SpotResource))
     kind = spec.resource.kind
     if runs_on.kind is not None and runs_on.kind != kind:
         return None, f"it runs as {runs_on.kind}, the stack file asks for {kind}"
+    asked = request_of(spec)
+    if runs_on.request is not None and asked is not None and runs_on.request != asked:
+        if _request_words(runs_on.request) == _request_words(asked):
+            return None, "its instanceTypes changed"
+        return None, f"it was deployed for {_request_words(runs_on.request)}, the stack file asks for {_request_words(asked)}"
+    listed = spec.resource.instance_types or []
+    if runs_on.request is None and listed and not set(runs_on.instance_types) <= set(listed):
+        return None, "it runs on types instanceTypes does not list"
     types: list[InstanceType] = []
     for name in runs_on.instance_types:
-        facts = reported.get(name) or instance_types.lookup(name)
+        facts = known.get(name) or instance_types.lookup(name)
         if facts is None:
             return None, f"the GPUs of {name} are unknown: {instance_types.unknown_reason(name)}"
         if instance_types.is_lingjun(name) and not isinstance(spec.resource, SpotResource):

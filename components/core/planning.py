@@ -96,6 +96,8 @@ class ServicePlan:
     drain_until: Optional[str] = None
     candidates: Optional[hardware_choice.Candidates] = None
     """The ordered instance types the deploy may use, and why those (``hardware_choice``)."""
+    hardware_request: Optional[str] = None
+    """What the stack file asks for (``hardware_choice.request``), recorded as a label; None for dedicated capacity."""
     renamed_from: Optional[str] = None
     """The key this service was deployed under (``renamedFrom``): its EAS name and ``service`` label
     come from it, and the program aliases that key's resources to this one."""
@@ -149,6 +151,9 @@ class ServicePlan:
             tags["gpu-type"] = self.gpu_type
         if self.retain_on_delete:
             tags[ownership.RETAIN_LABEL] = "true"
+        if self.hardware_request is not None:
+            # What the stack file asked for: a later run keeps what runs while it asks the same.
+            tags[hardware_choice.REQUEST_LABEL] = self.hardware_request
         return tags
 
     def summary(self) -> dict[str, Any]:
@@ -322,7 +327,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         explanation=tuple(explanation), verdict=verdict, choice=choice,
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
         running_in=running_region, name_prefix=name_prefix, candidates=picked,
-        renamed_from=spec.renamed_from,
+        renamed_from=spec.renamed_from, hardware_request=hardware_choice.request_of(spec),
     )
     return plan, []
 

@@ -140,6 +140,9 @@ class RunsOn:
     """``public``, ``spot`` (a bid on any entry), ``dedicated`` (a resource group or quota), or None: not said."""
     instance_types: tuple[str, ...] = ()
     """Each type once, in order (a spot service with an on-demand fallback lists its types twice)."""
+    request: Optional[str] = None
+    """What the stack file asked for when it was deployed (its ``instance-types`` label,
+    ``components.core.hardware_choice.request``); None where the service has no such label."""
 
 
 def runs_on(config: Any) -> RunsOn:

@@ -20,6 +20,7 @@ also decides what the run makes of it). The program asks once per run, before pl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..core import deployed
+from ..core.hardware_choice import REQUEST_LABEL
 from ..core.ownership import Copy, Drain, Lookup, Owner, settle
 from ..core.service_json import RunsOn, runs_on
 
@@ -99,7 +101,8 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
             return failure
         if body is None:
             return None
-        return Copy(region, eas_api.labels_of(body), str(getattr(body, "status", None) or "unknown"), _runs_on(body))
+        labels = eas_api.labels_of(body)
+        return Copy(region, labels, str(getattr(body, "status", None) or "unknown"), _runs_on(body, labels))
 
     pool = ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup")
     futures = {pool.submit(ask, pair): pair for pair in pairs}
@@ -122,12 +125,14 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
     return _with_hardware(settle(targets, copies, failed, owner, drains, now), copies)
 
 
-def _runs_on(body: Any) -> RunsOn:
-    """What DescribeService's ``ServiceConfig`` says the service runs on (nothing, if it is unreadable)."""
+def _runs_on(body: Any, labels: Mapping[str, str]) -> RunsOn:
+    """What DescribeService's ``ServiceConfig`` says the service runs on (nothing, if it is unreadable),
+    and what the stack file asked for when it was deployed (its label)."""
     try:
-        return runs_on(json.loads(str(getattr(body, "service_config", None) or "{}")))
+        found = runs_on(json.loads(str(getattr(body, "service_config", None) or "{}")))
     except ValueError:
-        return RunsOn(None)
+        found = RunsOn(None)
+    return dataclasses.replace(found, request=labels.get(REQUEST_LABEL))
 
 
 def _with_hardware(lookup: Lookup, copies: Mapping[str, Mapping[str, Copy]]) -> Lookup:
