@@ -105,3 +105,17 @@ def test_a_rename_that_cannot_be_is_refused_on_its_field(services, message):
 def test_the_services_output_says_the_resource_kind_for_make_diff(tmp_path):
     recorded = run({"chat": service()})
     assert recorded.stack_outputs()["services"]["chat"]["resourceKind"] == "public"
+
+
+def test_make_plan_outputs_keeps_running_services_where_and_on_what_they_run(write_stack, tmp_path):
+    from components.cli import plan
+
+    path = write_stack({"alicloud:region": "cn-hangzhou", "qwen3-eas:services": {
+        "chat": service(model="Qwen3-14B", regions=["cn-hangzhou", "cn-beijing"], resource={"kind": "public"})}})
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"services": {"chat": {"serviceName": f"chat_{path.stem.split('.')[1]}",
+                                                         "region": "cn-beijing", "instanceTypes": [ONE_96]}}}))
+    entry = json.loads(plan.make_plan(str(path), outputs=outputs)[1]["plan.json"])["chat"]
+    assert (entry["region"], entry["instanceTypes"]) == ("cn-beijing", [ONE_96])
+    with pytest.raises(plan.PlanError, match=r"outputs file .* does not exist"):
+        plan.make_plan(str(path), outputs=tmp_path / "missing.json")
