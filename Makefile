@@ -15,8 +15,8 @@ export QWEN3_EAS_VIA_MAKE := 1
 help:
 	@echo "make init STACK=<name>   new stacks/Pulumi.<name>.yaml from the commented template"
 	@echo "make stacks              list the stacks, one name per line"
-	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>]"
-	@echo "make diff STACK=<name> BASE=<ref>  per-service step and diff of the plan against a git ref (Markdown) [OUT=<file>] [JSON=<file>] [CAPACITY=<snapshot>]"
+	@echo "make plan STACK=<name>   offline plan of stacks/Pulumi.<name>.yaml into build/<name> [CAPACITY=<snapshot>] [OUTPUTS=<outputs json>]"
+	@echo "make diff STACK=<name> BASE=<ref>  per-service step the engine takes, against what runs (Markdown) [OUTPUTS=<outputs json>] [CAPACITY=<snapshot>] [OUT=<file>] [JSON=<file>]"
 	@echo "make capacity REGIONS=.. write a capacity snapshot from the live EAS API (or STACK=<name>: its regions)"
 	@echo "make pin STACK=<name>    record where each service runs (sticky placement)"
 	@echo "make smoke STACK=<name>  check a deployed stack's live API [OUTPUTS=<outputs json>]"
@@ -41,7 +41,7 @@ venv: $(STAMP)
 
 plan: $(STAMP)
 	@test -n "$(STACK)" || { echo "usage: make plan STACK=<name>  (stacks: $(STACKS))" >&2; exit 2; }
-	$(CLI) plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY))
+	$(CLI) plan $(STACK) --out build/$(STACK) $(if $(CAPACITY),--capacity $(CAPACITY)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 plans: $(STAMP)
 	@for s in $$($(CLI) stacks); do $(CLI) plan $$s --out build/$$s || exit 1; done
@@ -108,8 +108,8 @@ smoke: $(STAMP)
 
 # The command is not echoed, so that the output is only the diff (paste it into a PR).
 diff: $(STAMP)
-	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUT=<file>] [JSON=<file>] [CAPACITY=<snapshot>]" >&2; exit 2; }
-	@$(CLI) diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT)) $(if $(JSON),--json $(JSON)) $(if $(CAPACITY),--capacity $(CAPACITY))
+	@test -n "$(STACK)" -a -n "$(BASE)" || { echo "usage: make diff STACK=<name> BASE=<git ref> [OUTPUTS=<outputs json>] [CAPACITY=<snapshot>] [OUT=<file>] [JSON=<file>]" >&2; exit 2; }
+	@$(CLI) diff $(STACK) --base $(BASE) $(if $(OUT),--out $(OUT)) $(if $(JSON),--json $(JSON)) $(if $(CAPACITY),--capacity $(CAPACITY)) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 # Engine environments (several GB) live in ENGINE_CACHE, default .cache/engines (git-ignored).
 # See docs/engines-conformance.md for when to run these and how long they take.

@@ -51,13 +51,16 @@ def duplicate_key_error(stack: str) -> str | None:
 
 
 class Registered(dict[str, Qwen3EasService]):
-    """The services a run registered, by key; ``held_back`` names those it did not, and why."""
+    """The services a run registered, by key; ``held_back`` names those it did not, and why;
+    ``deferred`` those it keeps where they run for the first run of a two-phase move."""
 
     held_back: dict[str, str]
+    deferred: dict[str, str]
 
     def __init__(self) -> None:
         super().__init__()
         self.held_back = {}
+        self.deferred = {}
 
 
 def main() -> Registered:
@@ -70,7 +73,8 @@ def main() -> Registered:
         loaded = stack_config.load(stack, _all_config())
         capacity = stock.capacity_for(stack_plan.probed_regions(loaded))
         # Whose a service is: the labels every service of this stack carries (issue 22).
-        owner = running.Owner(pulumi.get_project(), stack, frozenset(loaded.config.adopt))
+        owner = running.Owner(pulumi.get_project(), stack, frozenset(loaded.config.adopt),
+                              renamed=stack_plan.renames(loaded))
         found = running.where_running(stack_plan.lookup_targets(loaded), owner=owner, drains=stack_plan.drains(loaded),
                                       former=stack_plan.former_names(loaded))
         result = stack_plan.plan_services(loaded, capacity, lookup=found, project=pulumi.get_project())
@@ -83,16 +87,21 @@ def main() -> Registered:
 
     providers = RegionalProviders()
     services = Registered()
-    # Read by the offline plan run as a preview (`make diff CAPACITY=`): what this run holds back.
+    # Read by the offline plan run as a preview (`make diff`): what this run holds back, and which
+    # two-phase moves it only prepares (their second run moves them).
     services.held_back = {key: problem.message for key, problem in sorted(result.held_back.items())}
+    services.deferred = dict(sorted(result.deferred.items()))
     for key, plan in result.plans.items():
         for warning in plan.warnings:
             pulumi.log.warn(f"{key}: {warning}")
         services[key] = Qwen3EasService(
             key,
             Qwen3EasServiceArgs(plan=plan, workspace_id=loaded.config.workspace_id),
-            # Each service gets its region's explicit provider, the way components take one.
-            opts=pulumi.ResourceOptions(providers=[providers.for_region(plan.region)]),
+            # Each service gets its region's explicit provider, the way components take one. A
+            # renamed key keeps the old key's resources: the alias covers the component, and the
+            # engine carries it to the children, whose names start with the component's.
+            opts=pulumi.ResourceOptions(providers=[providers.for_region(plan.region)],
+                                        aliases=[pulumi.Alias(name=plan.renamed_from)] if plan.renamed_from else None),
         )
     pulumi.export(
         "services",
@@ -105,6 +114,8 @@ def main() -> Registered:
                 "region": svc.region,
                 "servedModelName": svc.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
+                # With instanceTypes, what `make diff OUTPUTS=` needs to plan what runs (core/deployed.py).
+                "resourceKind": svc.plan.json_placement.kind,
                 "status": svc.service.status,
                 "features": svc.plan.features,
                 # The smoke test judges a service by what its engine offers (BladeLLM: no /v1/models).

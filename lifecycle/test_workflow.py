@@ -3,12 +3,15 @@
 The steps are read from ``.github/workflows/deploy.yml`` itself, in its order: each ``make``
 command runs as the tool it calls (against the fake EAS), and the ``pulumi/actions`` step becomes
 the ``up`` it asks for, with its inputs (refresh, policy pack) and its environment (the capacity
-snapshot). A step this replay does not know fails the test, so the two cannot drift apart.
+snapshot), and the step that records what runs for the pull requests' ``make diff`` runs as
+written, with the replayed ``up``'s outputs. A step this replay does not know fails the test, so
+the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -19,6 +22,7 @@ import yaml
 from tests.fake_eas import FakeEas
 from tests.fake_openai import Behaviour, FakeOpenAI
 
+from .announced import announce
 from .engine import ROOT, SERVICE_TYPE, VENV, Workspace
 
 WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
@@ -54,10 +58,27 @@ def tool(workspace: Workspace, command: str, stack: str) -> None:
     assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
 
 
-def replay(workspace: Workspace, eas: FakeEas, served: FakeOpenAI, job: dict[str, Any], runs: list[str]) -> None:
-    """Each step of ``job`` in its order, as described in the module doc."""
+def shell(workspace: Workspace, step: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """A shell step that reads the update's outputs (``steps.up.outputs.<name>``), run as written with
+    what the replayed ``up`` output, in the workspace (GitHub hands objects over as JSON)."""
+    env = {}
+    for name, value in (step.get("env") or {}).items():
+        found = re.fullmatch(r"\$\{\{ steps\.up\.outputs\.(\w+) \}\}", str(value))
+        assert found, f"deploy.yml's step {step.get('name')!r} reads {value}: teach this replay what it is"
+        env[name] = json.dumps(outputs[found[1]])
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=workspace.dir,
+                          env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{step.get('name')}: {done.stdout}{done.stderr}"
+
+
+def replay(workspace: Workspace, eas: FakeEas, served: FakeOpenAI, job: dict[str, Any], runs: list[str]) -> dict[str, Any]:
+    """Each step of ``job`` in its order, as described in the module doc; the replayed ``up``'s outputs."""
+    outputs: dict[str, Any] = {}
     for step in job["steps"]:
-        if "run" in step:
+        if "run" in step and "steps.up.outputs" in json.dumps(step.get("env") or {}):
+            shell(workspace, step, outputs)
+            runs.append("record")
+        elif "run" in step:
             if GUARD_STEP.match(step["run"]):
                 continue
             tool(workspace, step["run"].strip(), "dev")
@@ -74,8 +95,10 @@ def replay(workspace: Workspace, eas: FakeEas, served: FakeOpenAI, job: dict[str
             assert run.error is None, run.output
             assert run.ops(SERVICE_TYPE) == [("create", "chat-service")]
             assert not [v for v in run.policy_violations if v["level"] == "mandatory"]
+            outputs = run.outputs
             runs.append("pulumi up")
             served.serve_as(token=eas.services["cn-hangzhou/chat_dev"]["AccessToken"])
+    return outputs
 
 
 def test_the_deploy_workflows_dev_job_replayed_deploys_dev_and_checks_that_it_serves(
@@ -87,13 +110,21 @@ def test_the_deploy_workflows_dev_job_replayed_deploys_dev_and_checks_that_it_se
     # the token may take to a loopback address only).
     with FakeOpenAI(Behaviour(served_model_name="Qwen3-8B", tool_calling=True)) as served:
         eas.endpoint_host = served.address
-        replay(workspace, eas, served, job, runs)
-    # In the workflow's order: the offline plan, the snapshot, up with both, then the smoke test.
-    assert runs == ["plan", "capacity", "pulumi up", "smoke"], runs
+        outputs = replay(workspace, eas, served, job, runs)
+    # In the workflow's order: the offline plan, the snapshot, up with both, the record of what runs
+    # that the pull requests' make diff reads (OUTPUTS=, CAPACITY=), then the smoke test.
+    assert runs == ["plan", "capacity", "pulumi up", "record", "smoke"], runs
     assert [seen.path for seen in served.seen][:1] == ["/api/predict/chat_dev/v1/models"]
+    record = json.loads((workspace.dir / "running" / "outputs.json").read_text())
+    assert record == {"services": {"chat": {"serviceName": "chat_dev", "region": "cn-hangzhou", "resourceKind": "public",
+                                            "instanceTypes": outputs["services"]["chat"]["instanceTypes"]}}}
+    assert (workspace.dir / "running" / "capacity.json").read_text() == (workspace.dir / "capacity.json").read_text()
+    # What the next pull request's make diff makes of the same file: nothing changes, as the engine says.
+    same = workspace.stack_file("dev")
+    announced = announce(same, same, capacity=workspace.dir / "running" / "capacity.json", outputs=record)
+    assert announced["chat"]["step"] == "same"
     assert json.loads((workspace.dir / "capacity.json").read_text()).keys() == {"cn-hangzhou"}
     assert eas.names() == ["cn-hangzhou/chat_dev"]
     # The workflow's next run of the same commit: nothing to do.
     again = workspace.up("dev", refresh=True, env={"QWEN3_EAS_CAPACITY": str(workspace.dir / "capacity.json")})
     assert again.changes() == {}, again.output
-

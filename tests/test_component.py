@@ -8,8 +8,9 @@ import pulumi
 import pytest
 
 from components.cli.plan import run_program
+from components.core import hardware_choice
 
-from .conftest import raw_config, service
+from .conftest import A10, raw_config, service
 
 STACK_SERVICES = {
     "chat": service(),
@@ -55,7 +56,9 @@ def test_service_config_is_the_planned_json_with_tags(recorded):
     assert chat["inputs"]["tags"] == {"model": "Qwen3-8B", "engine": "vllm", "stack": "dev", "managed-by": "qwen3-eas",
                                       "gpus": "1", "gpu-memory-gb": "24", "gpu-type": "GU30",
                                       # whose it is (issue 22): a later run checks these before keeping it
-                                      "project": "qwen3-eas", "service": "chat"}
+                                      "project": "qwen3-eas", "service": "chat",
+                                      # what the stack file asked for (issue 28): the same request keeps what runs
+                                      "instance-types": hardware_choice.request("public", [A10])}
 
 
 def test_component_registers_its_outputs(recorded):

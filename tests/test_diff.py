@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components.cli import diff, plan
+from components.cli import diff, diff_markdown, plan
 from components.core import report
 
 from .conftest import A10, service
@@ -98,7 +98,7 @@ def test_a_base_that_does_not_plan_shows_every_service_as_added_with_the_error(w
 
 
 def test_cells_stay_inside_their_table():
-    assert diff._cell("a|b") == "`a\\|b`" and diff._cell(None) == "—" and diff._cell("") == '`""`'
+    assert diff_markdown._cell("a|b") == "`a\\|b`" and diff_markdown._cell(None) == "—" and diff_markdown._cell("") == '`""`'
 
 
 def _git(cwd: Path, *args: str) -> None:

@@ -94,7 +94,8 @@ def test_where_the_table_has_nothing_that_fits_the_refusal_names_what_is_needed(
     assert f"{a10s[0].name} (1 x 24 GB)" in msg  # the types it searched, by name
     assert f"ends in {suffix}" in msg
     assert "the hardware table has no such type" in msg
-    assert "CAPACITY=<file>" in msg and "--capacity <file>" in msg
+    # A snapshot shows what the regions offer; it no longer widens the choice (review and deploy agree).
+    assert "make capacity REGIONS=" in msg and "hardware table alone" in msg
 
 
 def test_spot_refusals_name_the_lingjun_types_whose_figures_must_be_stated(monkeypatch):

@@ -118,10 +118,15 @@ def test_api_figures_win_over_our_reading_of_the_name():
     assert p.instance_facts[0].source == "api" and p.gpu_memory_gb == 96
 
 
-def test_automatic_choice_draws_from_what_the_region_offers():
-    p = plan({"cn-hangzhou": [meta(A10), meta(H20_1, gpu="GU120", memory=96)]}, model="Qwen3-32B",
+def test_automatic_choice_never_takes_a_type_outside_its_reviewed_list():
+    """The region offers a 96 GB type that would fit, but the automatic list comes from the hardware
+    table: with none of its types offered, the service is held back, and the fix names the offered one."""
+    with pytest.raises(StackConfigError) as err:
+        plan({"cn-hangzhou": [meta(A10), meta(H20_1, gpu="GU120", memory=96)]}, model="Qwen3-32B",
              resource={"kind": "public"})
-    assert p.json_placement.instance_types == (H20_1,)
+    (problem,) = err.value.problems
+    assert "ecs.gn8v.4xlarge" in problem.message and "not offered in this region" in problem.message
+    assert "never picks hardware outside the reviewed list" in problem.fix and H20_1 in problem.fix
 
 
 @pytest.mark.parametrize(("code", "amount", "reported", "per_gpu"), [

@@ -67,6 +67,8 @@ def test_qwen3_eas_plan_runs_no_full_collection(tmp_path):
 import gc, sys
 from components.cli import main
 from components.cli.plan import run_program
+# The runtime's modules first: the collection an import may trigger is the interpreter's, not the plan's.
+import pulumi.automation, pulumi.runtime.mocks, pulumi.runtime.stack, pulumi.runtime.sync_await
 full = []
 gc.callbacks.append(lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None)
 run_program("inprocess", {_config()!r})

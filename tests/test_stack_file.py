@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.cli import diff, plan
+from components.cli import diff_sides, plan
 from components.core import stack_file
 
 TWO_CHATS = textwrap.dedent("""\
@@ -54,8 +54,8 @@ def test_a_field_written_twice_inside_a_service_is_caught_too(tmp_path):
 
 def test_make_diff_reports_the_duplicate_instead_of_a_diff(tmp_path):
     path = write(tmp_path, TWO_CHATS)
-    _stack, files, error = diff.plan_working_tree(str(path))
-    assert files is None and error is not None and "key 'chat' is written twice" in error
+    head = diff_sides.plan_head(str(path), None, {})
+    assert head.files is None and head.error is not None and "key 'chat' is written twice" in head.error
 
 
 def test_pulumi_up_refuses_it_too(tmp_path, monkeypatch):

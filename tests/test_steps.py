@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from components.cli import diff, plan
-from components.core import steps
+from components.core import deployed, steps
+from components.core.service_json import RunsOn
 
 from .conftest import service
 
@@ -196,10 +197,11 @@ def test_with_a_snapshot_a_service_no_region_can_run_is_held_back_and_a_running_
     head.parent.mkdir()
     head.write_text(yaml.safe_dump({"config": {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": {
         "chat": service(regions=TWO_REGIONS), "fresh": service(regions=TWO_REGIONS)}}}))
-    _, files, held_back = plan.preview_plan(str(head), snapshot, {"chat": "cn-hangzhou"})
-    assert set(held_back) == {"fresh"} and "no region can run this service now" in held_back["fresh"]
-    found = {c.key: c for c in diff.compare(base, files, keep_same=True, held_back=held_back)}
-    # The running service stays where the base put it, whatever the stock (as DescribeService keeps it).
+    running = deployed.from_plan(json.loads(base["plan.json"]))
+    preview = plan.preview_plan(str(head), snapshot, running)
+    assert set(preview.held_back) == {"fresh"} and "no region can run this service now" in preview.held_back["fresh"]
+    found = {c.key: c for c in diff.compare(base, preview.files, keep_same=True, held_back=preview.held_back)}
+    # The running service stays where it runs, whatever the stock (as DescribeService keeps it).
     assert found["chat"].step.step == steps.SAME
     assert (found["fresh"].step.step, found["fresh"].regions) == ("held-back", (None, None))
     text = diff.render("t", "main", list(found.values()))
@@ -208,13 +210,21 @@ def test_with_a_snapshot_a_service_no_region_can_run_is_held_back_and_a_running_
     assert announced["fresh"]["step"] == "held-back" and "cn-beijing" in announced["fresh"]["heldBack"]
 
 
-def test_a_service_allowed_to_move_is_not_kept_in_place():
-    config = {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": json.dumps({
-        "a": service(regions=TWO_REGIONS), "b": service(regions=TWO_REGIONS, allowRegionMove=True),
-        "c": service(regions=["cn-beijing"])})}
-    kept = json.loads(plan.kept_in_place(config, {"a": "cn-hangzhou", "b": "cn-hangzhou", "c": "cn-hangzhou"})[
-        "qwen3-eas:placements"])
-    assert kept == {"a": "cn-hangzhou"}  # b may move; c's region is no longer one of its candidates
+def test_a_service_allowed_to_move_is_not_kept_in_place(tmp_path):
+    """What runs keeps a service in place as DescribeService does: not one that may move, nor one whose
+    region is no longer among its candidates."""
+    head = tmp_path / "Pulumi.t.yaml"
+    head.write_text(yaml.safe_dump({"config": {"alicloud:region": "cn-hangzhou", "qwen3-eas:services": {
+        "a": service(regions=["cn-beijing", "cn-hangzhou"]),
+        "b": service(regions=["cn-beijing", "cn-hangzhou"], allowRegionMove=True),
+        "c": service(regions=["cn-beijing"])}}}))
+    running = {key: deployed.Deployed(key, f"{key}_t", "cn-hangzhou", RunsOn("public", ("ml.gu7i.c16m60.1-gu30",)))
+               for key in ("a", "b", "c")}
+    snapshot = tmp_path / "capacity.json"
+    snapshot.write_text(json.dumps({region: [_meta("WithStock")] for region in TWO_REGIONS}))
+    entries = json.loads(plan.preview_plan(str(head), snapshot, running).files["plan.json"])
+    assert {key: entry["region"] for key, entry in entries.items()} == {
+        "a": "cn-hangzhou", "b": "cn-beijing", "c": "cn-beijing"}
 
 
 def test_an_eas_name_that_changes_is_called_out_on_the_update():

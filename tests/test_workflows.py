@@ -256,7 +256,8 @@ def test_pull_requests_run_the_tests_plan_and_diff_every_stack_without_secrets()
     assert "make test" in scripts(jobs["test"])
     plan = jobs["plan"]
     assert "secrets." not in yaml.safe_dump(plan), "the fork-safe job must not use secrets"
-    assert plan["permissions"] == {"contents": "read"} and "environment" not in plan
+    # actions: read downloads the record of what runs that each stack's last deploy kept; nothing more.
+    assert plan["permissions"] == {"contents": "read", "actions": "read"} and "environment" not in plan
     run = scripts(plan)
     assert "make plan STACK=" in run and "make diff STACK=" in run and "BASE=" in run
     # Every stack file, not a list written here: a new stack joins the comment by itself.
@@ -265,6 +266,37 @@ def test_pull_requests_run_the_tests_plan_and_diff_every_stack_without_secrets()
     (checkout,) = uses(plan, "actions/checkout")
     assert checkout["with"]["fetch-depth"] == 0, "the diff needs the base commit"
     assert any(s["with"]["name"] == "pr-comment" for s in uses(plan, "actions/upload-artifact"))
+
+
+def test_every_update_keeps_what_runs_and_the_stock_it_read_for_the_pull_requests_diff():
+    """Issue 28: make diff must know what runs. Each `pulumi up` job records its stack's services
+    output (names, regions, kinds, instance types: no endpoint, no token) and the snapshot it read."""
+    for stack, job_name in (("dev", "up-dev"), ("staging", "up-staging"), ("prod", "up-prod")):
+        job = DEPLOY["jobs"][job_name]
+        names = [s.get("id") or s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
+        (up,) = uses(job, "pulumi/actions")
+        assert up.get("id") == "up" and up["with"]["command"] == "up"
+        record = next(s for s in steps(job) if s.get("name", "").startswith("record what runs"))
+        assert names.index("up") < names.index(record["name"]), f"{job_name}: record after the update"
+        assert record["env"] == {"SERVICES": "${{ steps.up.outputs.services }}"}
+        assert "map_values({serviceName, region, resourceKind, instanceTypes})" in record["run"]
+        assert "cp capacity.json running/capacity.json" in record["run"]
+        (kept,) = [u for u in uses(job, "actions/upload-artifact") if u["with"]["name"] == f"running-{stack}"]
+        assert kept["with"]["path"] == "running/" and kept["with"]["retention-days"] == 90
+
+
+def test_pull_requests_diff_each_stack_against_what_its_last_deploy_left():
+    plan = PR["jobs"]["plan"]
+    fetch = next(s for s in steps(plan) if s.get("name", "").startswith("what runs"))
+    assert fetch["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # Only records of deploy.yml on main (never a pull request's artifact of the same name).
+    assert "--workflow deploy.yml --branch main" in fetch["run"] and '--name "running-$stack"' in fetch["run"]
+    run = scripts(plan)
+    assert 'running+=("OUTPUTS=build/running/$stack/outputs.json")' in run
+    assert 'running+=("CAPACITY=build/running/$stack/capacity.json")' in run
+    assert '"${running[@]}"' in run.split("make diff STACK=")[1].splitlines()[0]
+    names = [s.get("name", "") for s in steps(plan)]
+    assert names.index(fetch["name"]) < names.index("plan and diff every stack (stacks/Pulumi.<name>.yaml)")
 
 
 def test_the_comment_is_posted_by_a_workflow_run_that_never_runs_pull_request_code():

@@ -1,17 +1,20 @@
 """``make diff``: what a change does to a stack's services, as Markdown for a pull request.
 
-    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--out FILE] [--json FILE]
-        [--capacity FILE]
+    qwen3-eas diff <stack | path/to/Pulumi.<name>.yaml> --base <git ref> [--outputs FILE]
+        [--capacity FILE] [--out FILE] [--json FILE]
 
-Plans the stack twice, offline: at ``<ref>`` with that commit's own code (exported with ``git
-archive`` into a temporary folder and planned there by ``qwen3-eas plan``, so the
-base's code plans the base), and in the working tree (``components.cli.plan.make_plan``). Then, per
-service key, it announces the step the engine will take for the EAS service
+Plans the stack twice, offline, against what runs (``components.cli.diff_sides``): at ``<ref>``
+with that commit's own code (exported with ``git archive`` into a temporary folder and planned
+there by ``qwen3-eas plan``, so the base's code plans the base) as deployed (``--outputs``, the
+deployed stack's outputs, or where an offline plan puts each service), and the working tree as
+``pulumi preview`` plans it over what runs, with the stock of ``--capacity``. Then, per service
+key, it announces the step the engine will take for the EAS service, run by run
 (``components.core.steps``: create, update in place, replace and in which order, delete, same,
-held back; refused for a protected service) and compares the plan's model, placement
-(``region``, ``instanceTypes``, ``placement``), sizing verdict, cost, resource options and tags,
-and every field of the service JSON flattened to dotted paths; a start script is shown as a
-diff of its lines.
+held back; refused for a protected service; a drain's two runs; a renamed key) and compares the
+plan's model, placement (``region``, ``instanceTypes``, the list the deploy may use,
+``placement``), sizing verdict, cost, resource options and tags, and every field of the service
+JSON flattened to dotted paths; a start script is shown as a diff of its lines
+(``components.cli.diff_markdown`` writes it).
 
 Output: ``no changes`` alone when nothing differs; otherwise a heading for the stack and, per
 service, a heading with the step's mark (``+``, ``~``, ``+/-`` or ``-/+``, ``-``, ``=``, ``!``),
@@ -28,40 +31,34 @@ that cannot be planned is reported with its error and exits 2, like ``make plan`
 from __future__ import annotations
 
 import argparse
-import difflib
-import io
+import dataclasses
 import json
-import os
-import re
-import subprocess
 import sys
-import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import report, steps
-from ..core.cost import rate
+from ..core import deployed, report, steps
 from ..core.removals import removed_keys
-from . import PROG, described, plan
+from ..core.service_json import runs_on
+from . import PROG, described, diff_sides, plan
+from .diff_markdown import (
+    BOUND,
+    NO_CHANGES,
+    context_lines,
+    render,
+    render_head_error,
+    stack_cost_lines,
+)
+from .diff_sides import DiffError, plan_base, resolve_commit
 
-NO_CHANGES = "no changes"
-ABSENT = "—"
-"""What a table cell shows for a field one side does not have."""
+# What callers use, wherever it lives now (the Markdown is diff_markdown's, the two sides diff_sides').
+__all__ = ["NO_CHANGES", "DiffError", "announcement", "compare", "context_lines", "diff_stack", "plan_base", "render",
+           "render_head_error", "resolve_commit", "stack_cost_lines"]
 
 Fields = dict[str, tuple[str, str]]
 """Field key -> (label shown to the reader, value as text), in reading order."""
-
-BOUND = "hourlyCostBound"
-"""The field of the hourly cost bound; its table row also shows by how much the bound moved."""
-_AMOUNT = re.compile(r"^(?P<kind>[^≤]*)≤ (?P<amount>\d+(?:\.\d+)?)(?: (?P<currency>[A-Z]{3}))?/h"
-                     r"(?P<tail>.*?)\)?$")
-
-
-class DiffError(Exception):
-    """A diff that cannot be made at all (not a git repository, an unknown ref)."""
 
 
 # -- flattening a plan into fields ------------------------------------------------------------
@@ -97,6 +94,9 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
         fields["instanceTypes"] = ("instanceTypes", ", ".join(summary["instanceTypes"]))
     if summary.get("placement"):
         _flatten(summary["placement"], "placement", fields)
+    choice = summary.get("instanceTypeChoice")
+    if choice and choice.get("how") != "dedicated":  # the list the deploy may use (why: plan.md says)
+        fields["candidates"] = ("instanceTypeChoice.candidates", ", ".join(choice["candidates"]))
     verdict = (summary.get("sizing") or {}).get("verdict")
     if verdict is not None:
         fields["sizing.verdict"] = ("sizing.verdict", verdict)
@@ -161,11 +161,28 @@ class ServiceChange:
     """The service's region before and after (None where it does not exist)."""
     held_back: str = ""
     """Why the run holds it back (the regions tried), for a ``held-back`` step."""
+    rename: Optional[Rename] = None
+    """The key it was renamed from or to, where the change renames a service key."""
+    instance_types: tuple[Optional[tuple[str, ...]], Optional[tuple[str, ...]]] = (None, None)
+    """The instance types its service JSON lists before and after (None where it does not exist)."""
 
     @property
     def shown(self) -> bool:
-        """Whether the Markdown shows it: every step but ``same``, and ``same`` with changed options."""
-        return self.step.step != steps.SAME or bool(self.fields)
+        """Whether the Markdown shows it: every step but ``same``, and ``same`` with changed options
+        or a new key."""
+        return self.step.step != steps.SAME or bool(self.fields) or self.rename is not None
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A service key renamed by the change: kept (``renamedFrom``: the EAS service stays) or not (a new one)."""
+
+    old: str
+    new: str
+    kept: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.old, "to": self.new, "kept": self.kept}
 
 
 def _reading_order(before: Fields, after: Fields) -> list[str]:
@@ -204,46 +221,126 @@ def load_steps_sides(files: Mapping[str, str]) -> dict[str, steps.Side]:
     return {key: steps.Side.from_plan(summary, configs[key]) for key, summary in json.loads(files["plan.json"]).items()}
 
 
+def _same_but_name(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether two service JSONs differ in their EAS name alone (a key renamed, nothing else)."""
+    def unnamed(config: Mapping[str, Any]) -> dict[str, Any]:
+        return {**config, "metadata": {**(config.get("metadata") or {}), "name": None}}
+    return bool(old) and unnamed(old) == unnamed(new)
+
+
+def _renames(base_entries: Mapping[str, Any], head_entries: Mapping[str, Any], base_configs: Mapping[str, Any],
+             head_configs: Mapping[str, Any], held_back: Mapping[str, str]) -> dict[str, Rename]:
+    """Key -> its rename, for both keys of each: those the head declares (``renamedFrom``, the service
+    is kept) and those that only look like one (a key gone and a key new, with the same service JSON
+    but the name: the service is replaced)."""
+    found: dict[str, Rename] = {}
+    for key, entry in sorted(head_entries.items()):
+        old = entry.get("renamedFrom")
+        if old and old in base_entries and old not in head_entries and key not in base_entries:
+            found[key] = found[old] = Rename(old, key, True)
+    gone = [k for k in base_entries if k not in head_entries and k not in found]
+    new = [k for k in head_entries if k not in base_entries and k not in found and k not in held_back]
+    for key in new:
+        matches = [old for old in gone if _same_but_name(base_configs[old], head_configs[key])]
+        if len(matches) == 1 and matches[0] not in found:
+            found[key] = found[matches[0]] = Rename(matches[0], key, False)
+    return found
+
+
 def compare(base_files: Optional[Mapping[str, str]], head_files: Mapping[str, str],
-            keep_same: bool = False, held_back: Optional[Mapping[str, str]] = None) -> list[ServiceChange]:
+            keep_same: bool = False, held_back: Optional[Mapping[str, str]] = None,
+            deferred: Optional[Mapping[str, str]] = None,
+            second: Optional[Mapping[str, str]] = None) -> list[ServiceChange]:
     """Per service key, sorted: its step and the fields that differ. ``base_files`` None: the base
     could not be planned, every service is a create. ``held_back``: service key -> why the working
-    tree's run does not register it (``plan.preview_plan``). Services the engine leaves as they
-    are (``same``, nothing changed) are left out unless ``keep_same``."""
+    tree's run does not register it (``plan.preview_plan``). ``deferred``: keys whose next run only
+    prepares a two-phase move, and ``second`` the plan of the run after it: their step has the
+    later run's step too. A service renamed with ``renamedFrom`` is compared with the service of
+    its old key. Services the engine leaves as they are (``same``, nothing changed) are left out
+    unless ``keep_same``."""
     held_back = held_back or {}
+    deferred = deferred or {}
     before = load_side(base_files) if base_files is not None else {}
     after = load_side(head_files)
     old_sides = load_steps_sides(base_files) if base_files is not None else {}
     new_sides = load_steps_sides(head_files)
-    removed = removals(load_configs(base_files), load_configs(head_files)) if base_files is not None else {}
+    later_sides = load_steps_sides(second) if second is not None else {}
+    base_configs = load_configs(base_files) if base_files is not None else {}
+    head_configs = load_configs(head_files)
+    head_entries = json.loads(head_files["plan.json"])
+    renames = _renames(json.loads(base_files["plan.json"]) if base_files is not None else {}, head_entries,
+                       base_configs, head_configs, held_back)
+    kept_old = {r.old for r in renames.values() if r.kept}
+    removed = removals(base_configs, {r.old if (r := renames.get(k)) and r.kept else k: v
+                                      for k, v in head_configs.items()}) if base_files is not None else {}
     changes: list[ServiceChange] = []
-    for key in sorted(set(before) | set(after) | set(held_back)):
-        old, new = old_sides.get(key), new_sides.get(key)
+    for key in sorted((set(before) | set(after) | set(held_back)) - kept_old):
+        rename = renames.get(key)
+        old_key = rename.old if rename is not None and rename.kept else key
+        old, new = old_sides.get(old_key), new_sides.get(key)
         if key in held_back:
             reason = held_back[key]
             step = steps.announce(old, None, held_back=reason.splitlines()[0].rstrip(":"))
             changes.append(ServiceChange(key, step, (), (), (old.region if old else None, None), reason))
             continue
         step = steps.announce(old, new)
+        if key in deferred and key in later_sides and new is not None:
+            step = _in_two_runs(key, step, new, later_sides[key], deferred[key], head_entries[key])
+        elif new is not None and head_entries.get(key, {}).get("drainUntil") and step.retained:
+            step = dataclasses.replace(step, notes=(*step.notes, _drain_ends(key, old, head_entries[key])))
+        if step.step == steps.DELETE and (held_back or deferred):
+            step = dataclasses.replace(step, notes=(*step.notes, _no_deletes_yet(held_back, deferred)))
         # A removed service is one entry: what it ran is gone, row by row it would only be noise.
-        old_fields, new_fields = before.get(key, {}), after.get(key, {})
+        old_fields, new_fields = before.get(old_key, {}), after.get(key, {})
         if old is not None and new is not None and (old.tags is None) != (new.tags is None):
             # One side was planned by code that did not state the resource's options and tags:
             # "unknown" is not a change.
             old_fields, new_fields = _without_resource_rows(old_fields), _without_resource_rows(new_fields)
         fields = () if step.step == steps.DELETE else field_changes(old_fields, new_fields)
-        change = ServiceChange(key, step, fields, removed.get(key, ()),
-                               (old.region if old else None, new.region if new else None))
+        change = ServiceChange(key, step, fields, removed.get(old_key, ()),
+                               (old.region if old else None, new.region if new else None), rename=rename,
+                               instance_types=(runs_on(old.service_config).instance_types if old else None,
+                                               runs_on(new.service_config).instance_types if new else None))
         if change.shown or keep_same:
             changes.append(change)
     return changes
 
 
+def _in_two_runs(key: str, first: steps.Step, run1: steps.Side, run2: steps.Side, why: str,
+                 entry: Mapping[str, Any]) -> steps.Step:
+    """The step of a two-phase move whose next run only records ``retainOnDelete``: that run's step,
+    then the move's."""
+    then = steps.announce(run1, run2)
+    notes = (f"run 1, the next `pulumi up`: {first.what}: it {why.split(': ', 1)[-1]}; that run fails at its end "
+             "(`not moved this run`, a preview only warns), so it deletes nothing",
+             f"run 2, the `pulumi up` after it: {then.what}; the resource `{key}-drained` takes the old copy over",
+             _drain_ends(key, run1, entry))
+    return dataclasses.replace(first, notes=(*first.notes, *notes), later=(then,))
+
+
+def _drain_ends(key: str, old: Optional[steps.Side], entry: Mapping[str, Any]) -> str:
+    where = f" in {old.region}" if old is not None else ""
+    return (f"after {entry.get('drainUntil')}, the first `pulumi up` deletes the old copy{where} (`{key}-drained`); "
+            "then take drain out of the stack file")
+
+
+def _no_deletes_yet(held_back: Mapping[str, str], deferred: Mapping[str, str]) -> str:
+    why = ", ".join(f"`{k}` held back" for k in sorted(held_back)) or ", ".join(
+        f"`{k}` moves in two runs" for k in sorted(deferred))
+    return (f"not in the next run: that run fails at its end ({why}), and the engine deletes nothing after a failed "
+            "program; the first run that succeeds deletes it")
+
+
+def _listed(types: Optional[tuple[str, ...]]) -> Optional[list[str]]:
+    return list(types) if types is not None else None
+
+
 def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
                  commit: Optional[str] = None) -> dict[str, Any]:
-    """The steps for machines (``qwen3-eas diff --json``): per service key, the step, the order of
-    a replacement, whether the engine refuses it, the EAS service resource it is about, its
-    region on each side and the labels of the fields that differ."""
+    """The steps for machines (``qwen3-eas diff --json``): per service key, the step (and ``runs``:
+    the step of each ``pulumi up`` it takes), the order of a replacement, whether the engine refuses
+    it, the EAS service resource it is about, its region and instance types on each side, the labels
+    of the fields that differ and a rename."""
     return {
         "stack": stack,
         "base": base,
@@ -254,42 +351,15 @@ def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_e
                 **c.step.as_dict(),
                 "resource": {"type": steps.SERVICE_TYPE, "name": f"{c.key}-service"},
                 "region": {"before": c.regions[0], "after": c.regions[1]},
+                "instanceTypes": {"before": _listed(c.instance_types[0]), "after": _listed(c.instance_types[1])},
                 "fields": [f.label for f in c.fields],
                 "removedKeys": list(c.removed),
                 "heldBack": c.held_back or None,
+                "rename": c.rename.as_dict() if c.rename is not None else None,
             }
             for c in changes
         },
     }
-
-
-# -- Markdown ---------------------------------------------------------------------------------
-
-
-def _cell(value: Optional[str]) -> str:
-    if value is None:
-        return ABSENT
-    text = value.replace("\n", " ").replace("|", "\\|")
-    if not text:
-        return '`""`'
-    return f"`{text}`" if "`" not in text else text
-
-
-def _moved(field: FieldChange) -> str:
-    """`` (+3.6 USD/h)`` after the hourly bound when both sides have the same kind of bound (the
-    whole bound, or the spot part of an unknown one) in the same currency."""
-    if field.label != BOUND or field.before is None or field.after is None:
-        return ""
-    return _delta(field.before, field.after)
-
-
-def _delta(before: str, after: str) -> str:
-    """`` (+3.6 USD/h)`` between two bounds of the same kind and currency, in plain decimals; else ``""``."""
-    old, new = _AMOUNT.match(before), _AMOUNT.match(after)
-    if not old or not new or (old["kind"], old["currency"], old["tail"]) != (new["kind"], new["currency"], new["tail"]):
-        return ""
-    delta = round(float(new["amount"]) - float(old["amount"]), 3)
-    return f" ({'+' if delta >= 0 else '-'}{rate(abs(delta), new['currency'])})"
 
 
 # -- the stack's hourly cost (components.core.cost, plan.stack.json) ---------------------------
@@ -315,221 +385,42 @@ def load_stack_cost(files: Mapping[str, str]) -> Optional[dict[str, Any]]:
     }
 
 
-def stack_cost_lines(before: Optional[Mapping[str, Any]], after: Optional[Mapping[str, Any]],
-                     services_changed: bool) -> list[str]:
-    """Markdown on the stack's hourly bound: before, after and how far it moved, then the cost
-    warnings of the change (a bid above on-demand, a bound above warnAbovePerHour). Nothing when
-    the cost did not change and, services unchanged too, there is no change to review."""
-    warnings = list((after or {}).get("warnings") or [])
-    if (before == after and not services_changed) or (before == after and not warnings):
-        return []
-    lines = ["### Hourly cost of the stack", ""]
-    old, new = report.stack_bound_text(before), report.stack_bound_text(after)
-    if before != after:
-        lines += ["| | before | after |", "|---|---|---|",
-                  f"| `bound` | {_cell(old if before else None)} | {_cell(new)}{_delta(old, new)} |", ""]
-        if after:
-            lines += [f"{after['summary']}", ""]
-    lines += [f"- ⚠️ {w}" for w in warnings]
-    return [*lines, ""] if warnings else lines
+# -- the diff ---------------------------------------------------------------------------------
 
 
-def _error_block(text: str) -> list[str]:
-    return ["```text", *text.strip().replace("```", "'''").splitlines(), "```"]
+def diff_planned(stack_arg: str, base: str, commit: Optional[str], base_files: Optional[dict[str, str]],
+                 base_error: Optional[str], capacity: Optional[Path] = None,
+                 records: Optional[Mapping[str, deployed.Deployed]] = None,
+                 context: Sequence[str] = ()) -> tuple[str, int, dict[str, Any], list[ServiceChange]]:
+    """(Markdown, exit status, ``announcement``, changes) for a planned base and the working tree
+    planned against what runs (``diff_sides``)."""
+    head = diff_sides.plan_head(stack_arg, capacity, diff_sides.what_runs(base_files, records))
+    if head.files is None:
+        error = head.error or "unknown error"
+        return (render_head_error(head.stack, error), 2,
+                {**announcement(head.stack, base, [], commit=commit), "headError": error}, [])
+    changes = compare(base_files, head.files, keep_same=True, held_back=head.held_back, deferred=head.deferred,
+                      second=head.second)
+    cost = stack_cost_lines(load_stack_cost(base_files) if base_files is not None else None,
+                            load_stack_cost(head.files), any(c.shown for c in changes) or base_error is not None)
+    return (render(head.stack, base, changes, base_error, commit, cost, context), 0,
+            {**announcement(head.stack, base, changes, base_error, commit), "headError": None}, changes)
 
 
-_COUNTED = {steps.CREATE: "to create", steps.UPDATE: "to update in place", steps.REPLACE: "to replace",
-            steps.DELETE: "to delete", steps.SAME: "with no change to the service", steps.HELD_BACK: "held back"}
-"""How the summary line counts each step."""
+def diff_stack(stack_arg: str, base: str, capacity: Optional[Path] = None,
+               outputs: Optional[Path] = None) -> tuple[str, int, dict[str, Any]]:
+    """(Markdown, exit status, ``announcement``) for one stack against ``base``: the step the engine
+    takes per service when the working tree is deployed over what runs (``diff_sides``).
 
-
-def _is_script(field: FieldChange) -> bool:
-    return field.label.endswith(".script")
-
-
-def _script_diff(field: FieldChange) -> list[str]:
-    """A start script's change as a diff of its lines (a new script: every line added)."""
-    old = (field.before or "").splitlines()
-    new = (field.after or "").splitlines()
-    body = list(difflib.unified_diff(old, new, lineterm="", n=2))[2:]
-    return [f"`{field.label}`:", "", "```diff", *(line.replace("```", "'''") for line in body), "```", ""]
-
-
-def _script_cells(field: FieldChange) -> str:
-    """The before and after cells of a start script's row: its length, and that its diff follows."""
-    old, new = (field.before or "").splitlines(), (field.after or "").splitlines()
-    before = ABSENT if field.before is None else f"{len(old)} lines"
-    after = ABSENT if field.after is None else f"{len(new)} lines"
-    if field.before is not None and field.after is not None:
-        after += f"; {sum(1 for line in difflib.ndiff(old, new) if line[:1] in '+-')} differ, below"
-    elif field.after is not None:
-        after += ", below"
-    return f"{before} | {after}"
-
-
-def _service_lines(change: ServiceChange) -> list[str]:
-    step = change.step
-    lines = [f"### {step.mark} `{change.key}`: {step.title}", ""]
-    if step.step == steps.DELETE:
-        return [*lines, f"removed: `{change.key}`, {step.what}.", ""]
-    if step.step == steps.HELD_BACK:
-        return [*lines, step.what[0].upper() + step.what[1:] + ".", "", *_error_block(change.held_back), ""]
-    lines += [step.what[0].upper() + step.what[1:] + ".", ""]
-    lines += [f"- {note}" for note in step.notes] + ([""] if step.notes else [])
-    if change.fields:
-        lines += ["| field | before | after |", "|---|---|---|"]
-        for f in change.fields:
-            if _is_script(f):
-                lines.append(f"| `{f.label}` | {_script_cells(f)} |")
-            else:
-                lines.append(f"| `{f.label}` | {_cell(f.before)} | {_cell(f.after)}{_moved(f)} |")
-        lines.append("")
-        for f in change.fields:
-            if _is_script(f):
-                lines += _script_diff(f)
-    if change.removed:
-        lines += [f"- removed: `{key}` — will be removed from the running service" for key in change.removed]
-        lines += ["", "The provider's update merges and would keep removed keys; a second, replace-type "
-                  "update right after it removes them (one more rolling update).", ""]
-    return lines
-
-
-def render(stack: str, base: str, changes: Sequence[ServiceChange], base_error: Optional[str] = None,
-           commit: Optional[str] = None, cost_lines: Sequence[str] = ()) -> str:
-    """The diff as Markdown; exactly ``no changes`` (and a newline) when there is nothing to show.
-
-    ``cost_lines`` (``stack_cost_lines``) come after the heading, before the services."""
-    shown = [c for c in changes if c.shown]
-    if not shown and base_error is None and not cost_lines:
-        return NO_CHANGES + "\n"
-    counts = {step: sum(1 for c in shown if c.step.step == step) for step in steps.STEPS}
-    summary = ", ".join(f"{n} {_COUNTED[step]}" for step, n in counts.items() if n) or (
-        "the stack's cost changed" if cost_lines else "no services")
-    named = f"`{base}`"
-    if commit:  # a ref with the commit it names; a commit ID, shortened
-        named = f"`{commit[:10]}`" if commit.startswith(base) else f"`{base}` at {commit[:10]}"
-    lines = [f"## `{stack}`: {summary} (base {named})", ""]
-    if base_error is not None:
-        lines += [f"⚠️ The base `{base}` could not be planned, so every service is shown as created:", "",
-                  *_error_block(base_error), ""]
-    lines += cost_lines
-    for change in shown:
-        lines += _service_lines(change)
-    return "\n".join(lines)
-
-
-def render_head_error(stack: str, error: str) -> str:
-    """What the diff says when the working tree itself cannot be planned."""
-    return "\n".join([f"## `{stack}`: the working tree does not plan", "", *_error_block(error), ""])
-
-
-# -- the two plans ----------------------------------------------------------------------------
-
-
-def _git(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(plan.ROOT), *args], capture_output=True, check=False)
-
-
-def resolve_commit(ref: str) -> str:
-    """The commit ``ref`` names in this checkout; ``DiffError`` if it names none."""
-    found = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if found.returncode != 0:
-        raise DiffError(f"{ref!r} is not a commit of the repository at {plan.ROOT} (fetch it first?)")
-    return found.stdout.decode().strip()
-
-
-def _base_stack_arg(stack_arg: str) -> str:
-    """The stack argument for the base tree: a name stays a name; a path inside the repository
-    becomes the same path in the base; a path outside it stays as it is (the same file, so the
-    diff shows only what the code change does to it)."""
-    path = Path(stack_arg)
-    if path.suffix not in (".yaml", ".yml") and not path.exists():
-        return stack_arg
-    try:
-        return str(path.resolve().relative_to(plan.ROOT))
-    except ValueError:
-        return str(path.resolve())
-
-
-def plan_base(stack_arg: str, commit: str) -> tuple[Optional[dict[str, str]], Optional[str]]:
-    """(files, None) of the stack planned by ``commit``'s own code, or (None, why not)."""
-    prefix = _git("rev-parse", "--show-prefix").stdout.decode().strip()
-    archive = _git("archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
-    if archive.returncode != 0:
-        return None, f"git archive {commit} failed: {archive.stderr.decode().strip()}"
-    with tempfile.TemporaryDirectory(prefix="qwen3-eas-base-") as tmp:
-        tree, out = Path(tmp) / "tree", Path(tmp) / "plan"
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(tree, filter="data")
-        # The base's own `components` must be imported, never the working tree's.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        # Bases from before the package layout (issue 9) have the planner at components/plan.py.
-        planner = "components.cli.plan" if (tree / "components" / "cli" / "plan.py").exists() else "components.plan"
-        result = subprocess.run([sys.executable, "-m", planner, _base_stack_arg(stack_arg), "--out", str(out)],
-                                cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False)
-        if result.returncode != 0:
-            return None, (result.stderr.strip() or result.stdout.strip() or f"exit status {result.returncode}")
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}, None
-
-
-def _stack_name(stack_arg: str) -> str:
-    try:
-        return plan.resolve_stack(stack_arg)[0]
-    except plan.PlanError:
-        return stack_arg
-
-
-def plan_working_tree(stack_arg: str) -> tuple[str, Optional[dict[str, str]], Optional[str]]:
-    """(stack name, files, None) of the stack planned by the working tree, or (name, None, why not)."""
-    try:
-        stack, files = plan.make_plan(stack_arg)
-        return stack, files, None
-    except plan.PlanError as exc:
-        return _stack_name(stack_arg), None, f"error: {exc}"
-    finally:
-        plan.release_runtime_threads()
-
-
-def plan_working_tree_with_stock(stack_arg: str, capacity: Path, running: Mapping[str, str]) -> tuple[
-        str, Optional[dict[str, str]], Optional[str], dict[str, str]]:
-    """``plan_working_tree`` as a preview with a capacity snapshot, and the services it holds back."""
-    try:
-        stack, files, held_back = plan.preview_plan(stack_arg, capacity, running)
-        return stack, files, None, held_back
-    except plan.PlanError as exc:
-        return _stack_name(stack_arg), None, f"error: {exc}", {}
-    finally:
-        plan.release_runtime_threads()
-
-
-def diff_stack(stack_arg: str, base: str, capacity: Optional[Path] = None) -> tuple[str, int, dict[str, Any]]:
-    """(Markdown, exit status, ``announcement``) for one stack against ``base``.
-
-    With a ``capacity`` snapshot the working tree is planned as ``pulumi preview`` would plan it
-    with that stock: services the base has stay in the base's region (as a service found running
-    does), and a service no region can run is announced as held back. The base is planned as
-    always, without stock: where the base put a service is where it is taken to run.
+    ``outputs``: the deployed stack's outputs (what runs); without them the base plan is taken as
+    deployed. ``capacity``: the stock snapshot the deploy reads; without it, none.
     """
     commit = resolve_commit(base)
-    base_files: Optional[dict[str, str]] = None
-    base_error: Optional[str] = None
-    held_back: dict[str, str] = {}
-    if capacity is None:
-        stack, head_files, head_error = plan_working_tree(stack_arg)
-    else:
-        base_files, base_error = plan_base(stack_arg, commit)
-        running = {k: e["region"] for k, e in json.loads(base_files["plan.json"]).items()} if base_files else {}
-        stack, head_files, head_error, held_back = plan_working_tree_with_stock(stack_arg, capacity, running)
-    if head_files is None:
-        error = head_error or "unknown error"
-        return render_head_error(stack, error), 2, {**announcement(stack, base, [], commit=commit), "headError": error}
-    if capacity is None:
-        base_files, base_error = plan_base(stack_arg, commit)
-    changes = compare(base_files, head_files, keep_same=True, held_back=held_back)
-    cost = stack_cost_lines(load_stack_cost(base_files) if base_files is not None else None,
-                            load_stack_cost(head_files), any(c.shown for c in changes) or base_error is not None)
-    return (render(stack, base, changes, base_error, commit, cost), 0,
-            {**announcement(stack, base, changes, base_error, commit), "headError": None})
+    records = diff_sides.read_outputs(outputs) if outputs is not None else None
+    base_files, base_error = plan_base(stack_arg, commit, records, capacity)
+    text, status, steps_json, _ = diff_planned(stack_arg, base, commit, base_files, base_error, capacity, records,
+                                               context_lines(outputs, capacity))
+    return text, status, steps_json
 
 
 def _write(path: Path, text: str) -> None:
@@ -543,13 +434,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--base", required=True, help="git ref to compare with (a branch, tag or commit)")
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")
     parser.add_argument("--capacity", type=Path, metavar="FILE",
-                        help="plan the working tree with this capacity snapshot, as pulumi preview would: a service "
-                        "no region can run is announced as held back")
+                        help="the stock snapshot the deploy reads: the working tree is planned with it, as pulumi "
+                        "preview would; a service no region can run is announced as held back")
+    parser.add_argument("--outputs", type=Path, metavar="FILE",
+                        help="what runs: the deployed stack's outputs (`pulumi stack output --json`, or the deploy "
+                        "workflow's record); services stay where, and on what, they run, as pulumi up keeps them")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write each service's step as JSON (for tools: step, order, refusedBy, retained)")
     args = parser.parse_args(argv)
     try:
-        text, status, steps_json = diff_stack(args.stack, args.base, args.capacity)
+        text, status, steps_json = diff_stack(args.stack, args.base, args.capacity, args.outputs)
     except DiffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

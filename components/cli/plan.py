@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, ParamSpec, TypeVar
 
-from ..core import report, stack_file
+from ..core import deployed, report, stack_file
 from ..eas import running, stock
 from . import PROG, described, make_words, stacks
 
@@ -60,6 +60,8 @@ class Recorded:
     """Every RegisterResourceRequest as the program sent it to the monitor (options included)."""
     held_back: dict[str, str] = field(default_factory=dict)
     """Service key -> why the program did not register it this run (a preview only; ``up`` fails)."""
+    deferred: dict[str, str] = field(default_factory=dict)
+    """Service key -> why it stays where it runs this run: the first run of a two-phase move (``drain``)."""
 
     def stack_outputs(self) -> dict[str, Any]:
         """The program's ``pulumi.export`` values."""
@@ -164,11 +166,13 @@ def in_own_context(fn: Callable[P, R]) -> Callable[P, R]:
 @in_own_context
 def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
                 capacity: Optional[Path] = None, look_up_running: bool = False, preview: bool = False,
-                stack_path: Optional[Path] = None, collect: bool = True) -> Recorded:
+                stack_path: Optional[Path] = None, collect: bool = True, running_file: Optional[Path] = None) -> Recorded:
     """Run ``program`` on the mock runtime with ``config``; return what it registered.
 
     Stock comes from the ``capacity`` snapshot, or none at all, and no service is looked up:
-    an offline plan never calls the EAS API. ``look_up_running`` lets the program look its
+    an offline plan never calls the EAS API. ``running_file`` is a deployed stack's outputs: the
+    program's lookups are answered from it (``components.core.deployed``), as the deploy's
+    DescribeService would answer them. ``look_up_running`` lets the program look its
     services up as ``pulumi up`` does (tests point it at a local fake EAS with
     ``QWEN3_EAS_API_ENDPOINT``). ``preview`` runs it as ``pulumi preview`` would (dry run).
     ``Recorded.requests`` keeps every RegisterResource request. ``stack_path`` is the file
@@ -218,6 +222,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
         for key, component in (namespace.get("services") or {}).items():
             recorded.summaries[key] = component.plan.summary()
         recorded.held_back = dict(getattr(namespace.get("services"), "held_back", None) or {})
+        recorded.deferred = dict(getattr(namespace.get("services"), "deferred", None) or {})
         # The mock runtime registers the root stack before the program runs; register it again
         # so the program's exports are recorded as `pulumi up` would record them.
         root = pulumi.runtime.get_root_resource()
@@ -229,7 +234,9 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
     os.environ[stock.ENV] = str(capacity.resolve()) if capacity else stock.OFFLINE
     if stack_path is not None:
         os.environ[stack_file.PATH_ENV] = str(stack_path.resolve())
-    if not look_up_running:
+    if running_file is not None:
+        os.environ[running.ENV] = str(running_file.resolve())
+    elif not look_up_running:
         os.environ[running.ENV] = running.OFFLINE
     os.chdir(program.parent)
     _track_worker_loops(asyncio.get_event_loop())
@@ -352,56 +359,52 @@ def mark_failed(out: Path, error: str) -> None:
     print(f"{out}: the previous plan was removed ({FAILED_FILE} says why)", file=sys.stderr)
 
 
-def make_plan(stack_arg: str, capacity: Optional[Path] = None, collect: bool = True) -> tuple[str, dict[str, str]]:
-    """Plan a stack: (stack name, files); ``collect`` as for ``run_program``."""
+def make_plan(stack_arg: str, capacity: Optional[Path] = None, collect: bool = True,
+              outputs: Optional[Path] = None) -> tuple[str, dict[str, str]]:
+    """Plan a stack: (stack name, files); ``collect`` as for ``run_program``. ``outputs``: the deployed
+    stack's outputs, so that running services stay where, and on what, they run (``OUTPUTS=``)."""
     stack, path = resolve_stack(stack_arg)
-    if capacity is not None and not capacity.is_file():
-        raise PlanError(f"capacity snapshot {capacity} does not exist: check the path given to "
-                        f"{make_words('CAPACITY=', '--capacity')}, or write one with `make capacity REGIONS=\"<region> ...\"`")
-    recorded = run_program(stack, read_stack_config(path), capacity=capacity, stack_path=path, collect=collect)
+    _check_file(capacity, "capacity snapshot", "CAPACITY=", "--capacity",
+                "write one with `make capacity REGIONS=\"<region> ...\"`")
+    _check_file(outputs, "outputs file", "OUTPUTS=", "--outputs",
+                "write one with `pulumi stack output --json --stack <stack>`")
+    recorded = run_program(stack, read_stack_config(path), capacity=capacity, stack_path=path, collect=collect,
+                           running_file=outputs)
     return stack, plan_files(stack, recorded)
 
 
-def kept_in_place(config: dict[str, str], regions: Mapping[str, str]) -> dict[str, str]:
-    """``config`` with ``qwen3-eas:placements`` pins for the services ``regions`` says run somewhere.
-
-    This is what ``pulumi up`` does with a service it finds running (components.eas.running): it
-    stays in its region whatever the stock, if that region is one of its candidates (its
-    ``regions``, or ``alicloud:region``, or its pin) and it does not set ``allowRegionMove``. A pin
-    already in the file wins, as it does there.
-    """
-    key = f"{PROJECT}:placements"
-    try:
-        services = json.loads(config.get(f"{PROJECT}:services", "{}"))
-        pins = json.loads(config.get(key, "{}"))
-    except ValueError:
-        return config  # the plan reports the stack file's own mistake
-    if not isinstance(services, dict) or not isinstance(pins, dict):
-        return config
-    kept = dict(pins)
-    for name, region in regions.items():
-        spec = services.get(name)
-        if not isinstance(spec, dict) or spec.get("allowRegionMove") is True or name in kept:
-            continue
-        candidates = spec.get("regions") or [config.get("alicloud:region")]
-        if region in candidates:
-            kept[name] = region
-    return {**config, key: json.dumps(kept, sort_keys=True)} if kept else config
+def _check_file(path: Optional[Path], what: str, make_arg: str, flag: str, how: str) -> None:
+    if path is not None and not path.is_file():
+        raise PlanError(f"{what} {path} does not exist: check the path given to {make_words(make_arg, flag)}, or {how}")
 
 
-def preview_plan(stack_arg: str, capacity: Path,
-                 running: Mapping[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
-    """Plan a stack as ``pulumi preview`` would with a capacity snapshot: (stack name, files, held back).
+@dataclass(frozen=True)
+class Preview:
+    """A stack planned as ``pulumi preview`` plans it, with what runs and, maybe, the stock."""
 
-    ``running``: service key -> the region it is taken to run in (the base plan's, for ``make diff``).
+    stack: str
+    files: dict[str, str]
+    held_back: dict[str, str]
+    """Service key -> why the run would not register it."""
+    deferred: dict[str, str]
+    """Service key -> why it stays where it runs (the first run of a two-phase move)."""
+
+
+def preview_plan(stack_arg: str, capacity: Optional[Path], running: Mapping[str, deployed.Deployed]) -> Preview:
+    """Plan a stack as ``pulumi preview`` would: its lookups answered from ``running`` (what the last
+    deploy left, ``components.core.deployed``), its stock from ``capacity`` (or none).
+
     A service no region can run now is held back by key, with why, instead of failing the plan.
     """
     stack, path = resolve_stack(stack_arg)
-    if not capacity.is_file():
-        raise PlanError(f"capacity snapshot {capacity} does not exist")
-    config = kept_in_place(read_stack_config(path), running)
-    recorded = run_program(stack, config, capacity=capacity, preview=True, stack_path=path)
-    return stack, plan_files(stack, recorded), recorded.held_back
+    _check_file(capacity, "capacity snapshot", "CAPACITY=", "--capacity",
+                "write one with `make capacity REGIONS=\"<region> ...\"`")
+    with tempfile.TemporaryDirectory(prefix="qwen3-eas-running-") as tmp:
+        record = Path(tmp) / "outputs.json"
+        record.write_text(json.dumps(deployed.write(running), sort_keys=True), encoding="utf-8")
+        recorded = run_program(stack, read_stack_config(path), capacity=capacity, preview=True, stack_path=path,
+                               running_file=record)
+    return Preview(stack, plan_files(stack, recorded), recorded.held_back, recorded.deferred)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -409,10 +412,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<name>.yaml) or path to a stack file")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
     parser.add_argument("--capacity", type=Path, help="capacity snapshot (region -> DescribeMachineSpec InstanceMetas)")
+    parser.add_argument("--outputs", type=Path, metavar="FILE",
+                        help="the deployed stack's outputs (`pulumi stack output --json`): services that run stay "
+                        "where, and on the instance types, they run, as pulumi up keeps them")
     args = parser.parse_args(argv)
     try:
         # This process ends once the files are written: nothing to collect for a later plan.
-        stack, files = make_plan(args.stack, args.capacity, collect=False)
+        stack, files = make_plan(args.stack, args.capacity, collect=False, outputs=args.outputs)
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         mark_failed(args.out or _default_out(args.stack), str(exc))

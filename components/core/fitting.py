@@ -224,8 +224,9 @@ def nothing_fits(spec: ServiceSpec, model: Model, out: Findings, searched: str,
     if isinstance(spec.resource, SpotResource) and gpus > 1:
         fix += (", or a Lingjun spot type from Alibaba's Qwen3 guide (" + ", ".join(sorted(instance_types.LINGJUN_TYPES))
                 + ") with its GPUs stated in resource.instanceTypeFacts (their figures are not published)")
-    fix += ("; or plan with a capacity snapshot (make plan CAPACITY=<file>, or qwen3-eas plan --capacity <file>) "
-            "to choose from the types your regions offer")
+    fix += ("; `make capacity REGIONS=\"<region> ...\"` (qwen3-eas capacity --regions ...) lists the types your "
+            "regions offer, with their GPUs (the automatic choice draws on the hardware table alone, so that review and "
+            "deploy choose alike)")
     shorter = fixes.longest_anywhere(spec, model, offers) if offers else None
     if shorter is not None:
         fix += f"; or {shorter.words}"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Optional
 
 from . import spec as spec_model
 from .errors import Problem
+from .service_json import RunsOn
 
 if TYPE_CHECKING:  # planning imports this module
     from .planning import ServicePlan
@@ -52,6 +53,8 @@ class Copy:
     """The EAS name it was found under (the service's name, or its name before a prefix)."""
     config: str = ""
     """Its ``ServiceConfig`` as EAS holds it (JSON text)."""
+    runs_on: Optional[RunsOn] = None
+    """What its service JSON says its replicas run on (None: not read)."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,13 @@ class Owner:
     stack: str
     adopt: frozenset[str] = frozenset()
     """Service keys whose unlabelled service is taken as this stack's (``qwen3-eas:adopt``)."""
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    """Service key -> the key it was deployed under (``renamedFrom``): its ``service`` label keeps that."""
 
     def labels(self, key: str) -> dict[str, str]:
         """The ownership labels of service ``key`` (the program adds them to the service's tags)."""
-        return {"managed-by": MANAGED_BY, "project": self.project, "stack": self.stack, "service": key}
+        return {"managed-by": MANAGED_BY, "project": self.project, "stack": self.stack,
+                "service": self.renamed.get(key, key)}
 
     def judge(self, key: str, labels: Mapping[str, str]) -> Optional[str]:
         """None when a copy with ``labels`` is this stack's service ``key``; otherwise why not.
@@ -141,6 +147,9 @@ class Lookup:
     under the new name is this stack's: the renamed service is created beside it, in its region."""
     notes: dict[str, list[str]] = field(default_factory=dict)
     """Warnings to print, by key."""
+    runs_on: dict[str, RunsOn] = field(default_factory=dict)
+    """What this stack's service runs on where it stays (``regions``): a service left to the
+    automatic choice keeps those instance types (``components.core.hardware_choice``)."""
 
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)

@@ -3,8 +3,9 @@
 Pure: the stock comes in as data (a capacity snapshot, or what the live probe answered),
 sizing comes in as a function, and the answer says what was tried and why each try failed.
 
-- Regions are walked in order, and in each the service's instance types in order; the first
-  type that passes sizing and has stock wins with that region (``WithStock``; ``ClosedWithStock``
+- Regions are walked in order, and in each the service's instance types in order (one list,
+  the same everywhere: stock filters it, never adds to it); the first type that passes sizing
+  and has stock wins with that region (``WithStock``; ``ClosedWithStock``
   is taken too and reported as low stock; ``NoStock`` is not).
 - Spot: a type without a spot discount does not support spot in that region.
 - A service that already runs somewhere stays there (sticky placement) unless moving is
@@ -108,24 +109,24 @@ def has_spot_discount(meta: Mapping[str, Any]) -> bool:
 def choose(
     *,
     regions: Sequence[str],
-    candidates: Callable[[str, Sequence[Mapping[str, Any]]], Sequence[InstanceType]],
+    types: Sequence[InstanceType],
     sizing_error: SizingCheck,
     spot: bool,
     capacity: Optional[Capacity],
     pinned_region: Optional[str] = None,
     allow_move: bool = False,
-    unprobed: Sequence[InstanceType] = (),
 ) -> Choice:
-    """Walk regions and types in order; the first that can run the service wins.
+    """Walk regions and ``types`` in order; the first that can run the service wins.
 
-    ``candidates(region, metas)`` gives the types to try there, in order (the listed types,
-    or the automatic choice over what the region offers). ``unprobed`` is what to deploy when
-    nothing was probed: the first region, unverified.
+    ``types`` is the one ordered list the service may use, the same in every region and with or
+    without stock (the listed types, the automatic choice from the hardware table, or the types
+    a running service keeps): stock only filters it, in order. Without stock the first region
+    is taken, unverified, with all of them.
     """
     if pinned_region is not None and not allow_move:
-        return _stay(pinned_region, candidates, sizing_error, capacity, unprobed)
+        return _stay(pinned_region, types, sizing_error, capacity)
     if capacity is None:
-        return Choice(regions[0], tuple(unprobed), "unknown", verified=False,
+        return Choice(regions[0], tuple(types), "unknown", verified=False,
                       notes=("no capacity snapshot and no live probe: first region taken, stock unverified",))
     tried: list[Attempt] = []
     for region in regions:
@@ -135,7 +136,7 @@ def choose(
             continue
         by_type = {str(m.get("InstanceType")): m for m in stock}
         viable: list[tuple[InstanceType, str]] = []
-        for t in candidates(region, stock):
+        for t in types:
             reason, status = _judge(t, by_type.get(t.name), sizing_error, spot)
             if reason is not None:
                 tried.append(Attempt(region, t.name, reason))
@@ -177,23 +178,23 @@ def _with_api_facts(t: InstanceType, meta: Mapping[str, Any]) -> InstanceType:
     return api if api is not None else t
 
 
-def _stay(region: str, candidates: Callable[[str, Sequence[Mapping[str, Any]]], Sequence[InstanceType]],
-          sizing_error: SizingCheck, capacity: Optional[Capacity], unprobed: Sequence[InstanceType]) -> Choice:
+def _stay(region: str, types: Sequence[InstanceType], sizing_error: SizingCheck,
+          capacity: Optional[Capacity]) -> Choice:
     """A running service keeps its region; stock there is reported, never acted on."""
     note = (f"already placed in {region}: kept there even if stock changed "
             "(set allowRegionMove: true on the service to let it move)")
     if capacity is None:
-        return Choice(region, tuple(unprobed), "unknown", verified=False, sticky=True, notes=(note,))
+        return Choice(region, tuple(types), "unknown", verified=False, sticky=True, notes=(note,))
     stock = capacity.stock(region)
     if isinstance(stock, RegionFailure):
-        return Choice(region, tuple(unprobed), "unknown", verified=False, sticky=True,
+        return Choice(region, tuple(types), "unknown", verified=False, sticky=True,
                       notes=(note, f"stock in {region} unknown: {stock.reason}"))
     by_type = {str(m.get("InstanceType")): m for m in stock}
-    types = [_with_api_facts(t, by_type[t.name]) if t.name in by_type else t for t in candidates(region, stock)]
-    statuses = [str(by_type.get(t.name, {}).get("StockStatus") or "") for t in types]
+    found = [_with_api_facts(t, by_type[t.name]) if t.name in by_type else t for t in types]
+    statuses = [str(by_type.get(t.name, {}).get("StockStatus") or "") for t in found]
     status = next((s for s in statuses if s in (WITH_STOCK, LOW_STOCK)), NO_STOCK)
     notes = [note]
     if status == NO_STOCK:
         notes.append(f"{region} reports no stock for these types now: EAS keeps retrying; the service is not moved")
-    usable = [t for t in types if not sizing_error(t)] or types
+    usable = [t for t in found if not sizing_error(t)] or found
     return Choice(region, tuple(usable), status, verified=True, sticky=True, notes=tuple(notes))

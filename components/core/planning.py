@@ -2,7 +2,8 @@
 
 One service flows one way through the core, each stage a module that never calls back up:
 
-1. ``hardware``: the types a replica could run on, with their GPU figures;
+1. ``hardware`` and ``hardware_choice``: the one ordered list of types a replica may run on
+   (listed, chosen from the hardware table, or kept from what runs), with their GPU figures;
 2. ``fitting`` (over ``sizing``): which of them fit the model and length, and how;
 3. ``placement``: the first region (and types) with stock; ``service_json.placement_for``
    states it as the JSON will;
@@ -16,7 +17,6 @@ over every service of a stack.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Optional
@@ -28,6 +28,7 @@ from . import (
     fitting,
     fixes,
     hardware,
+    hardware_choice,
     image_checks,
     live_values,
     model_rules,
@@ -38,11 +39,12 @@ from . import (
     sizing,
 )
 from .catalog import Model, get_model
-from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, of_service, on_demand_price, spot_discounts
+from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, of_service, spot_discounts
 from .engines import Features, UnsupportedFeatureError
 from .errors import Findings, Problem
 from .instance_types import InstanceType
 from .rendering import render_script
+from .service_json import RunsOn
 from .spec import PROJECT, QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
 
@@ -113,6 +115,18 @@ class ServicePlan:
     """The EAS name to take the running service back by (Pulumi's ``import`` option), when this
     stack's copy runs where the service is planned: a no-op while the state holds it, and how a
     service left outside the state (a killed run, a lost answer, ``retainOnDelete``) comes back."""
+    candidates: Optional[hardware_choice.Candidates] = None
+    """The ordered instance types the deploy may use, and why those (``hardware_choice``)."""
+    hardware_request: Optional[str] = None
+    """What the stack file asks for (``hardware_choice.request``), recorded as a label; None for dedicated capacity."""
+    renamed_from: Optional[str] = None
+    """The key this service was deployed under (``renamedFrom``): its EAS name and ``service`` label
+    come from it, and the program aliases that key's resources to this one."""
+
+    @property
+    def identity(self) -> str:
+        """The key its EAS name and ownership label are derived from."""
+        return self.renamed_from or self.key
 
     @property
     def replacement_trigger(self) -> str:
@@ -164,7 +178,7 @@ class ServicePlan:
             "gpus": str(self.gpus_per_replica),
             "gpu-memory-gb": str(self.gpu_memory_gb),
             # Whose it is: a later run checks these before keeping a service where it is found.
-            **ownership.Owner(self.project, self.stack).labels(self.key),
+            **ownership.Owner(self.project, self.stack).labels(self.identity),
         }
         if self.gpu_type:
             tags["gpu-type"] = self.gpu_type
@@ -173,6 +187,9 @@ class ServicePlan:
         moved_from = self.running_in if self.moving else self.moved_from
         if moved_from:
             tags[ownership.MOVED_FROM_LABEL] = moved_from
+        if self.hardware_request is not None:
+            # What the stack file asked for: a later run keeps what runs while it asks the same.
+            tags[hardware_choice.REQUEST_LABEL] = self.hardware_request
         return tags
 
     def summary(self) -> dict[str, Any]:
@@ -199,88 +216,64 @@ class ServicePlan:
             "placement": self.choice.as_dict() if self.choice else None,
             "cost": self.cost.as_dict() if self.cost else None,
             "hardware": [hardware.as_dict(t) for t in self.instance_facts],
+            "instanceTypeChoice": self.candidates.as_dict() if self.candidates else None,
+            "renamedFrom": self.renamed_from,
+            "drainUntil": self.drain_until,
         }
 
 
 def _place(spec: ServiceSpec, model: Model, regions: tuple[str, ...], capacity: Optional[placement.Capacity],
-            pinned: Optional[str], out: Findings, site: str = DEFAULT_SITE) -> Optional[placement.Choice]:
-    """Stages 1 to 3: the types a replica could use, those that fit, and the region with stock.
+            pinned: Optional[str], out: Findings, site: str = DEFAULT_SITE,
+            runs_on: Optional[RunsOn] = None) -> Optional[tuple[placement.Choice, hardware_choice.Candidates]]:
+    """Stages 1 to 3: the one ordered list of types the service may use, and the region with stock.
 
-    ``pinned`` is a pin from qwen3-eas:placements or, failing one, where the service runs now.
+    ``pinned`` is a pin from qwen3-eas:placements or, failing one, where the service runs now;
+    ``runs_on`` what it runs on there (``hardware_choice``: a service left to the automatic choice
+    keeps it).
     """
     if isinstance(spec.resource, (ResourceGroupResource, QuotaResource)):
         group = hardware.group_facts(spec, out)
         if group is None:
             return None
         region = pinned or regions[0]
-        return placement.Choice(region, (group,), "dedicated", verified=False,
-                                notes=("dedicated capacity: there is no public stock to probe",))
+        return (placement.Choice(region, (group,), "dedicated", verified=False,
+                                 notes=("dedicated capacity: there is no public stock to probe",)),
+                hardware_choice.Candidates(hardware_choice.DEDICATED, ()))
 
+    picked = hardware_choice.pick(spec, model, regions, capacity, out, site, runs_on)
+    if picked is None:
+        return None
     spot = isinstance(spec.resource, SpotResource)
-    listed = spec.resource.instance_types
-    reported: dict[str, InstanceType] = {}
-    if capacity is not None:
-        for region in regions:
-            stock = capacity.stock(region)
-            if not isinstance(stock, placement.RegionFailure):
-                for name, facts in hardware.api_facts(stock).items():
-                    reported.setdefault(name, facts)
-    if listed:
-        types = hardware.resolve_listed(spec, reported, out)
-        if out.problems:
-            return None
-        stocks = [s for s in map(capacity.stock, regions) if not isinstance(s, placement.RegionFailure)] \
-            if capacity is not None else []
-        if capacity is not None and fitting.sized_out_everywhere(spec, model, types, stocks):
+    if picked.how == hardware_choice.LISTED and capacity is not None:
+        stocks = [s for s in map(capacity.stock, regions) if not isinstance(s, placement.RegionFailure)]
+        if fitting.sized_out_everywhere(spec, model, list(picked.types), stocks):
             # Sizing refuses every listed type whatever the stock: the file's mistake, with its fixes.
-            fitting.size(spec, model, types, out, "resource.instanceTypes",
+            fitting.size(spec, model, list(picked.types), out, "resource.instanceTypes",
                          fixes.stocked_offers(capacity, regions, spot))
             return None
-
-        def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
-            return types
-        unprobed = types
-    else:
-        def price(name: str, region: str = regions[0]) -> Optional[float]:
-            row = on_demand_price(name, site, region)
-            return row.price_per_hour if row else None
-
-        def candidates(region: str, metas: Sequence[Mapping[str, Any]]) -> Sequence[InstanceType]:
-            spot_capable = {str(m.get("InstanceType")) for m in metas if placement.has_spot_discount(m)}
-            offered = [f for f in hardware.api_facts(metas).values() if not spot or f.name in spot_capable]
-            return fitting.auto_candidates(spec, model, offered, lambda name: price(name, region))
-        unprobed = fitting.auto_candidates(spec, model, hardware.built_in_pool(), price)
-        if capacity is None and not unprobed:
-            fitting.nothing_fits(spec, model, out, "the types built in for planning without a capacity snapshot",
-                                 hardware.built_in_pool())
-            return None
-
     try:
         choice = placement.choose(
             regions=regions,
-            candidates=candidates,
+            types=picked.types,
             sizing_error=lambda t: fitting.sizing_error(spec, model, t),
             spot=spot,
             capacity=capacity,
             pinned_region=pinned,
             allow_move=spec.allow_region_move,
-            unprobed=unprobed,
         )
     except placement.NoPlacementError as exc:
         out.problem("regions", "no region can run this service now:\n" + str(exc),
-                    "add regions or instance types, raise the bid, or plan again when stock returns", stock=True)
+                    hardware_choice.no_stock_fix(spec, model, picked, regions, capacity), stock=True)
         return None
     if not choice.instance_types:
         fitting.nothing_fits(spec, model, out, f"the types {choice.region} offers")
         return None
-    if not listed:
-        out.explain.append("instance types chosen automatically (fewest GPUs that pass sizing, then the cheapest where "
-                           "the hardware table has a price, then least GPU memory, types shown on EAS first, fewest "
-                           "vCPUs): " + ", ".join(t.name for t in choice.instance_types))
+    out.explain.extend(picked.explain)
+    if picked.how == hardware_choice.AUTOMATIC:
         unconfirmed = [t for t in choice.instance_types if t.eas_confirmed is False]
         if unconfirmed:
             out.warnings.append(hardware.unconfirmed_on_eas(unconfirmed))
-    return choice
+    return choice, picked
 
 
 def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Optional[str],
@@ -288,13 +281,16 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
                  pinned_region: Optional[str] = None,
                  running_region: Optional[str] = None,
                  site: str = DEFAULT_SITE,
-                 name_prefix: Optional[str] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
+                 name_prefix: Optional[str] = None,
+                 runs_on: Optional[RunsOn] = None) -> tuple[Optional[ServicePlan], list[Problem]]:
     """Plan one service, or return the problems that stop it.
 
     ``pinned_region`` (qwen3-eas:placements) wins; otherwise ``running_region``, where the EAS
     API found the service running, keeps it there exactly as a pin would, unless
-    ``allowRegionMove`` is set. ``site`` (qwen3-eas:cost.site) decides the currency and prices
-    of the cost lines.
+    ``allowRegionMove`` is set; ``runs_on`` is what it runs on there (a service without
+    ``instanceTypes`` keeps those types, ``hardware_choice``). ``site`` (qwen3-eas:cost.site)
+    decides the currency and prices of the cost lines. A service with ``renamedFrom`` keeps the
+    EAS name and labels of the key it was deployed under.
     """
     out = Findings(key)
     model = get_model(spec.model)
@@ -309,9 +305,10 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     if out.problems:
         return None, out.problems
 
-    choice = _place(spec, model, regions, capacity, pinned_region or running_region, out, site)
-    if choice is None:
+    placed = _place(spec, model, regions, capacity, pinned_region or running_region, out, site, runs_on)
+    if placed is None:
         return None, out.problems
+    choice, picked = placed
     region = choice.region
     facts = list(choice.instance_types)
     # Stock news worth a reviewer's attention; the rest is in the explanation.
@@ -348,7 +345,7 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
     if launch is None:
         return None, out.problems
 
-    name = naming.service_name(stack, key, name_prefix)
+    name = naming.service_name(stack, spec.renamed_from or key, name_prefix)
     script = render_script(launch)
     explanation = [
         _region_words(spec, choice, capacity, pinned=pinned_region is not None),
@@ -383,7 +380,8 @@ def plan_service(stack: str, key: str, spec: ServiceSpec, default_region: Option
         explanation=tuple(explanation), verdict=verdict, choice=choice,
         sources=(*(c for c in map(hardware.source, facts) if c is not None), *bid.sources),
         tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,
-        running_in=running_region, name_prefix=name_prefix,
+        running_in=running_region, name_prefix=name_prefix, candidates=picked,
+        renamed_from=spec.renamed_from, hardware_request=hardware_choice.request_of(spec),
     )
     return plan, []
 

@@ -168,6 +168,41 @@ def kind_of(config: dict[str, Any]) -> str:
     return "spot" if any("spot_price_limit" in i for i in instances if isinstance(i, dict)) else "public"
 
 
+@dataclass(frozen=True)
+class RunsOn:
+    """What a running service's JSON says its replicas run on: the kind and the instance types."""
+
+    kind: Optional[str]
+    """``public``, ``spot`` (a bid on any entry), ``dedicated`` (a resource group or quota), or None: not said."""
+    instance_types: tuple[str, ...] = ()
+    """Each type once, in order (a spot service with an on-demand fallback lists its types twice)."""
+    request: Optional[str] = None
+    """What the stack file asked for when it was deployed (its ``instance-types`` label,
+    ``components.core.hardware_choice.request``); None where the service has no such label."""
+
+
+def runs_on(config: Any) -> RunsOn:
+    """What a service JSON (``DescribeService``'s ``ServiceConfig``, parsed) runs its replicas on."""
+    if not isinstance(config, dict):
+        return RunsOn(None)
+    metadata = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    computing = (config.get("cloud") or {}).get("computing") if isinstance(config.get("cloud"), dict) else None
+    instances = computing.get("instances") if isinstance(computing, dict) else None
+    if not isinstance(instances, list):
+        dedicated = isinstance(metadata, dict) and ("resource" in metadata or "quota_id" in metadata)
+        return RunsOn("dedicated" if dedicated else None)
+    found: list[str] = []
+    spot = False
+    for entry in instances:
+        if not isinstance(entry, dict):
+            continue
+        spot = spot or entry.get("spot_price_limit") is not None
+        name = entry.get("type")
+        if isinstance(name, str) and name and name not in found:
+            found.append(name)
+    return RunsOn("spot" if spot else "public", tuple(found))
+
+
 def serialise(config: dict[str, Any]) -> str:
     """The one serialisation of a service JSON: sorted keys, compact, stable bytes."""
     return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

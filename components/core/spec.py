@@ -356,6 +356,16 @@ class ServiceSpec(Strict):
         False, description="Let a service that runs (or is pinned in qwen3-eas:placements) move to another region: "
         "the new one is created and Running before the old one is deleted."
     )
+    allow_hardware_change: bool = Field(
+        False, description="Let a service without instanceTypes that runs leave the instance types it runs on for "
+        "the automatic choice of this plan (a rolling update onto other GPUs). Without it a running service keeps "
+        "its instance types while they still fit it, whatever the stock or the hardware table says."
+    )
+    renamed_from: Optional[ServiceKey] = Field(
+        None, description="The service key this service was deployed under: the running EAS service is kept (its "
+        "EAS name and labels stay those of the old key, and Pulumi aliases the old key's resources). Keep it as "
+        "long as the service runs."
+    )
     protect: Optional[bool] = Field(
         None, description="Pulumi protect: the EAS service cannot be deleted or replaced (a region move included) "
         "until this is false again. Default: the stack's qwen3-eas:protect."
@@ -435,6 +445,10 @@ class StackConfig(Strict):
         description="Service keys whose running EAS service has no ownership labels (made by hand, or by qwen3-eas "
         "before the labels) and is this stack's all the same; the next `pulumi up` labels it.",
     )
+
+    def identity(self, key: str) -> str:
+        """The key service ``key`` was deployed under: its EAS name and ``service`` label come from it."""
+        return self.services[key].renamed_from or key
 
     @model_validator(mode="after")
     def _adopt_known_services(self) -> StackConfig:

@@ -419,6 +419,7 @@ def load(stack: str, raw: Mapping[str, Any]) -> LoadedStack:
     region = raw.get("alicloud:region")
     problems.extend(_region_problems(region if isinstance(region, str) else None, config))
     problems.extend(_name_problems(stack, config))
+    problems.extend(_rename_problems(config))
     if problems or config is None:
         raise StackConfigError(stack, problems)
     return LoadedStack(stack, config, region if isinstance(region, str) else None)
@@ -441,13 +442,37 @@ def _name_problems(stack: str, config: Optional[spec.StackConfig]) -> list[Probl
     room = naming.MAX_LENGTH - len(prefix) - len(stack) - 1
     found = []
     for key in sorted(config.services):
-        eas = f"{prefix}{key}_{stack}"
+        eas = f"{prefix}{config.identity(key)}_{stack}"
         if len(eas) > naming.MAX_LENGTH:
             fix = (f"shorten the service key to at most {room} characters (the EAS name is {shape})"
                    if room > 0 else f"use a shorter stack name{' or namePrefix' if prefix else ''}: "
                    f"'{prefix}{stack}' alone leaves no room for a service key")
             found.append(Problem("(service key)", f"its EAS name {eas!r} would be {len(eas)} characters; EAS names "
                                  f"are at most {naming.MAX_LENGTH} characters", fix, key))
+    return found
+
+
+def _rename_problems(config: Optional[spec.StackConfig]) -> list[Problem]:
+    """``renamedFrom`` must name a key the stack no longer has, and only one service may take it over."""
+    if config is None:
+        return []
+    found: list[Problem] = []
+    taken: dict[str, str] = {}
+    for key, service in sorted(config.services.items()):
+        old = service.renamed_from
+        if old is None:
+            continue
+        if old == key:
+            found.append(Problem("renamedFrom", f"names the service's own key {key!r}", "remove renamedFrom", key))
+        elif old in config.services:
+            found.append(Problem("renamedFrom", f"names {old!r}, which is still a service of this stack",
+                                 f"remove the service {old!r} (this one takes over its EAS service), or remove "
+                                 "renamedFrom", key))
+        elif old in taken:
+            found.append(Problem("renamedFrom", f"names {old!r}, as service {taken[old]!r} does: one running service "
+                                 "cannot become two", f"keep renamedFrom: {old} on one of them only", key))
+        else:
+            taken[old] = key
     return found
 
 

@@ -49,7 +49,8 @@ def lookup_targets(loaded: LoadedStack) -> dict[str, tuple[str, tuple[str, ...]]
             extra.append(spec.drain.region)  # where the old copy of a two-phase move runs
         regions += [r for r in extra if r not in regions]
         if regions:
-            targets[key] = (naming.service_name(loaded.name, key, loaded.config.name_prefix), tuple(regions))
+            targets[key] = (naming.service_name(loaded.name, loaded.config.identity(key), loaded.config.name_prefix),
+                            tuple(regions))
     return targets
 
 
@@ -59,7 +60,12 @@ def former_names(loaded: LoadedStack) -> dict[str, str]:
     prefix = loaded.config.name_prefix
     if not prefix:
         return {}
-    return {key: naming.service_name(loaded.name, key) for key in sorted(loaded.config.services)}
+    return {key: naming.service_name(loaded.name, loaded.config.identity(key)) for key in sorted(loaded.config.services)}
+
+
+def renames(loaded: LoadedStack) -> dict[str, str]:
+    """Service key -> the key it was deployed under (``renamedFrom``), for those renamed."""
+    return {key: spec.renamed_from for key, spec in loaded.config.services.items() if spec.renamed_from}
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
         running_region = lookup.regions.get(key) or (renamed.region if renamed is not None else None)
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
                                    capacity, pin, running_region, loaded.config.cost.site,
-                                   loaded.config.name_prefix)
+                                   loaded.config.name_prefix, lookup.runs_on.get(key))
         held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
         if held is not None:
             # Held back over what runs (a doubt, or a service of this name in its region): it may
@@ -128,6 +134,10 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
             continue
         if found and all(p.stock for p in found):
             held_back[key] = found[0]
+            if key in lookup.regions:
+                # It runs (allowRegionMove let the stock decide, and no region has any): a preview
+                # must not show it deleted.
+                uncertain.add(key)
             continue
         problems.extend(found)
         if plan is None:

@@ -94,10 +94,17 @@ class Step:
     what: str = ""
     """What happens, in words for a reviewer."""
     notes: tuple[str, ...] = field(default=())
+    later: tuple[Step, ...] = field(default=())
+    """The steps of the runs after the next one, in order: a two-phase move (``drain``) records
+    ``retainOnDelete`` in its first run and moves in the second."""
+
+    def _one(self) -> dict[str, Any]:
+        return {"step": self.step, "order": self.order, "refusedBy": self.refused_by, "retained": self.retained}
 
     def as_dict(self) -> dict[str, Any]:
-        """The machine-readable announcement (``qwen3-eas diff --json``)."""
-        return {"step": self.step, "order": self.order, "refusedBy": self.refused_by, "retained": self.retained}
+        """The machine-readable announcement (``qwen3-eas diff --json``): the next run's step, and
+        ``runs``: that step and those of the runs after it, one per ``pulumi up``."""
+        return {**self._one(), "runs": [self._one(), *(s._one() for s in self.later)]}
 
     @property
     def mark(self) -> str:
@@ -115,6 +122,8 @@ class Step:
             words = "replace, " + ("create first" if self.order == CREATE_FIRST else "delete first")
         if self.refused_by:
             words += f" (refused: {self.refused_by})"
+        if self.later:
+            words += "".join(f", then {s.title}" for s in self.later) + f" ({len(self.later) + 1} runs)"
         return words
 
 
@@ -195,17 +204,24 @@ def _delete(before: Side) -> Step:
 
 
 def _replace(before: Side, after: Side, order: str) -> Step:
-    if order == CREATE_FIRST:
+    retained = bool(before.retain_on_delete)
+    if order == CREATE_FIRST and retained:
+        what = (f"a new `{after.name}` is created in {after.region} and Running; the old `{before.name}` in "
+                f"{before.region} is not deleted (retainOnDelete) and keeps serving: a new endpoint and a new token, "
+                "clients switch while both run")
+    elif order == CREATE_FIRST:
         what = (f"a new `{after.name}` is created in {after.region} and Running before the old "
                 f"`{before.name}` in {before.region} is deleted: a new endpoint and a new token, clients must switch")
     else:
         what = (f"`{before.name}` is deleted first, then created again in {after.region}: down from the delete "
                 "until the new one runs (image pull and weight load)")
     notes = []
-    retained = bool(before.retain_on_delete)
+    if before.name != after.name:
+        notes.append(f"its EAS name changes from `{before.name}` to `{after.name}`: EAS cannot rename a service, so "
+                     "this is a new service (a cold start: image pull and weight load)")
     if retained:
         notes.append(f"retainOnDelete: the old service in {before.region} is not deleted; both run and bill until "
-                     "you delete it by hand")
+                     "it is deleted (by a drain's end, or by hand)")
     if before.protect and after.protect:
         return Step(REPLACE, order, refused_by="protect", retained=retained, notes=tuple(notes), what=(
             f"{what}. It is protected, so `pulumi up` fails at this step (\"unable to replace resource ... marked "

@@ -7,7 +7,11 @@ also decides what the run makes of it). The program asks once per run, before pl
 
 - ``QWEN3_EAS_RUNNING=offline``: no lookup at all (the offline plan sets it: it never calls
   the EAS API); unset: look up live, through the same client and endpoint switch
-  (``QWEN3_EAS_API_ENDPOINT``) as every other EAS call.
+  (``QWEN3_EAS_API_ENDPOINT``) as every other EAS call; ``QWEN3_EAS_RUNNING=<file>``: answer from
+  a deployed stack's outputs instead (``components.core.deployed``: ``make plan OUTPUTS=``, ``make
+  diff OUTPUTS=``), with no call at all.
+- What the running copy runs on (its service JSON's instance types and kind) comes with it: a
+  service left to the automatic choice keeps those types (``components.core.hardware_choice``).
 - "No such service" in a region is an answer; an authentication error stops the run
   (``ServiceLookupError``); any other failure, after a retry, leaves that service's place
   unknown: the program then holds the service back rather than guess (a guess could create a
@@ -16,14 +20,20 @@ also decides what the run makes of it). The program asks once per run, before pl
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..core import deployed
+from ..core.hardware_choice import REQUEST_LABEL
 from ..core.ownership import Copy, Drain, Lookup, Owner, settle
+from ..core.service_json import RunsOn, runs_on
 
 ENV = "QWEN3_EAS_RUNNING"
 OFFLINE = "offline"
@@ -55,8 +65,11 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
     name before ``namePrefix`` was set or changed, looked up in the same regions, so that a rename
     keeps a running service where it runs (``ownership.settle``).
     """
-    if os.environ.get(ENV, "") == OFFLINE or not targets:
+    source = os.environ.get(ENV, "")
+    if source == OFFLINE or not targets:
         return Lookup()
+    if source:
+        return _from_file(Path(source), targets, owner, drains, now)
     former = {key: name for key, name in (former or {}).items() if key in targets and name != targets[key][0]}
     from . import api as eas_api  # the SDK is only needed when something is looked up
     from . import credentials as eas_credentials
@@ -94,8 +107,9 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
             return failure
         if body is None:
             return None
-        return Copy(region, eas_api.labels_of(body), str(getattr(body, "status", None) or "unknown"), name,
-                    str(getattr(body, "service_config", None) or ""))
+        labels = eas_api.labels_of(body)
+        return Copy(region, labels, str(getattr(body, "status", None) or "unknown"), name=name,
+                    config=str(getattr(body, "service_config", None) or ""), runs_on=_runs_on(body, labels))
 
     pool = ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup")
     futures = {pool.submit(ask, pair): pair for pair in pairs}
@@ -116,4 +130,41 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
             failed.setdefault(key, {})[f"{region}/{name}"] = str(answer)
         elif isinstance(answer, Copy):
             (renamed if name == former.get(key) else copies).setdefault(key, {})[region] = answer
-    return settle(targets, copies, failed, owner, drains, now, former=renamed)
+    return _with_hardware(settle(targets, copies, failed, owner, drains, now, former=renamed), copies)
+
+
+def _runs_on(body: Any, labels: Mapping[str, str]) -> RunsOn:
+    """What DescribeService's ``ServiceConfig`` says the service runs on (nothing, if it is unreadable),
+    and what the stack file asked for when it was deployed (its label)."""
+    try:
+        found = runs_on(json.loads(str(getattr(body, "service_config", None) or "{}")))
+    except ValueError:
+        found = RunsOn(None)
+    return dataclasses.replace(found, request=labels.get(REQUEST_LABEL))
+
+
+def _with_hardware(lookup: Lookup, copies: Mapping[str, Mapping[str, Copy]]) -> Lookup:
+    """``lookup`` with what each service runs on where it stays (under its former name too)."""
+    for key, region in lookup.regions.items():
+        copy = copies.get(key, {}).get(region)
+        if copy is not None and copy.runs_on is not None:
+            lookup.runs_on[key] = copy.runs_on
+    for key, former in lookup.renamed.items():
+        if key not in lookup.runs_on and former.runs_on is not None:
+            lookup.runs_on[key] = former.runs_on
+    return lookup
+
+
+class RunningFileError(ServiceLookupError):
+    """``QWEN3_EAS_RUNNING`` names a file that is not a deployed stack's outputs."""
+
+
+def _from_file(path: Path, targets: Targets, owner: Owner, drains: Optional[Mapping[str, Drain]],
+               now: Optional[datetime]) -> Lookup:
+    """The lookup answered from a deployed stack's outputs (``components.core.deployed``), no call made."""
+    try:
+        records = deployed.read(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except (OSError, ValueError) as exc:
+        raise RunningFileError(f"{ENV}={path}: {exc}") from None
+    found = deployed.copies(targets, records, owner)
+    return _with_hardware(settle(targets, found, {}, owner, drains, now), found)
