@@ -97,12 +97,14 @@ def main() -> Registered:
         "services",
         {
             key: {
-                "serviceName": svc.name_output,
+                # What the plan knows is exported as plain values, not Outputs: the SDK's outputs loop
+                # visits every pending Output on each pass (docs/benchmarks.md, issue 32).
+                "serviceName": svc.plan.name,
                 "internetEndpoint": svc.internet_endpoint,
                 "intranetEndpoint": svc.intranet_endpoint,
                 "openaiBaseUrl": svc.openai_base_url,
-                "region": svc.region,
-                "servedModelName": svc.served_model_name,
+                "region": svc.plan.region,
+                "servedModelName": svc.plan.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
                 "status": svc.service.status,
                 "features": svc.plan.features,
