@@ -104,13 +104,18 @@ def _plugin_kind(cmdline: str) -> str | None:
 
 
 class PluginClock:
-    """CPU seconds of the plugin processes below this one, by kind, read from ``/proc`` every 50 ms.
+    """CPU seconds of the plugin processes below this one, by kind, read from ``/proc`` every 0.1 s.
 
-    A plugin's last CPU before it exits (at most one period) is missed; the CLI's own seconds are the
-    rest of what the children used (``RUSAGE_CHILDREN``), so nothing is counted twice."""
+    A plugin's last CPU before it exits (at most one period) is missed and counted as the engine's:
+    the CLI's own seconds are the rest of what the children used (``RUSAGE_CHILDREN``), so nothing is
+    counted twice. The clock's own CPU (``own_cpu``) is taken out of the program's by the caller."""
+
+    PERIOD_S = 0.1
 
     def __init__(self) -> None:
-        self.seen: dict[int, tuple[str, float]] = {}
+        self.seen: dict[int, float] = {}
+        self.kinds: dict[int, str | None] = {}
+        self.own_cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -121,41 +126,48 @@ class PluginClock:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
 
     def _sample(self) -> None:
-        parents: dict[int, int] = {}
-        info: dict[int, tuple[str, float]] = {}
+        stats: dict[int, tuple[int, float]] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except (OSError, ValueError):
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    stat = file.read()
+            except OSError:
                 continue
-            parents[int(entry)] = int(fields[1])
-            info[int(entry)] = (cmdline, (int(fields[11]) + int(fields[12])) / _TICKS)
+            fields = stat[stat.rindex(b")") + 2:].split()
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS)
         mine = {os.getpid()}
         grown = True
         while grown:  # every descendant of this process
-            below = {pid for pid, parent in parents.items() if parent in mine} - mine
+            below = {pid for pid, (parent, _) in stats.items() if parent in mine} - mine
             grown = bool(below)
             mine |= below
-        for pid in mine:
-            kind = _plugin_kind(info[pid][0]) if pid in info else None
-            if kind is not None:
-                self.seen[pid] = (kind, info[pid][1])
+        for pid in mine - {os.getpid()}:
+            if pid not in self.kinds:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as file:
+                        self.kinds[pid] = _plugin_kind(file.read().replace(b"\0", b" ").decode(errors="replace"))
+                except OSError:
+                    continue
+            if self.kinds[pid] is not None:
+                self.seen[pid] = stats[pid][1]
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
+        started = time.thread_time()
+        while not self._stop.wait(self.PERIOD_S):
             self._sample()
+        self._sample()
+        self.own_cpu = time.thread_time() - started
 
     def by_kind(self) -> dict[str, float]:
         totals: dict[str, float] = {}
-        for kind, seconds in self.seen.values():
-            totals[kind] = totals.get(kind, 0.0) + seconds
+        for pid, seconds in self.seen.items():
+            kind = self.kinds[pid]
+            if kind is not None:
+                totals[kind] = totals.get(kind, 0.0) + seconds
         return totals
 
 
@@ -187,7 +199,7 @@ def run_cell(eas_endpoint: str, program: str, count: int, state: str = "per-step
                 raise RuntimeError(f"{program} {verb} of {count} services failed: {run.error[-2000:]}")
             split = plugins.by_kind()
             used_by_children = children_after - children
-            sample = {"wall": wall, "program": own_after - own,
+            sample = {"wall": wall, "program": own_after - own - plugins.own_cpu,
                       "dynamic host": split.get("dynamic host", 0.0), "alicloud": split.get("alicloud", 0.0)}
             sample["engine"] = max(0.0, used_by_children - sample["dynamic host"] - sample["alicloud"])
             sample["cpu"] = sample["program"] + used_by_children
