@@ -57,4 +57,10 @@ def test_the_wait_returns_nothing_to_export_and_swallows_no_failure_of_the_progr
     with pytest.raises(PlanError, match="not deployed this run: chat"):
         run({"chat": service(regions=["cn-hangzhou"])}, cap)
     assert len(handed) == 1
-    assert asyncio.run(program.RegistrationWait([])()) is None
+    # Its own loop, not asyncio.run: that would leave this thread without a current loop, which the
+    # mock runtime of the tests that follow needs.
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(program.RegistrationWait([])()) is None
+    finally:
+        loop.close()
