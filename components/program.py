@@ -161,7 +161,10 @@ class RegistrationWait:
     every preview and up (docs/benchmarks.md, issue 32). The SDK awaits this entry point after the
     program's code and before that loop; it awaits each resource's URN once, which the engine's
     answer resolves together with the resource's other outputs, so the loop finds little left. A
-    failed registration is left to the SDK to report, as before (``return_exceptions``).
+    failed registration is left to the SDK to report, as before (``return_exceptions``); when a
+    deployment fails, the engine answers every registration still waiting (it cancels its resource
+    monitor: pulumi v3.276.0 ``pkg/resource/deploy/source_eval.go``, ``resmon.Cancel``), so the wait
+    ends and the SDK reports the failure, once the others are answered rather than at the first.
     """
 
     def __init__(self, resources: list[pulumi.Resource]) -> None:
