@@ -10,6 +10,8 @@ so the pipeline goes red and the engine deletes nothing the program did not regi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -107,12 +109,14 @@ def main() -> Registered:
         "services",
         {
             key: {
-                "serviceName": svc.name_output,
+                # What the plan knows is exported as plain values, not Outputs: the SDK's outputs loop
+                # visits every pending Output on each pass (docs/benchmarks.md, issue 32).
+                "serviceName": svc.plan.name,
                 "internetEndpoint": svc.internet_endpoint,
                 "intranetEndpoint": svc.intranet_endpoint,
                 "openaiBaseUrl": svc.openai_base_url,
-                "region": svc.region,
-                "servedModelName": svc.served_model_name,
+                "region": svc.plan.region,
+                "servedModelName": svc.plan.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
                 # With instanceTypes, what `make diff OUTPUTS=` needs to plan what runs (core/deployed.py).
                 "resourceKind": svc.plan.json_placement.kind,
@@ -132,6 +136,7 @@ def main() -> Registered:
     over_limit = result.cost.over_limit()
     if over_limit:  # a service's own cost warnings are logged with its other warnings above
         pulumi.log.warn(f"cost: {over_limit}")
+    _wait_for_registrations(services, providers)
     failures: list[str] = []
     if result.held_back:
         message = f"not deployed this run: {', '.join(sorted(result.held_back))}\n" + result.held_back_message(stack)
@@ -154,3 +159,39 @@ def main() -> Registered:
     if failures:
         raise pulumi.RunError("\n".join(failures))
     return services
+
+
+class RegistrationWait:
+    """The program's async entry point (``pulumi.run``): wait for its own registrations, one await each.
+
+    After a program's code, the SDK waits in ``wait_for_rpcs`` (pulumi 3.272.0 ``runtime/stack.py``).
+    Its first loop, over the registrations, finds their list empty: each registration task adds itself
+    when it first runs (``runtime/rpc_manager.py`` line 71), and a program whose code never yields
+    has let none run yet. So everything is waited for by the second loop, which calls
+    ``asyncio.wait(pending, FIRST_COMPLETED)`` again after each completion, each call visiting every
+    pending Output: with about 27 per service until the engine answers, O(N^2) for N services, on
+    every preview and up (docs/benchmarks.md, issue 32). The SDK awaits this entry point after the
+    program's code and before that loop; it awaits each resource's URN once, which the engine's
+    answer resolves together with the resource's other outputs, so the loop finds little left. A
+    failed registration is left to the SDK to report, as before (``return_exceptions``); when a
+    deployment fails, the engine answers every registration still waiting (it cancels its resource
+    monitor: pulumi v3.276.0 ``pkg/resource/deploy/source_eval.go``, ``resmon.Cancel``), so the wait
+    ends and the SDK reports the failure, once the others are answered rather than at the first.
+    """
+
+    def __init__(self, resources: list[pulumi.Resource]) -> None:
+        self.resources = resources
+
+    async def __call__(self) -> None:
+        await asyncio.gather(*(resource.urn.future() for resource in self.resources), return_exceptions=True)
+
+
+def _wait_for_registrations(services: Registered, providers: RegionalProviders) -> None:
+    """Hand the SDK a ``RegistrationWait`` for every resource this run registered."""
+    resources: list[pulumi.Resource] = [*providers.all()]
+    for svc in services.values():
+        resources += [svc, svc.service, svc.endpoint, *([svc.drained] if svc.drained is not None else [])]
+    # Pulumi's mock runtime (the offline plan, tests) closes the stack to async entry points before
+    # the program runs; its registrations answer at once, so there is nothing to wait for there.
+    with contextlib.suppress(pulumi.RunError):
+        pulumi.run(RegistrationWait(resources))

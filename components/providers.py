@@ -19,3 +19,7 @@ class RegionalProviders:
                 region=region,
             )
         return self._providers[region]
+
+    def all(self) -> list[alicloud.Provider]:
+        """Every provider created so far, in the order of first use."""
+        return list(self._providers.values())

@@ -119,20 +119,34 @@ class Qwen3EasService(pulumi.ComponentResource):
         self.openai_base_url: pulumi.Output[str] = self.endpoint.openaiBaseUrl
         self.token: pulumi.Output[str] = pulumi.Output.secret(self.endpoint.token)
         """The service's access token, a secret."""
-        self.name_output: pulumi.Output[str] = pulumi.Output.from_input(plan.name)
-        self.region: pulumi.Output[str] = pulumi.Output.from_input(plan.region)
-        self.served_model_name: pulumi.Output[str] = pulumi.Output.from_input(plan.served_model_name)
+        # The facts the plan already knows go out as plain strings: each Output is one more task the
+        # SDK's outputs loop visits on every pass until the program ends (docs/benchmarks.md, issue 32).
         self.register_outputs(
             {
-                "serviceName": self.name_output,
-                "region": self.region,
-                "servedModelName": self.served_model_name,
+                "serviceName": plan.name,
+                "region": plan.region,
+                "servedModelName": plan.served_model_name,
                 "status": self.service.status,
                 "internetEndpoint": self.internet_endpoint,
                 "openaiBaseUrl": self.openai_base_url,
                 "token": self.token,
             }
         )
+
+    @property
+    def name_output(self) -> pulumi.Output[str]:
+        """The EAS service name, as an Output (the program exports ``plan.name`` itself)."""
+        return pulumi.Output.from_input(self.plan.name)
+
+    @property
+    def region(self) -> pulumi.Output[str]:
+        """The region the service is planned in, as an Output."""
+        return pulumi.Output.from_input(self.plan.region)
+
+    @property
+    def served_model_name(self) -> pulumi.Output[str]:
+        """The model name clients send, as an Output."""
+        return pulumi.Output.from_input(self.plan.served_model_name)
 
 
 def replace_deletes_first(plan: ServicePlan) -> bool:
