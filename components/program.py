@@ -131,6 +131,18 @@ def main() -> Registered:
     # Apart from `services`: one secret value would make the whole map secret, and `make pin`
     # and reviewers need the rest in the clear.
     pulumi.export("tokens", {key: svc.token for key, svc in services.items()})
+    # This stack's services that run under no key of the stack file (kept on delete, then removed):
+    # billed and outside the state. Adding the key back takes the service back; `make diff` reads
+    # this from the deploy's record to say so.
+    pulumi.export("outsideTheStack", {
+        label: {"serviceName": copies[0].name, "region": copies[0].region}
+        for label, copies in sorted(found.outside.items())})
+    for label, copies in sorted(found.outside.items()):
+        for copy in copies:
+            pulumi.log.warn(f"{label}: EAS service {copy.region}/{copy.name} carries this stack's labels, but the stack "
+                            f"file has no service {label!r} (kept on delete, then removed): it runs, and bills, outside "
+                            f"the stack. Add {label!r} back to take it back, or delete it: `aliyun eas DeleteService "
+                            f"--ClusterId {copy.region} --ServiceName {copy.name}`")
     # What the stack may cost per hour (components.core.cost): the offline plan's plan.stack.json.
     pulumi.export("cost", result.cost.as_dict())
     over_limit = result.cost.over_limit()

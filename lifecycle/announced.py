@@ -59,6 +59,8 @@ def agrees(announced: dict[str, Any], ops: Sequence[tuple[str, str]], name: str,
     step, order = runs[run]["step"], runs[run].get("order")
     if step == "create":
         return mine == ["create"]
+    if step == "take-back":
+        return mine in (["import"], ["import", "update"])
     if step == "update":
         return mine == ["update"]
     if step in ("same", "held-back"):

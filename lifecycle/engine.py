@@ -149,11 +149,14 @@ def _program() -> None:
 
 
 def _program_running() -> bool:
-    """Whether a thread of this process is still inside the inline program (``_program``)."""
+    """Whether a thread of this process still runs an inline program: the Automation API's language
+    server's ``Run`` (the program, then the SDK's wait for its registrations and entry points,
+    whose state is the process's own and would mix with the next run's)."""
+    server = os.path.join("pulumi", "automation", "_server.py")
     for frame in sys._current_frames().values():
         current: Optional[Any] = frame
         while current is not None:
-            if current.f_code is _program.__code__:
+            if current.f_code is _program.__code__ or current.f_code.co_filename.endswith(server):
                 return True
             current = current.f_back
     return False
@@ -339,6 +342,7 @@ class Workspace:
         # compile with "AST constructor recursion depth mismatch") alongside what comes next.
         while _program_running() and time.monotonic() < deadline + timeout_s:
             time.sleep(0.05)
+        assert not _program_running(), "the killed run's inline program did not end: the next run would share its state"
         assert killed and "run" in done, "no CLI process of this workspace was found to kill"
         return done["run"]
 

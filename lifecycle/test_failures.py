@@ -127,12 +127,20 @@ def test_a_retained_service_removed_and_added_back_is_taken_back(workspace: Work
     assert first.error is None, first.output
     token = first.outputs["tokens"]["chat"]
     workspace.write_stack("t", stack_text({"code": chat()}))
-    assert workspace.up("t").error is None
+    removed = workspace.up("t")
+    assert removed.error is None, removed.output
     assert HANGZHOU in eas.names() and not [r for r in workspace.resources("t") if r["id"] == "chat_t"]
-    workspace.write_stack("t", stack_text({"chat": chat(retainOnDelete=True), "code": chat()}))
+    # The run names it: this stack's, running and billed outside the stack (the deploy's record keeps it).
+    assert removed.outputs["outsideTheStack"] == {"chat": {"serviceName": "chat_t", "region": "cn-hangzhou"}}
+    assert "runs, and bills, outside the stack" in removed.output
+    announced = announce(*workspace.change_stack("t", stack_text({"chat": chat(retainOnDelete=True),
+                                                                  "code": chat()})), outputs=removed.outputs)
     back = workspace.up("t")
     assert back.error is None, back.output
     assert ("import", "chat-service") in back.ops(SERVICE_TYPE)
+    # make diff said so: taken back, not created.
+    assert announced["chat"]["step"] == "take-back" and agrees(announced["chat"], back.ops(SERVICE_TYPE),
+                                                               "chat-service"), announced["chat"]
     assert back.outputs["tokens"]["chat"] == token  # the same running service, not a new one
     # A destroyed stack whose services are retained comes back the same way.
     workspace.write_stack("t", stack_text({"chat": chat(), "code": chat()}, retainOnDelete=True))

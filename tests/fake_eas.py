@@ -4,6 +4,9 @@ Routes (EAS API 2021-07-01, the paths the SDK ``alibabacloud_eas20210701`` and
 terraform-provider-alicloud's ``resource_alicloud_pai_service.go`` call):
 
 - ``GET /api/v2/public/instance_types`` (DescribeMachineSpec);
+- ``GET /api/v2/services`` (ListServices: ``Label`` filters by labels; paged by ``PageNumber`` and
+  ``PageSize``). Its path names no region either: it lists every region's services, each with its
+  ``Region``, and the caller keeps its own region's (the real API answers one region per host);
 - ``POST /api/v2/services`` (CreateService), ``GET``/``PUT``/``DELETE /api/v2/services/{region}/{name}``
   (DescribeService, UpdateService, DeleteService), ``PUT .../start`` and ``.../stop``
   (StartService, StopService), ``PUT``/``DELETE .../label`` (UpdateServiceLabel, DeleteServiceLabel).
@@ -253,6 +256,17 @@ class FakeEas:
             del self._blips[key]
         return True
 
+    def list_services(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """ListServices' answer: the services whose labels hold every ``Label`` pair, one page."""
+        wanted = json.loads(query.get("Label", ["{}"])[0] or "{}")
+        size = int(query.get("PageSize", ["100"])[0])
+        page = int(query.get("PageNumber", ["1"])[0])
+        with self._lock:
+            found = [dict(self.services[key]) for key in self.names()
+                     if all(self.labels(key).get(k) == v for k, v in wanted.items())]
+        return {"RequestId": "fake", "Services": found[(page - 1) * size:page * size], "TotalCount": len(found),
+                "PageNumber": page, "PageSize": size}
+
     def labels(self, key: str) -> dict[str, str]:
         return {label["LabelKey"]: label["LabelValue"] for label in self.services[key].get("Labels") or []}
 
@@ -447,6 +461,8 @@ def _handler(state: FakeEas) -> type[BaseHTTPRequestHandler]:
                 return
             if path == "/api/v2/public/instance_types":
                 self._send(200, {"RequestId": "fake", "InstanceMetas": state.metas})
+            elif path == "/api/v2/services":
+                self._send(200, state.list_services(parse_qs(self.path.partition("?")[2])))
             elif path.startswith("/api/v2/services/") and len(parts) == 6:
                 key = "/".join(parts[4:6])
                 with state._lock:

@@ -234,8 +234,10 @@ def test_where_running_asks_each_candidate_region_and_finds_where_it_runs(eas):
                                    "new": ("new_dev", ["cn-hangzhou"])}, owner=OWNER)
     assert found.regions == {"chat": "cn-beijing"}
     assert found.unknown == {} and found.conflicts == {}
-    assert sorted(eas.requests) == sorted(f"/api/v2/services/{r}" for r in (
-        "cn-hangzhou/chat_dev", "cn-beijing/chat_dev", "cn-shanghai/chat_dev", "cn-hangzhou/new_dev"))
+    # Each name in each candidate region, and once per region the list of this stack's services
+    # (ListServices: those that run outside the stack).
+    assert sorted(eas.requests) == sorted(["/api/v2/services"] * 3 + [f"/api/v2/services/{r}" for r in (
+        "cn-hangzhou/chat_dev", "cn-beijing/chat_dev", "cn-shanghai/chat_dev", "cn-hangzhou/new_dev")])
 
 
 def test_one_switch_sends_every_eas_call_to_the_configured_endpoint(eas):
@@ -251,8 +253,8 @@ def test_one_switch_sends_every_eas_call_to_the_configured_endpoint(eas):
     assert capacity.stock("cn-hangzhou") == [meta()]
     assert found.regions == {"chat": "cn-hangzhou"}
     assert read.outs["token"] == "tok"
-    assert eas.requests == ["/api/v2/public/instance_types", "/api/v2/services/cn-hangzhou/chat_dev",
-                            "/api/v2/services/cn-hangzhou/chat_dev"]
+    assert sorted(eas.requests) == ["/api/v2/public/instance_types", "/api/v2/services",
+                                    "/api/v2/services/cn-hangzhou/chat_dev", "/api/v2/services/cn-hangzhou/chat_dev"]
 
 
 def test_the_endpoint_switch_fills_in_the_region_and_refuses_an_unknown_protocol(monkeypatch):

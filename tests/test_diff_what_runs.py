@@ -197,3 +197,29 @@ def test_the_services_output_reads_back_as_what_runs():
     read = deployed.read(outputs(chat=("chat_t", "cn-hangzhou", (A10, A10, A10_BIG))), "o")
     assert read["chat"] == deployed.Deployed("chat", "chat_t", "cn-hangzhou", RunsOn("public", (A10, A10_BIG)))
     assert deployed.read(deployed.write(read), "again") == read
+
+
+def test_a_key_added_back_while_its_service_runs_outside_the_stack_is_announced_as_taken_back(stacks):
+    """Issue 27, item 5: a service kept on delete and removed runs on; the deploy's record names it
+    (``outsideTheStack``). Adding its key back takes it back by ID (Pulumi's import), which `make
+    diff` says, instead of a create."""
+    base = stacks({"code": service()})
+    head = stacks({"code": service(), "chat": service(retainOnDelete=True)})
+    outputs = {"services": {"code": {"serviceName": "code_t", "region": "cn-hangzhou", "resourceKind": "public",
+                                     "instanceTypes": [A10]}},
+               "outsideTheStack": {"chat": {"serviceName": "chat_t", "region": "cn-hangzhou"}}}
+    text, announced = announce(base, head, outputs)
+    assert announced["chat"]["step"] == "take-back", announced["chat"]
+    assert "1 to take back" in text and "taken back by its name" in text
+    # Without the record's word, the same change is a create.
+    _, plain = announce(base, head, {"services": outputs["services"]})
+    assert plain["chat"]["step"] == "create"
+
+
+def test_the_record_of_what_runs_keeps_the_services_outside_the_stack_apart():
+    records = deployed.read({"services": {}, "outsideTheStack": {"chat": {"serviceName": "chat_t",
+                                                                            "region": "cn-hangzhou"}}}, "o")
+    assert records["chat"].outside and deployed.write(records) == {
+        "services": {}, "outsideTheStack": {"chat": {"serviceName": "chat_t", "region": "cn-hangzhou"}}}
+    with pytest.raises(deployed.DeployedError, match=r"outsideTheStack.chat lacks its serviceName or region"):
+        deployed.read({"services": {}, "outsideTheStack": {"chat": {"region": "cn-hangzhou"}}}, "o")

@@ -155,7 +155,8 @@ def test_a_name_prefix_separates_projects_and_leaves_unprefixed_stacks_as_they_w
     config = json.loads(recorded.of_type("alicloud:pai/service:Service")[0]["inputs"]["serviceConfig"])
     assert config["metadata"]["name"] == "teama_chat_dev"
     # The new name, and the name it runs as before the prefix (issue 27, item 6).
-    assert sorted(eas.requests) == ["/api/v2/services/cn-hangzhou/chat_dev", "/api/v2/services/cn-hangzhou/teama_chat_dev"]
+    assert sorted(eas.requests) == ["/api/v2/services", "/api/v2/services/cn-hangzhou/chat_dev",
+                                    "/api/v2/services/cn-hangzhou/teama_chat_dev"]
     # Setting the prefix on a deployed stack changes the trigger: a replacement (the new name is
     # free, so create first), never an in-place update that would address the old name.
     assert prefixed.replacement_trigger.string_value == "cn-hangzhou/teama_chat_dev"
@@ -278,3 +279,28 @@ def test_adding_a_prefix_keeps_the_service_where_it_runs_under_its_old_name_and_
     assert request.replacement_trigger.string_value == "cn-hangzhou/team_chat_dev"
     assert (request.deleteBeforeReplaceDefined, request.deleteBeforeReplace) == (True, False)
     assert request.importId == ""
+
+
+def test_this_stacks_services_under_no_key_are_found_outside_the_stack(eas):
+    """Issue 27, item 5: kept on delete, then removed: ListServices by the stack's labels names them."""
+    eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
+    eas.services["cn-hangzhou/old_dev"] = running_service("old_dev", Labels=labels("old"))
+    eas.services["cn-hangzhou/else_prod"] = running_service("else_prod", Labels=labels("else", stack="prod"))
+    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, owner=OWNER)
+    assert {label: [(c.region, c.name) for c in copies] for label, copies in found.outside.items()} == \
+        {"old": [("cn-hangzhou", "old_dev")]}
+    assert found.regions == {"chat": "cn-hangzhou"}
+
+
+def test_a_refused_listservices_is_a_warning_not_a_failure(eas, monkeypatch):
+    """eas:ListServices is optional (docs/security.md): without it the run goes on."""
+    from components.eas import api as eas_api
+
+    def refused(*args, **kwargs):
+        raise eas_api.ProbeFailure(eas_api.FailureKind.AUTH, "HTTP 403 Forbidden.RAM")
+
+    eas.services["cn-hangzhou/chat_dev"] = running_service("chat_dev")
+    monkeypatch.setattr(eas_api, "list_services", refused)
+    found = running.where_running({"chat": ("chat_dev", ["cn-hangzhou"])}, owner=OWNER)
+    assert found.regions == {"chat": "cn-hangzhou"} and found.outside == {}
+    assert any("cannot list this stack's services in cn-hangzhou" in n for n in found.notes["ListServices"])

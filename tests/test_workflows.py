@@ -278,7 +278,8 @@ def test_every_update_keeps_what_runs_and_the_stock_it_read_for_the_pull_request
         assert up.get("id") == "up" and up["with"]["command"] == "up"
         record = next(s for s in steps(job) if s.get("name", "").startswith("record what runs"))
         assert names.index("up") < names.index(record["name"]), f"{job_name}: record after the update"
-        assert record["env"] == {"SERVICES": "${{ steps.up.outputs.services }}"}
+        assert record["env"] == {"SERVICES": "${{ steps.up.outputs.services }}",
+                                 "OUTSIDE": "${{ steps.up.outputs.outsideTheStack }}"}
         assert "map_values({serviceName, region, resourceKind, instanceTypes})" in record["run"]
         assert "cp capacity.json running/capacity.json" in record["run"]
         (kept,) = [u for u in uses(job, "actions/upload-artifact") if u["with"]["name"] == f"running-{stack}"]

@@ -80,7 +80,8 @@ def _error_block(text: str) -> list[str]:
     return ["```text", *text.strip().replace("```", "'''").splitlines(), "```"]
 
 
-_COUNTED = {steps.CREATE: "to create", steps.UPDATE: "to update in place", steps.REPLACE: "to replace",
+_COUNTED = {steps.CREATE: "to create", steps.TAKE_BACK: "to take back", steps.UPDATE: "to update in place",
+            steps.REPLACE: "to replace",
             steps.DELETE: "to delete", steps.SAME: "with no change to the service", steps.HELD_BACK: "held back"}
 """How the summary line counts each step."""
 

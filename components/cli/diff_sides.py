@@ -203,9 +203,10 @@ def only_deployed(files: Mapping[str, str], records: Mapping[str, deployed.Deplo
     """A plan's files with only the services the outputs list: what the base has and never
     deployed is nothing the engine compares with."""
     entries = json.loads(files["plan.json"])
-    gone = [key for key in entries if key not in records]
+    held = {key for key, record in records.items() if not record.outside}
+    gone = [key for key in entries if key not in held]
     kept = {name: text for name, text in files.items() if name.removesuffix(".json") not in gone}
-    kept["plan.json"] = json.dumps({k: v for k, v in entries.items() if k in records}, indent=2, sort_keys=True,
+    kept["plan.json"] = json.dumps({k: v for k, v in entries.items() if k in held}, indent=2, sort_keys=True,
                                    ensure_ascii=False) + "\n"
     return kept
 

@@ -303,6 +303,8 @@ def resource_entry(resource: dict[str, Any], request: Any) -> dict[str, Any]:
             "retainOnDelete": bool(request.retainOnDelete),
             "deleteBeforeReplace": bool(request.deleteBeforeReplace),
             "replacementTrigger": request.replacement_trigger.string_value or None,
+            # Only when set: a service taken back by its ID (what the lookup found running).
+            **({"import": request.importId} if request.importId else {}),
         },
     }
 

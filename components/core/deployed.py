@@ -13,6 +13,11 @@ tags the state recorded). Without them the service is taken as this stack's, lab
 key it is listed under. ``make diff`` uses them to follow a two-phase move (``drain``) through its
 runs.
 
+The outputs' ``outsideTheStack`` lists this stack's services that run under no key of its stack
+file (kept on delete, then removed): they run, but the stack does not hold them, so a plan of the
+base leaves them out, and a lookup of the working tree finds them, as ``pulumi up`` would, and
+takes them back.
+
 Pure: no Pulumi, no network; reading the file is the caller's.
 """
 
@@ -45,6 +50,8 @@ class Deployed:
     runs_on: RunsOn
     labels: Optional[Mapping[str, str]] = None
     """What DescribeService reports as its labels; None: this stack's, for ``key``."""
+    outside: bool = False
+    """It runs, but the stack does not hold it (``outsideTheStack``)."""
 
     def as_output(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"serviceName": self.name, "region": self.region,
@@ -79,12 +86,23 @@ def read(data: Any, source: str) -> dict[str, Deployed]:
             raise DeployedError(f"{source}: services.{key}.labels is not a mapping of text")
         kind = KINDS.get(str(entry.get("resourceKind"))) if entry.get("resourceKind") is not None else None
         found[str(key)] = Deployed(str(key), name, region, RunsOn(kind, tuple(dict.fromkeys(types))), labels)
+    outside = data.get("outsideTheStack") or {}
+    if not isinstance(outside, dict):
+        raise DeployedError(f"{source}: outsideTheStack is not a mapping")
+    for key, entry in sorted(outside.items()):
+        name, region = (entry.get("serviceName"), entry.get("region")) if isinstance(entry, dict) else (None, None)
+        if not isinstance(name, str) or not isinstance(region, str) or not name or not region:
+            raise DeployedError(f"{source}: outsideTheStack.{key} lacks its serviceName or region")
+        found.setdefault(str(key), Deployed(str(key), name, region, RunsOn(None), outside=True))
     return found
 
 
 def write(records: Mapping[str, Deployed]) -> dict[str, Any]:
-    """``records`` as a file ``read`` takes back (the ``services`` map of stack outputs)."""
-    return {"services": {key: records[key].as_output() for key in sorted(records)}}
+    """``records`` as a file ``read`` takes back (the ``services`` map of stack outputs, and
+    ``outsideTheStack``)."""
+    return {"services": {key: records[key].as_output() for key in sorted(records) if not records[key].outside},
+            "outsideTheStack": {key: {"serviceName": r.name, "region": r.region}
+                                for key, r in sorted(records.items()) if r.outside}}
 
 
 def from_plan(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, Deployed]:
@@ -159,8 +177,8 @@ def as_deployed(config: Mapping[str, Any], records: Mapping[str, Deployed],
     rewritten: dict[str, Any] = {}
     for key, spec in services.items():
         record = records.get(key)
-        if record is None:
-            continue  # never deployed: nothing the engine compares with
+        if record is None or record.outside:
+            continue  # never deployed, or no longer held: nothing the engine compares with
         if not isinstance(spec, dict):
             rewritten[key] = spec
             continue

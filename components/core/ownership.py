@@ -73,6 +73,10 @@ class Owner:
         return {"managed-by": MANAGED_BY, "project": self.project, "stack": self.stack,
                 "service": self.renamed.get(key, key)}
 
+    def stack_labels(self) -> dict[str, str]:
+        """The ownership labels every service of this stack carries, whatever its key."""
+        return {"managed-by": MANAGED_BY, "project": self.project, "stack": self.stack}
+
     def judge(self, key: str, labels: Mapping[str, str]) -> Optional[str]:
         """None when a copy with ``labels`` is this stack's service ``key``; otherwise why not.
 
@@ -147,6 +151,10 @@ class Lookup:
     under the new name is this stack's: the renamed service is created beside it, in its region."""
     notes: dict[str, list[str]] = field(default_factory=dict)
     """Warnings to print, by key."""
+    outside: dict[str, list[Copy]] = field(default_factory=dict)
+    """This stack's services that run under no key of the stack file (their ``service`` label ->
+    where): kept on delete and removed from the stack, billed, outside the state. Adding the key
+    back takes the service back by ID."""
     runs_on: dict[str, RunsOn] = field(default_factory=dict)
     """What this stack's service runs on where it stays (``regions``): a service left to the
     automatic choice keeps those instance types (``components.core.hardware_choice``)."""

@@ -4,6 +4,10 @@ The engine decides per resource, here the ``alicloud:pai/service:Service`` named
 ``<key>-service``, from what the program registers on each side:
 
 - **create**: the service is new; **delete**: the stack no longer has it.
+- **take-back**: the service is new to the stack, but it runs already, this stack's (kept on
+  delete and removed, or left by a killed run): the program registers it with Pulumi's ``import``
+  option, the engine reads it into the state and brings it to the stack's JSON (an import, then
+  an update where they differ); endpoint and token stay.
 - **replace**: its replacement trigger (``components.service``: the region) differs; where a
   plan does not state the trigger, its region. The order is the one the program registers
   (``deleteBeforeReplace``): the new service created, and Running, before the old one is
@@ -35,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 CREATE, UPDATE, REPLACE, DELETE, SAME, HELD_BACK = "create", "update", "replace", "delete", "same", "held-back"
-STEPS = (CREATE, UPDATE, REPLACE, DELETE, SAME, HELD_BACK)
+TAKE_BACK = "take-back"
+STEPS = (CREATE, TAKE_BACK, UPDATE, REPLACE, DELETE, SAME, HELD_BACK)
 """Every step, in the order a summary lists them."""
 
 CREATE_FIRST, DELETE_FIRST = "create-first", "delete-first"
@@ -61,6 +66,8 @@ class Side:
     retain_on_delete: Optional[bool] = None
     replacement_trigger: Optional[str] = None
     delete_before_replace: bool = False
+    import_id: Optional[str] = None
+    """The ID the program takes the running service back by (Pulumi's ``import`` option)."""
 
     @classmethod
     def from_plan(cls, summary: Mapping[str, Any], service_config: Mapping[str, Any]) -> Side:
@@ -77,6 +84,7 @@ class Side:
             retain_on_delete=options.get("retainOnDelete"),
             replacement_trigger=options.get("replacementTrigger"),
             delete_before_replace=bool(options.get("deleteBeforeReplace")),
+            import_id=options.get("import"),
         )
 
 
@@ -111,13 +119,13 @@ class Step:
         """Terraform's marks: ``+/-`` create before destroy, ``-/+`` destroy before create."""
         if self.step == REPLACE:
             return "+/-" if self.order == CREATE_FIRST else "-/+"
-        return {CREATE: "+", DELETE: "-", UPDATE: "~", SAME: "=", HELD_BACK: "!"}[self.step]
+        return {CREATE: "+", TAKE_BACK: "<=", DELETE: "-", UPDATE: "~", SAME: "=", HELD_BACK: "!"}[self.step]
 
     @property
     def title(self) -> str:
         """The step in a few words: ``update in place``, ``replace, create first``."""
-        words = {CREATE: "create", UPDATE: "update in place", DELETE: "delete", SAME: "no change to the service",
-                 HELD_BACK: "held back"}.get(self.step)
+        words = {CREATE: "create", TAKE_BACK: "take back the running service", UPDATE: "update in place",
+                 DELETE: "delete", SAME: "no change to the service", HELD_BACK: "held back"}.get(self.step)
         if words is None:
             words = "replace, " + ("create first" if self.order == CREATE_FIRST else "delete first")
         if self.refused_by:
@@ -160,6 +168,11 @@ def announce(before: Optional[Side], after: Optional[Side], held_back: Optional[
         raise ValueError("a service must exist on at least one side")
     if before is None:
         assert after is not None
+        if after.import_id:
+            return Step(TAKE_BACK, what=(
+                f"`{after.name}` already runs in {after.region}, this stack's (kept on delete when it was removed): it "
+                "is taken back by its name (Pulumi's import) and brought to the stack's JSON; its endpoint and token "
+                "stay, and nothing is created"))
         return Step(CREATE, what=f"a new EAS service `{after.name}` in {after.region}, with its own endpoint and token")
     if after is None:
         return _delete(before)

@@ -31,6 +31,7 @@ import requests
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.exceptions import CredentialException
 from alibabacloud_credentials_api import ICredentialsProvider
+from alibabacloud_eas20210701 import models as eas_models
 from alibabacloud_eas20210701.client import Client
 from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_util import models as util_models
@@ -55,6 +56,7 @@ __all__ = [
     "endpoint_override",
     "json_type",
     "labels_of",
+    "list_services",
     "make_client",
     "retry_delay",
     "validate_metas",
@@ -480,6 +482,32 @@ def describe_service(client: Client, region: str, name: str, *, timeout_s: Optio
     if body is None:
         raise ProbeFailure(FailureKind.MALFORMED, f"DescribeService {region}/{name} returned no service")
     return body
+
+
+def list_services(client: Client, region: str, labels: dict[str, str], *, timeout_s: Optional[float] = None,
+                  page_size: int = 100) -> list[Any]:
+    """ListServices of ``region`` whose labels hold every pair of ``labels``: the SDK's ``Service``
+    models, every page. A service of another region is left out (the real API answers for the
+    region of its host; a test server behind one address may answer for all). Any failure raises
+    ``ProbeFailure``, classified like the others."""
+    runtime = util_models.RuntimeOptions(autoretry=False)
+    if timeout_s is not None:
+        runtime.read_timeout = runtime.connect_timeout = _millis(timeout_s)
+    endpoint = str(getattr(client, "_endpoint", None) or "the EAS API")
+    found: list[Any] = []
+    page = 1
+    while True:
+        request = eas_models.ListServicesRequest(label=labels, page_number=page, page_size=page_size)
+        try:
+            body = client.list_services_with_options(request, {}, runtime).body
+        except Exception as exc:  # classify_error re-raises what is not the SDK's
+            raise classify_error(exc, timeout_s=timeout_s, endpoint=endpoint) from None
+        services = list(getattr(body, "services", None) or [])
+        found += [s for s in services if (getattr(s, "region", None) or region) == region]
+        total = getattr(body, "total_count", None)
+        if not services or not isinstance(total, int) or page * page_size >= total:
+            return found
+        page += 1
 
 
 def labels_of(service: Any) -> dict[str, str]:

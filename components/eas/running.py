@@ -25,7 +25,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -111,13 +111,27 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
         return Copy(region, labels, str(getattr(body, "status", None) or "unknown"), name=name,
                     config=str(getattr(body, "service_config", None) or ""), runs_on=_runs_on(body, labels))
 
-    pool = ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="eas-lookup")
+    def listed(region: str) -> Union[list[Copy], BaseException]:
+        """This stack's services in ``region``, by their ownership labels (ListServices)."""
+        try:
+            bodies = eas_api.with_retries(
+                lambda: eas_api.list_services(clients[region], region, owner.stack_labels(), timeout_s=timeout_s),
+                retries=retries, backoff_s=backoff_s, give_up_at=give_up)
+        except eas_api.ProbeFailure as failure:
+            return failure
+        return [Copy(region, eas_api.labels_of(b), str(getattr(b, "status", None) or "unknown"),
+                     name=str(getattr(b, "service_name", None) or "")) for b in bodies]
+
+    pool = ThreadPoolExecutor(max_workers=min(8, len(pairs) + len(clients)), thread_name_prefix="eas-lookup")
     futures = {pool.submit(ask, pair): pair for pair in pairs}
-    done, _ = wait(futures, timeout=deadline_s)
+    lists = {pool.submit(listed, region): region for region in sorted(clients)}
+    everything: list[Future[Any]] = [*futures, *lists]
+    done, _ = wait(everything, timeout=deadline_s)
     # Calls still waiting are dropped; one in flight ends within its own timeout.
     pool.shutdown(wait=False, cancel_futures=True)
     late = eas_api.ProbeFailure(eas_api.FailureKind.TIMEOUT, f"no answer within the {deadline_s:g} s deadline")
     answers = {pair: (future.result() if future in done else late) for future, pair in futures.items()}
+    listings = {region: (future.result() if future in done else late) for future, region in lists.items()}
 
     copies: dict[str, dict[str, Copy]] = {}
     renamed: dict[str, dict[str, Copy]] = {}
@@ -130,7 +144,27 @@ def where_running(targets: Targets, *, owner: Owner, drains: Optional[Mapping[st
             failed.setdefault(key, {})[f"{region}/{name}"] = str(answer)
         elif isinstance(answer, Copy):
             (renamed if name == former.get(key) else copies).setdefault(key, {})[region] = answer
-    return _with_hardware(settle(targets, copies, failed, owner, drains, now, former=renamed), copies)
+    lookup = _with_hardware(settle(targets, copies, failed, owner, drains, now, former=renamed), copies)
+    return _outside(lookup, targets, former, owner, listings)
+
+
+def _outside(lookup: Lookup, targets: Targets, former: Mapping[str, str], owner: Owner,
+             listings: Mapping[str, Union[list[Copy], BaseException]]) -> Lookup:
+    """``lookup`` with this stack's services that run under no configured key: kept on delete
+    (``retainOnDelete``) and removed from the stack, or left by a stack file's older version. A
+    region that could not list its services is noted, never fatal: the lookup by name decided the rest."""
+    ours = {owner.labels(key)["service"] for key in targets}
+    names = {name for name, _ in targets.values()} | set(former.values())
+    for region, listing in sorted(listings.items()):
+        if isinstance(listing, BaseException):
+            lookup.note("ListServices", f"cannot list this stack's services in {region} (ListServices): {listing}; services "
+                             "of this stack that run outside it there are not named this run")
+            continue
+        for copy in listing:
+            label = copy.labels.get("service", "")
+            if label and label not in ours and copy.name not in names:
+                lookup.outside.setdefault(label, []).append(copy)
+    return lookup
 
 
 def _runs_on(body: Any, labels: Mapping[str, str]) -> RunsOn:
