@@ -117,7 +117,8 @@ def test_the_deploy_workflows_dev_job_replayed_deploys_dev_and_checks_that_it_se
     assert [seen.path for seen in served.seen][:1] == ["/api/predict/chat_dev/v1/models"]
     record = json.loads((workspace.dir / "running" / "outputs.json").read_text())
     assert record == {"services": {"chat": {"serviceName": "chat_dev", "region": "cn-hangzhou", "resourceKind": "public",
-                                            "instanceTypes": outputs["services"]["chat"]["instanceTypes"]}}}
+                                            "instanceTypes": outputs["services"]["chat"]["instanceTypes"]}},
+                      "outsideTheStack": {}}
     assert (workspace.dir / "running" / "capacity.json").read_text() == (workspace.dir / "capacity.json").read_text()
     # What the next pull request's make diff makes of the same file: nothing changes, as the engine says.
     same = workspace.stack_file("dev")
