@@ -128,28 +128,21 @@ def still_to_remove(dropped: list[str], live_config: str, new_config: str) -> li
     return [key for key in removed_from_json(live_config, new_config) if key in dropped] if live_config else dropped
 
 
-def replace_update(client: Any, region: str, name: str, service_config: str, *,
-                   done: Optional[Callable[[str], bool]] = None, retries: int = RETRIES,
-                   backoff_s: float = BACKOFF_S) -> None:
-    """UpdateService with ``UpdateType=replace``: the service's config becomes exactly ``service_config``.
+def update_service(client: Any, region: str, name: str, service_config: str, *, replace: bool,
+                   done: Callable[[str], bool], retries: int = RETRIES, backoff_s: float = BACKOFF_S) -> None:
+    """UpdateService with the whole JSON: a merge (no ``UpdateType``, as the provider sends it) or,
+    with ``replace``, ``UpdateType=replace`` (the service's config becomes exactly ``service_config``).
 
-    A transient failure is retried, but first DescribeService asks whether EAS took the update
-    before its answer was lost (``done(live_config)``; by default: the live config is the one
-    sent): a replace is a rolling update of every GPU instance, sent once.
+    Either is a rolling update of every GPU instance, sent once: a transient failure is retried,
+    but first DescribeService asks whether EAS took the update before its answer was lost
+    (``done(live_config)``).
     """
     from alibabacloud_eas20210701 import models as eas_models
 
     from . import api as eas_api
 
-    def applied(live: str) -> bool:
-        if done is not None:
-            return done(live)
-        try:
-            return bool(live) and json.loads(live) == json.loads(service_config)
-        except ValueError:
-            return False
-
-    request = eas_models.UpdateServiceRequest(update_type="replace", body=service_config)
+    what = f"UpdateService{' (replace)' if replace else ''} {region}/{name}"
+    request = eas_models.UpdateServiceRequest(update_type="replace" if replace else None, body=service_config)
 
     def once() -> None:
         try:
@@ -157,18 +150,60 @@ def replace_update(client: Any, region: str, name: str, service_config: str, *,
         except Exception as exc:  # classified like every other call; what is not the SDK's re-raises
             failure = eas_api.classify_error(exc)
             if failure.code in eas_api.SERVICE_NOT_FOUND_CODES:
-                raise ServiceGoneError(f"UpdateService (replace) {region}/{name} failed: {failure.code}: "
-                                       f"{failure.detail}") from None
+                raise ServiceGoneError(f"{what} failed: {failure.code}: {failure.detail}") from None
             # A timeout or a lost answer may come after EAS took the update: look before sending again.
-            if failure.kind.retryable and applied(describe(client, region, name, require_endpoint=False,
-                                                           retries=retries, backoff_s=backoff_s).service_config):
+            if failure.kind.retryable and done(describe(client, region, name, require_endpoint=False,
+                                                        retries=retries, backoff_s=backoff_s).service_config):
                 return
             raise failure from None
+
+    _retried(what, once, retries, backoff_s)
+
+
+def replace_update(client: Any, region: str, name: str, service_config: str, *,
+                   done: Optional[Callable[[str], bool]] = None, retries: int = RETRIES,
+                   backoff_s: float = BACKOFF_S) -> None:
+    """A replace-type update; by default it is done once the live config is the one sent."""
+    def exactly(live: str) -> bool:
+        try:
+            return bool(live) and json.loads(live) == json.loads(service_config)
+        except ValueError:
+            return False
+
+    update_service(client, region, name, service_config, replace=True, done=done or exactly, retries=retries,
+                   backoff_s=backoff_s)
+
+
+def merge_update(client: Any, region: str, name: str, service_config: str, *, retries: int = RETRIES,
+                 backoff_s: float = BACKOFF_S) -> None:
+    """A merge update, as the provider sends it; done once EAS holds every value sent (``holds``)."""
+    update_service(client, region, name, service_config, replace=False,
+                   done=lambda live: holds(live, service_config), retries=retries, backoff_s=backoff_s)
+
+
+def delete_service(client: Any, region: str, name: str, *, retries: int = RETRIES, backoff_s: float = BACKOFF_S) -> None:
+    """DeleteService, retried when transient; a service already gone is fine."""
+    from . import api as eas_api
+
+    def once() -> None:
+        try:
+            client.delete_service_with_options(region, name, {}, _runtime())
+        except Exception as exc:  # classified like every other call
+            failure = eas_api.classify_error(exc)
+            if failure.code not in eas_api.SERVICE_NOT_FOUND_CODES:
+                raise failure from None
+
+    _retried(f"DeleteService {region}/{name}", once, retries, backoff_s)
+
+
+def _retried(what: str, once: Callable[[], None], retries: int, backoff_s: float) -> None:
+    """``once()``, retried by the lookup's rules; a failure said as ``<what> failed: <why>``."""
+    from . import api as eas_api
 
     try:
         eas_api.with_retries(once, retries=retries, backoff_s=backoff_s)
     except eas_api.ProbeFailure as failure:
-        raise EndpointLookupError(f"UpdateService (replace) {region}/{name} failed: {failure}") from None
+        raise EndpointLookupError(f"{what} failed: {failure}", retryable=failure.kind.retryable) from None
 
 
 def holds(live_config: str, sent_config: str) -> bool:
@@ -189,53 +224,6 @@ def merged(old: Any, new: Any) -> Any:
     if isinstance(old, dict) and isinstance(new, dict):
         return {**old, **{k: merged(old.get(k), v) for k, v in new.items()}}
     return new
-
-
-def merge_update(client: Any, region: str, name: str, service_config: str, *, retries: int = RETRIES,
-                        backoff_s: float = BACKOFF_S) -> None:
-    """UpdateService as the provider sends it (the whole JSON, no ``UpdateType``: a merge); a lost
-    answer is checked with DescribeService before sending again, as for ``replace_config``."""
-    from alibabacloud_eas20210701 import models as eas_models
-
-    from . import api as eas_api
-
-    request = eas_models.UpdateServiceRequest(body=service_config)
-
-    def once() -> None:
-        try:
-            client.update_service_with_options(region, name, request, {}, _runtime())
-        except Exception as exc:
-            failure = eas_api.classify_error(exc)
-            if failure.kind.retryable and holds(describe(client, region, name, require_endpoint=False,
-                                                         retries=retries, backoff_s=backoff_s).service_config,
-                                                service_config):
-                return
-            raise failure from None
-
-    try:
-        eas_api.with_retries(once, retries=retries, backoff_s=backoff_s)
-    except eas_api.ProbeFailure as failure:
-        raise EndpointLookupError(f"UpdateService {region}/{name} failed: {failure}",
-                                  retryable=failure.kind.retryable) from None
-
-
-def delete_service(client: Any, region: str, name: str, *, retries: int = RETRIES, backoff_s: float = BACKOFF_S) -> None:
-    """DeleteService, retried when transient; a service already gone is fine."""
-    from . import api as eas_api
-
-    def once() -> None:
-        try:
-            client.delete_service_with_options(region, name, {}, _runtime())
-        except Exception as exc:  # classified like every other call
-            failure = eas_api.classify_error(exc)
-            if failure.code not in eas_api.SERVICE_NOT_FOUND_CODES:
-                raise failure from None
-
-    try:
-        eas_api.with_retries(once, retries=retries, backoff_s=backoff_s)
-    except eas_api.ProbeFailure as failure:
-        raise EndpointLookupError(f"DeleteService {region}/{name} failed: {failure}",
-                                  retryable=failure.kind.retryable) from None
 
 
 def _runtime() -> Any:
