@@ -34,7 +34,7 @@ import pulumi
 import pulumi.dynamic
 
 from . import dynamic_pickle
-from .core.ownership import OWNER_KEYS
+from .core.running.ownership import OWNER_KEYS
 
 dynamic_pickle.install()
 

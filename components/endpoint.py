@@ -51,8 +51,8 @@ import pulumi
 import pulumi.dynamic
 
 from . import dynamic_pickle
-from .core import service_status
-from .core.removals import removed_from_json
+from .core.plan.removals import removed_from_json
+from .core.running import service_status
 from .eas.service_calls import (
     BACKOFF_S,
     RETRIES,

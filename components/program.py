@@ -19,8 +19,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .core import stack_config, stack_file, stack_plan
 from .core.errors import StackConfigError
+from .core.plan import stack_plan
+from .core.stack import stack_config, stack_file
 from .eas import running, stock
 from .providers import RegionalProviders
 from .service import Qwen3EasService, Qwen3EasServiceArgs

@@ -19,9 +19,9 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
-from .core import service_status
-from .core.ownership import OWNER_KEYS
-from .core.planning import ServicePlan
+from .core.plan.planning import ServicePlan
+from .core.running import service_status
+from .core.running.ownership import OWNER_KEYS
 from .drain import DrainedCopy
 from .endpoint import ServiceEndpoint
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from components.cli import described
-from components.core import engines
-from components.core.catalog import get_model
+from components.core.engines import launch as engines
+from components.core.models.catalog import get_model
 
 from . import matrix, model_files, venvs
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Optional
 
-from components.core import bids, engines, instance_types, sizing
+from components.core.engines import launch as engines
+from components.core.hardware import instance_types, sizing
+from components.core.plan import bids
 
 from .facts import (
     GpuFacts,

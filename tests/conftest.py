@@ -15,7 +15,8 @@ import pytest
 # its default chain never asks the ECS metadata address (100.100.100.200) from a test.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
-from components.core import planning, stack_config, stack_plan
+from components.core.plan import planning, stack_plan
+from components.core.stack import stack_config
 
 A10 = "ml.gu7i.c16m60.1-gu30"
 L48 = "ml.gu8is.c32m128.1-gu60"

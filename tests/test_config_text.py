@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.cli.schema import stack_file_schema
-from components.core import config_text, stack_config
 from components.core.errors import StackConfigError
+from components.core.stack import config_text, stack_config
 
 from .conftest import raw_config, service
 
@@ -116,7 +116,7 @@ def test_a_text_field_is_never_changed(value):
     """Model names, regions, image references stay exactly as written, whatever they look like."""
     assert config_text.coerce(str, value) == value
     chat = {"model": value, "servedModelName": value, "resource": {"kind": "public", "instanceTypes": [value]}}
-    from components.core import spec
+    from components.core.stack import spec
 
     assert config_text.coerce(spec.ServiceSpec, chat) == chat
 

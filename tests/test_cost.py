@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import cost, hardware_table, placement, report, stack_config, stack_plan
-from components.core.cost import Entry
 from components.core.errors import StackConfigError
+from components.core.hardware import hardware_table, placement
+from components.core.plan import cost, report, stack_plan
+from components.core.plan.cost import Entry
+from components.core.stack import stack_config
 
 from .conftest import A10, plan_one, raw_config, service
 

@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import deployed, report, steps
-from ..core.removals import removed_keys
-from ..core.service_json import runs_on
+from ..core.plan import report, steps
+from ..core.plan.removals import removed_keys
+from ..core.plan.service_json import runs_on
+from ..core.running import deployed
 from . import PROG, described, diff_sides, plan
 from .diff_markdown import (
     BOUND,

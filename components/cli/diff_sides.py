@@ -32,7 +32,9 @@ from typing import Any, Optional
 
 import yaml
 
-from ..core import deployed, hardware_choice, instance_types, ownership, stack_file
+from ..core.hardware import hardware_choice, instance_types
+from ..core.running import deployed, ownership
+from ..core.stack import stack_file
 from . import plan
 
 

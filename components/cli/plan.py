@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, ParamSpec, TypeVar
 
-from ..core import deployed, report, stack_file
+from ..core.plan import report
+from ..core.running import deployed
+from ..core.stack import stack_file
 from ..eas import running, stock
 from . import PROG, described, make_words, stacks
 

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import config_text
-from ..core.regions import EAS_REGIONS
-from ..core.spec import PROJECT, StackConfig
+from ..core.stack import config_text
+from ..core.stack.regions import EAS_REGIONS
+from ..core.stack.spec import PROJECT, StackConfig
 from . import PROG, described
 
 

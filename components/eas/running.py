@@ -30,10 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..core import deployed
-from ..core.hardware_choice import REQUEST_LABEL
-from ..core.ownership import Copy, Drain, Lookup, Owner, settle
-from ..core.service_json import RunsOn, runs_on
+from ..core.hardware.hardware_choice import REQUEST_LABEL
+from ..core.plan.service_json import RunsOn, runs_on
+from ..core.running import deployed
+from ..core.running.ownership import Copy, Drain, Lookup, Owner, settle
 
 ENV = "QWEN3_EAS_RUNNING"
 OFFLINE = "offline"

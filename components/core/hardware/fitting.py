@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
-from . import capabilities, fixes, hardware, instance_types, sizing
-from .catalog import Model
-from .errors import Findings
+from ..errors import Findings
+from ..models.catalog import Model
+from ..stack.spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from . import capabilities, fixes, instance_types, sizing
+from . import facts as hardware
 from .instance_types import InstanceType
-from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
 MAX_FALLBACK_TYPES = 3
 """Automatically chosen types kept per service (same GPU count), for EAS's in-region fallback."""

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Optional
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 ARCHITECTURES = ("Volta", "Turing", "Ampere", "Ada", "Hopper", "Blackwell")
 """NVIDIA architectures, oldest first."""

@@ -21,31 +21,22 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Optional
 
-from . import (
-    bids,
-    capabilities,
-    engines,
-    fitting,
-    fixes,
-    hardware,
-    hardware_choice,
-    image_checks,
-    live_values,
-    model_rules,
-    naming,
-    ownership,
-    placement,
-    service_json,
-    sizing,
-)
-from .catalog import Model, get_model
+from ..engines import image_checks
+from ..engines import launch as engines
+from ..engines.launch import Features, UnsupportedFeatureError
+from ..engines.rendering import render_script
+from ..errors import Findings, Problem
+from ..hardware import capabilities, fitting, fixes, hardware_choice, placement, sizing
+from ..hardware import facts as hardware
+from ..hardware.instance_types import InstanceType
+from ..models import model_rules
+from ..models.catalog import Model, get_model
+from ..running import ownership
+from ..stack import naming
+from ..stack.spec import PROJECT, QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from . import bids, live_values, service_json
 from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, of_service, spot_discounts
-from .engines import Features, UnsupportedFeatureError
-from .errors import Findings, Problem
-from .instance_types import InstanceType
-from .rendering import render_script
 from .service_json import RunsOn
-from .spec import PROJECT, QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
 
 def official_model_path(model: str, region: str) -> str:

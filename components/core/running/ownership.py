@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
-from . import spec as spec_model
-from .errors import Problem
-from .service_json import RunsOn
+from ..errors import Problem
+from ..plan.service_json import RunsOn
+from ..stack import spec as spec_model
 
 if TYPE_CHECKING:  # planning imports this module
-    from .planning import ServicePlan
+    from ..plan.planning import ServicePlan
 
 MANAGED_BY = "qwen3-eas"
 OWNER_KEYS = ("managed-by", "project", "stack", "service")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional, Union
 
-from . import hardware_table
+from ..hardware import hardware_table
 
 INSTANCES_PER_REPLICA = 1
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
-from .catalog import LONGEST_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
-from .engines import DIGEST
+from ..engines.launch import DIGEST
+from ..models.catalog import LONGEST_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
 from .regions import EAS_REGIONS
 
 PROJECT = "qwen3-eas"

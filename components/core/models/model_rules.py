@@ -8,9 +8,9 @@ Engine-specific refusals (a flag an engine release lacks) stay in ``engines``.
 
 from __future__ import annotations
 
+from ..errors import Findings
+from ..stack.spec import ServiceSpec
 from .catalog import Model
-from .errors import Findings
-from .spec import ServiceSpec
 
 LONG_THINKING_CONTEXT = 131072
 """The Thinking-2507 and Qwen3-Next-Thinking cards "strongly recommend" a context longer than

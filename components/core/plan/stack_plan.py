@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Optional
 
-from . import live_values, naming, ownership, placement, service_status
+from ..errors import Problem, StackConfigError
+from ..hardware import placement
+from ..running import ownership, service_status
+from ..stack import naming
+from ..stack.spec import PROJECT
+from ..stack.stack_config import LoadedStack
+from . import live_values
 from .cost import StackCost
-from .errors import Problem, StackConfigError
 from .planning import ServicePlan, plan_service
-from .spec import PROJECT
-from .stack_config import LoadedStack
 
 
 def probed_regions(loaded: LoadedStack) -> set[str]:

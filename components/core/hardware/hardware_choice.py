@@ -26,13 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import fitting, hardware, instance_types, placement
-from .catalog import Model
-from .cost import on_demand_price
-from .errors import Findings
+from ..errors import Findings
+from ..models.catalog import Model
+from ..plan.cost import on_demand_price
+from ..plan.service_json import RunsOn
+from ..stack.spec import PublicResource, ServiceSpec, SpotResource
+from . import facts as hardware
+from . import fitting, instance_types, placement
 from .instance_types import InstanceType
-from .service_json import RunsOn
-from .spec import PublicResource, ServiceSpec, SpotResource
 
 LISTED, AUTOMATIC, KEPT, DEDICATED = "listed", "automatic", "kept", "dedicated"
 

@@ -17,9 +17,9 @@ from typing import Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import Problem, StackConfigError
+from ..models.catalog import LONGEST_CONTEXT, MAX_CONTEXT, suggest
 from . import config_text, naming, regions, spec
-from .catalog import LONGEST_CONTEXT, MAX_CONTEXT, suggest
-from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
 _KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements",

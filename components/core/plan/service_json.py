@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import cost, instance_types
-from .engines import MODEL_DIR, PORT
-from .errors import Findings
-from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from ..engines.launch import MODEL_DIR, PORT
+from ..errors import Findings
+from ..hardware import instance_types
+from ..stack.spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from . import cost
 
 RPC_KEEPALIVE_MS = 600_000
 """Per-request time limit: long generations (131072 tokens) outlast EAS's short default."""

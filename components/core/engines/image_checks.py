@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from . import engines, releases
-from .errors import Findings
+from ..errors import Findings
+from . import launch as engines
+from . import releases
 
 FAMILY_WORDS: dict[str, tuple[str, ...]] = {
     "vllm": ("vllm",),
@@ -100,7 +101,7 @@ def check(engine: str, image: str, engine_version: Optional[str], region: str, v
             if refused:
                 out.problem(field, why, f"set engineVersion to the {engine} release inside the image (newest known: "
                             f"{releases.newest(engine)}); a release newer than the list goes into KNOWN in "
-                            "components/core/releases.py, with its source")
+                            "components/core/engines/releases.py, with its source")
             else:
                 out.warnings.append(why)
     source = outside_alibaba(image)
