@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components.cli import diff, diff_sides
-from components.core.plan.service_json import RunsOn
+from components.core.hardware.hardware_choice import RunsOn
 from components.core.running import deployed
 
 from .conftest import A10, service

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from components.core.errors import StackConfigError
 from components.core.hardware import hardware_choice, placement
+from components.core.hardware.hardware_choice import RunsOn
 from components.core.plan import service_json, stack_plan
-from components.core.plan.service_json import RunsOn
 from components.core.running import ownership
 from components.core.stack import stack_config
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from components.cli import diff, plan
+from components.core.hardware.hardware_choice import RunsOn
 from components.core.plan import steps
-from components.core.plan.service_json import RunsOn
 from components.core.running import deployed
 
 from .conftest import service

@@ -30,8 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..core.hardware.hardware_choice import REQUEST_LABEL
-from ..core.plan.service_json import RunsOn, runs_on
+from ..core.hardware.hardware_choice import REQUEST_LABEL, RunsOn
+from ..core.plan.service_json import runs_on
 from ..core.running import deployed
 from ..core.running.ownership import Copy, Drain, Lookup, Owner, settle
 

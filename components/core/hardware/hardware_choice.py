@@ -28,11 +28,10 @@ from typing import Any, Optional
 
 from ..errors import Findings
 from ..models.catalog import Model
-from ..plan.cost import on_demand_price
-from ..plan.service_json import RunsOn
 from ..stack.spec import PublicResource, ServiceSpec, SpotResource
 from . import facts as hardware
 from . import fitting, instance_types, placement
+from .hardware_table import on_demand_price
 from .instance_types import InstanceType
 
 LISTED, AUTOMATIC, KEPT, DEDICATED = "listed", "automatic", "kept", "dedicated"
@@ -43,6 +42,20 @@ REQUEST_LABEL = "instance-types"
 ``spot-listed-9f86d081884c``). A later run compares it with what the file asks now: the same
 request keeps the types the service runs on (whatever stock made of the list when it was created);
 another one applies the new list."""
+
+
+@dataclass(frozen=True)
+class RunsOn:
+    """What a running service's replicas run on, as its service JSON (or a deployed stack's outputs)
+    says: the kind and the instance types. A service keeps them while they still fit (``pick``)."""
+
+    kind: Optional[str]
+    """``public``, ``spot`` (a bid on any entry), ``dedicated`` (a resource group or quota), or None: not said."""
+    instance_types: tuple[str, ...] = ()
+    """Each type once, in order (a spot service with an on-demand fallback lists its types twice)."""
+    request: Optional[str] = None
+    """What the stack file asked for when it was deployed (its ``instance-types`` label,
+    ``request``); None where the service has no such label."""
 
 
 def request(kind: str, listed: Optional[Sequence[str]]) -> str:

@@ -225,6 +225,13 @@ def load_prices() -> tuple[PriceRow, ...]:
     return tuple(found)
 
 
+def on_demand_price(instance_type: str, site: str, region: str) -> Optional[PriceRow]:
+    """The table's on-demand price of ``instance_type`` on ``site``: the region's own, else one
+    whose source names no region; ``None`` when none is sourced."""
+    rows = [p for p in load_prices() if p.instance_type == instance_type and p.site == site]
+    return next((p for p in rows if p.region == region), None) or next((p for p in rows if not p.region), None)
+
+
 @cache
 def load_gpu_list_prices() -> tuple[GpuListPrice, ...]:
     """``gpu_list_prices.csv``, by memory per GPU (least first)."""

@@ -28,6 +28,7 @@ from ..engines.rendering import render_script
 from ..errors import Findings, Problem
 from ..hardware import capabilities, fitting, fixes, hardware_choice, placement, sizing
 from ..hardware import facts as hardware
+from ..hardware.hardware_choice import RunsOn
 from ..hardware.instance_types import InstanceType
 from ..models import model_rules
 from ..models.catalog import Model, get_model
@@ -36,7 +37,6 @@ from ..stack import naming
 from ..stack.spec import PROJECT, QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 from . import bids, live_values, service_json
 from .cost import BID_CURRENCY, DEFAULT_SITE, Cost, of_service, spot_discounts
-from .service_json import RunsOn
 
 
 def official_model_path(model: str, region: str) -> str:

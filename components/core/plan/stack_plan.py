@@ -128,7 +128,7 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
                                    capacity, pin, running_region, loaded.config.cost.site,
                                    loaded.config.name_prefix, lookup.runs_on.get(key))
-        held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
+        held = lookup.hold_back(key, plan.region, plan.name, key in pins) if plan is not None else None
         if held is not None:
             # Held back over what runs (a doubt, or a service of this name in its region): it may
             # be in the stack's state, so a preview must not show it as deleted.

@@ -28,8 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..hardware.hardware_choice import REQUEST_LABEL
-from ..plan.service_json import RunsOn
+from ..hardware.hardware_choice import REQUEST_LABEL, RunsOn
 from . import ownership
 
 KINDS = {"public": "public", "spot": "spot", "resourceGroup": "dedicated", "quota": "dedicated"}

@@ -20,14 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from ..errors import Problem
-from ..plan.service_json import RunsOn
+from ..hardware.hardware_choice import RunsOn
 from ..stack import spec as spec_model
-
-if TYPE_CHECKING:  # planning imports this module
-    from ..plan.planning import ServicePlan
 
 MANAGED_BY = "qwen3-eas"
 OWNER_KEYS = ("managed-by", "project", "stack", "service")
@@ -162,8 +159,9 @@ class Lookup:
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)
 
-    def hold_back(self, key: str, plan: ServicePlan, pinned: bool) -> Optional[Problem]:
-        """Why ``plan`` must not be registered this run, or None (a hold-back, not a config error)."""
+    def hold_back(self, key: str, region: str, name: str, pinned: bool) -> Optional[Problem]:
+        """Why service ``key``, planned as EAS service ``name`` in ``region``, must not be registered
+        this run, or None (a hold-back, not a config error)."""
         if key in self.conflicts:
             return Problem("regions", self.conflicts[key],
                            "delete the copy that should not run (the console, or DeleteService), then run again; "
@@ -176,13 +174,13 @@ class Lookup:
         # A copy of this exact name that the program cannot claim may still be the one the stack's
         # state holds (deployed before ownership labels, labels cleared, a project or stack
         # renamed): placed elsewhere, the engine would replace it, and delete it.
-        blocking = plan.region if plan.region in taken else \
+        blocking = region if region in taken else \
             (sorted(taken)[0] if taken and key not in self.regions and key not in self.renamed else None)
         if blocking is not None:
-            elsewhere = "" if blocking == plan.region else (
-                f"; placed in {plan.region} instead, the engine would replace, and so delete, that copy if the "
+            elsewhere = "" if blocking == region else (
+                f"; placed in {region} instead, the engine would replace, and so delete, that copy if the "
                 "stack's state holds it")
-            return Problem("regions", f"the EAS service {plan.name} in {blocking} carries this stack's name, and the "
+            return Problem("regions", f"the EAS service {name} in {blocking} carries this stack's name, and the "
                            f"program cannot claim it: {taken[blocking]}{elsewhere}",
                            f"if it is this stack's service, adopt it (qwen3-eas:adopt: [{key}]); if it is another's, "
                            "set qwen3-eas:namePrefix so that this stack's names differ", key, stock=True)
