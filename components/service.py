@@ -19,7 +19,7 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
-from .core.plan.planning import ServicePlan
+from .core.plan.service_plan import ServicePlan
 from .core.running import service_status
 from .core.running.ownership import OWNER_KEYS
 from .drain import DrainedCopy

@@ -54,3 +54,9 @@ class Findings:
     def problem(self, field: str, message: str, fix: str, *, stock: bool = False,
                 changes: Sequence[Mapping[str, Any]] = ()) -> None:
         self.problems.append(Problem(field, message, fix, self.service, stock, tuple(changes)))
+
+    def extend(self, other: Findings) -> None:
+        """Add what ``other`` found, after what this one found."""
+        self.problems.extend(other.problems)
+        self.warnings.extend(other.warnings)
+        self.explain.extend(other.explain)
