@@ -42,7 +42,7 @@ def duplicate_key_error(stack: str) -> str | None:
     """The stack file's duplicate keys, if the CLI that started the program let them through.
 
     The Pulumi CLI refuses such a file before the program runs (yaml.v3, see
-    ``components.core.stack_file``); this check is for a CLI that decodes more leniently, which
+    ``components.core.stack.stack_file``); this check is for a CLI that decodes more leniently, which
     would hand the program the second of two equal keys only.
     """
     given = os.environ.get(stack_file.PATH_ENV)
@@ -119,7 +119,7 @@ def main() -> Registered:
                 "region": svc.plan.region,
                 "servedModelName": svc.plan.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
-                # With instanceTypes, what `make diff OUTPUTS=` needs to plan what runs (core/deployed.py).
+                # With instanceTypes, what `make diff OUTPUTS=` needs to plan what runs (core/running/deployed.py).
                 "resourceKind": svc.plan.json_placement.kind,
                 "status": svc.service.status,
                 "features": svc.plan.features,
@@ -144,7 +144,7 @@ def main() -> Registered:
                             f"file has no service {label!r} (kept on delete, then removed): it runs, and bills, outside "
                             f"the stack. Add {label!r} back to take it back, or delete it: `aliyun eas DeleteService "
                             f"--ClusterId {copy.region} --ServiceName {copy.name}`")
-    # What the stack may cost per hour (components.core.cost): the offline plan's plan.stack.json.
+    # What the stack may cost per hour (components.core.plan.cost): the offline plan's plan.stack.json.
     pulumi.export("cost", result.cost.as_dict())
     over_limit = result.cost.over_limit()
     if over_limit:  # a service's own cost warnings are logged with its other warnings above

@@ -1,6 +1,6 @@
 """``Qwen3EasService``: one Qwen3 model as a PAI-EAS service, a thin Pulumi wrapper over a plan.
 
-Every decision is already in the ``ServicePlan`` (``components.core.planning``); this component
+Every decision is already in the ``ServicePlan`` (``components.core.plan.planning``); this component
 only registers resources. Nothing is created inside ``apply``: previews would stop matching
 what ``up`` does.
 
@@ -69,7 +69,7 @@ class Qwen3EasService(pulumi.ComponentResource):
                                        "opts.providers (the program's RegionalProviders gives it)")
         self.service: alicloud.pai.Service = alicloud.pai.Service(
             f"{name}-service",
-            # The stack's JSON, with what the run keeps as EAS holds it (components/core/live_values.py).
+            # The stack's JSON, with what the run keeps as EAS holds it (components/core/plan/live_values.py).
             service_config=plan.sent_config_json,
             workspace_id=args.workspace_id,
             tags=plan.sent_tags,

@@ -1,7 +1,7 @@
 """The services conformance renders: every feature, for each engine release, through our real planning.
 
 Each case is a service as a stack file would write it. It is planned by the same code as
-``make plan`` (``components.core.planning``), pinned to the release under test with
+``make plan`` (``components.core.plan.planning``), pinned to the release under test with
 ``engineVersion`` (and an image whose tag names that release), and its start script is taken
 exactly as EAS would get it.
 """

@@ -2,7 +2,7 @@
 
 ``pulumi config set --path 'qwen3-eas:services.chat.resource.bidPrice' 1.5`` writes ``"1.5"``
 (pulumi 3.276.0); a quoted ``replicas: "3"`` is text too. Pulumi's typed getters parse such
-text, and so does the loader (``components.core.config_text``); a forgotten ``--path`` is told
+text, and so does the loader (``components.core.stack.config_text``); a forgotten ``--path`` is told
 the command that sets the value where it belongs.
 """
 

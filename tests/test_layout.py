@@ -61,7 +61,7 @@ def _imports(path: Path) -> set[str]:
             else:
                 module = node.module or ""
             found.add(module)
-            # `from components.core import sizing` imports components.core.sizing
+            # `from components.core.hardware import sizing` imports components.core.hardware.sizing
             found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
 

@@ -59,7 +59,7 @@ def stack_file_schema() -> dict[str, Any]:
 
 
 _TEXT = {"integer": config_text.INTEGER.pattern, "number": config_text.NUMBER.pattern}
-"""The text the loader reads as a whole number or a number (``components.core.config_text``)."""
+"""The text the loader reads as a whole number or a number (``components.core.stack.config_text``)."""
 
 _ANNOTATIONS = ("default", "description", "examples", "title")
 

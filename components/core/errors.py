@@ -22,7 +22,7 @@ class Problem:
     changes: tuple[Mapping[str, Any], ...] = ()
     """What each fix the message offers writes in the stack file (service-relative paths such as
     ``maxModelLen`` or ``resource.instanceTypes``), where a fix is one set of values: a test
-    applies each and plans again (``components.core.fixes``)."""
+    applies each and plans again (``components.core.hardware.fixes``)."""
 
     def describe(self, stack: str) -> str:
         where = f"stack {stack!r}"

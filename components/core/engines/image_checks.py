@@ -6,7 +6,7 @@ Three contradictions a start script cannot survive, refused before anything is r
   ``engineVersion: 0.8.5`` would get 0.8.5's ``--enable-reasoning``, which 0.11.2 rejects);
 - ``engine`` against the engine the image's name says it holds (``engine: vllm`` on a BladeLLM
   image starts a command that image does not have);
-- a version no release of the engine has (``components.core.releases``).
+- a version no release of the engine has (``components.core.engines.releases``).
 
 And one warning: an image outside Alibaba's registries. EAS pulls it across the internet at
 every instance start: slow starts, the registry's pull rate limits (Docker Hub limits anonymous

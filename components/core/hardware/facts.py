@@ -1,4 +1,4 @@
-"""Stage 1 of planning: what one replica could run on, with each type's GPU figures.
+"""What one replica could run on, with each type's GPU figures (stage 1 of the hardware verdict).
 
 Figures for a type come, most trusted first, from the stack file (``instanceTypeFacts``),
 the EAS API (a capacity snapshot or the live probe), the hardware table (``hardware_table``),

@@ -1,4 +1,4 @@
-"""Stage 2 of planning: does one service fit an instance type, and which types fit it.
+"""Whether one service fits an instance type, and which types fit it: the hardware verdict's test of fit.
 
 ``sizing`` holds the model arithmetic (the minimum-configuration table, the memory estimate);
 this module applies it to a service's spec: the check placement uses to skip a type, the

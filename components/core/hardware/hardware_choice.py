@@ -4,7 +4,7 @@ Review and deploy must agree on hardware, so the list never depends on stock:
 
 - **listed**: the stack file's ``instanceTypes``, in its order;
 - **automatic**: no ``instanceTypes``; sizing's choice from the committed hardware table
-  (``fitting.auto_candidates`` over ``hardware.built_in_pool``), the same offline, with a capacity
+  (``fitting.auto_candidates`` over ``facts.built_in_pool``), the same offline, with a capacity
   snapshot and under ``pulumi up`` with live stock;
 - **kept**: the service already runs: the types its running copy lists (``DescribeService``'s
   service JSON, or a deployed stack's ``services`` output), whatever stock made of its list when it

@@ -9,7 +9,7 @@ change of lines:
   an Alibaba source shows it used on EAS, and where each figure comes from;
 - ``prices.csv``: on-demand prices per instance-hour, with currency, site and where they were read;
 - ``gpu_list_prices.csv``: on-demand list prices per GPU-hour of GPUs on other clouds, the yardstick
-  of what a bid may plausibly be (``components.core.bids``).
+  of what a bid may plausibly be (``components.core.plan.bids``).
 
 Every row names its source and the date it was read; ``inferred`` lists the figures of a row that
 its source does not state (read from the name, or from the GPU's code). ``load_*`` validate the

@@ -3,7 +3,7 @@
 The catalog says what a model is (its line: how it thinks, how far its context reaches); this
 module holds a service to it before anything is sized or rendered. A request the model cannot
 honour is a problem naming the field and the reason; one it honours with a cost is a warning.
-Engine-specific refusals (a flag an engine release lacks) stay in ``engines``.
+Engine-specific refusals (a flag an engine release lacks) stay in ``components.core.engines``.
 
 A service is held to its model through what it asks (``Request``): the stack file's
 ``ServiceSpec`` is one, and this package imports nothing of the stack file, which itself names

@@ -154,7 +154,7 @@ def managed_paths(kind: str) -> frozenset[str]:
 
     A key of these that EAS holds and the stack does not send is the stack's to remove (a console
     edit, a hand-made service imported); any other key is not the project's to decide
-    (``components.core.live_values``). ``tests/test_service_json.py`` holds ``build`` to this list.
+    (``components.core.plan.live_values``). ``tests/test_service_json.py`` holds ``build`` to this list.
     """
     return frozenset((*_ALWAYS, *_BY_KIND.get(kind, ())))
 

@@ -60,7 +60,7 @@ class ServicePlan:
     protect: bool = False
     retain_on_delete: bool = False
     project: str = PROJECT
-    """The Pulumi project: one of the ownership labels (``components.core.ownership``)."""
+    """The Pulumi project: one of the ownership labels (``components.core.running.ownership``)."""
     name_prefix: Optional[str] = None
     draining: Optional[str] = None
     """The region of this service's old copy, kept running by a two-phase move (``drain``)."""
@@ -76,7 +76,7 @@ class ServicePlan:
     checks the service again and fails the run while it does not serve."""
     sent: Optional[live_values.Sent] = None
     """What is sent where it differs from what the stack builds: values kept as EAS holds them
-    (``components.core.live_values``); None when nothing was looked up."""
+    (``components.core.plan.live_values``); None when nothing was looked up."""
     import_id: Optional[str] = None
     """The EAS name to take the running service back by (Pulumi's ``import`` option), when this
     stack's copy runs where the service is planned: a no-op while the state holds it, and how a

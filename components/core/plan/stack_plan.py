@@ -79,7 +79,7 @@ class StackPlan:
     held_back: dict[str, Problem]
     """Service key -> why it is not deployed this run (the region table), by name."""
     cost: StackCost = field(default_factory=lambda: StackCost({}))
-    """What the planned services may cost per hour together (``components.core.cost``)."""
+    """What the planned services may cost per hour together (``components.core.plan.cost``)."""
     uncertain: frozenset[str] = frozenset()
     """Held-back keys whose service may run and be in the stack's state (held back over what the
     lookup found, not for stock)."""

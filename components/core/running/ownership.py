@@ -1,7 +1,7 @@
 """Whose an EAS service of a given name is, and what a run makes of the copies it finds.
 
 EAS names are unique per region only (``metadata.name``, "Parameters of model services"), and
-ours carry no account-wide part: ``<key>_<stack>`` (``components.core.naming``). So the same
+ours carry no account-wide part: ``<key>_<stack>`` (``components.core.stack.naming``). So the same
 name can run in several regions, and a service of another project, of another tool or made by
 hand can carry it. Before the program keeps a service where a copy was found, it checks the
 labels it sets on create: ``managed-by``, ``project``, ``stack`` and ``service`` (the key). The
@@ -12,7 +12,7 @@ lines 216-247) and reads them back from DescribeService's ``Labels`` (resource f
 144-146), where the lookup reads them too.
 
 Pure: no Pulumi, no network. ``settle`` turns what DescribeService said in each region into the
-run's decisions; ``components.eas.running`` asks, ``components.core.stack_plan`` applies them.
+run's decisions; ``components.eas.running`` asks, ``components.core.plan.stack_plan`` applies them.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class Lookup:
     back takes the service back by ID."""
     runs_on: dict[str, RunsOn] = field(default_factory=dict)
     """What this stack's service runs on where it stays (``regions``): a service left to the
-    automatic choice keeps those instance types (``components.core.hardware_choice``)."""
+    automatic choice keeps those instance types (``components.core.hardware.hardware_choice``)."""
 
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)

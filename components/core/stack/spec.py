@@ -29,7 +29,7 @@ class SpecError(ValueError):
     model that raised it; "" for the model's own mapping), and what to write instead.
 
     Raised inside validators; pydantic keeps the exception in the error's ``ctx``, so the
-    loader (``components.core.stack_config``) can report it in the stack file's own terms.
+    loader (``components.core.stack.stack_config``) can report it in the stack file's own terms.
     """
 
     def __init__(self, message: str, fix: str, field: str = "") -> None:
