@@ -21,8 +21,7 @@ import re
 from typing import Optional
 
 from ..errors import Findings
-from . import launch as engines
-from . import releases
+from . import launch, releases
 
 FAMILY_WORDS: dict[str, tuple[str, ...]] = {
     "vllm": ("vllm",),
@@ -67,13 +66,13 @@ def outside_alibaba(image: str) -> Optional[str]:
     return None if ALIBABA_REGISTRY.search(host.split(":", 1)[0]) else host
 
 
-def _prefix_matches(stated: str, version: engines.Version) -> bool:
+def _prefix_matches(stated: str, version: launch.Version) -> bool:
     """``0.11`` matches 0.11.x; ``0.11.2`` only 0.11.2."""
     parts = releases.parse(stated)[: len(re.findall(r"\d+", stated))]
     return tuple(version[: len(parts)]) == parts
 
 
-def check(engine: str, image: str, engine_version: Optional[str], region: str, version: Optional[engines.Version],
+def check(engine: str, image: str, engine_version: Optional[str], region: str, version: Optional[launch.Version],
           out: Findings) -> None:
     """Add the problems and warnings of this image for a service of ``engine`` in ``region``;
     ``version`` is the release the plan reads (from ``engine_version``, else the tag)."""
@@ -82,16 +81,16 @@ def check(engine: str, image: str, engine_version: Optional[str], region: str, v
         out.problem("image", f"{image} is a {family} image, but the service says engine: {engine}",
                     f"set engine: {family}, or use a {engine} image (leave image out for the EAS image of {engine})")
         return  # its version is another engine's: nothing more to hold against this one
-    tag_version = engines.parse_version(engines.image_tag(image))
+    tag_version = launch.parse_version(launch.image_tag(image))
     tag_is_release = tag_version is not None and engine in releases.KNOWN and releases.is_release(engine, tag_version)
     if engine_version is not None and tag_version is not None and tag_is_release \
             and not _prefix_matches(engine_version, tag_version):
-        tag = engines.image_tag(image)
+        tag = launch.image_tag(image)
         out.problem("engineVersion",
                     f"engineVersion {engine_version} contradicts the image {image}, whose tag {tag} says {engine} "
-                    f"{engines.format_version(tag_version)}: the start command would use {engine} {engine_version}'s "
-                    f"flags, which {engines.format_version(tag_version)} may reject",
-                    f"leave engineVersion out (the tag says {engines.format_version(tag_version)}), or use an image "
+                    f"{launch.format_version(tag_version)}: the start command would use {engine} {engine_version}'s "
+                    f"flags, which {launch.format_version(tag_version)} may reject",
+                    f"leave engineVersion out (the tag says {launch.format_version(tag_version)}), or use an image "
                     f"of {engine} {engine_version}")
     elif version is not None:
         found = releases.check(engine, version)

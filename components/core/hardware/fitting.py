@@ -16,7 +16,7 @@ from ..errors import Findings
 from ..models.catalog import Model
 from ..stack.spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 from . import capabilities, fixes, instance_types, sizing
-from . import facts as hardware
+from .facts import api_facts
 from .instance_types import InstanceType
 
 MAX_FALLBACK_TYPES = 3
@@ -39,7 +39,7 @@ def sized_out_everywhere(spec: ServiceSpec, model: Model, types: Sequence[Instan
     """Sizing refuses every type with every figure the stock data gives it (its own, where none does):
     no stock could ever run the service, so the stack file must change."""
     for t in types:
-        seen = [f for metas in stocks if (f := hardware.api_facts(metas).get(t.name)) is not None] or [t]
+        seen = [f for metas in stocks if (f := api_facts(metas).get(t.name)) is not None] or [t]
         if any(sizing_error(spec, model, f) is None for f in seen):
             return False
     return True

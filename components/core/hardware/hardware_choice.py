@@ -29,8 +29,8 @@ from typing import Any, Optional
 from ..errors import Findings
 from ..models.catalog import Model
 from ..stack.spec import PublicResource, ServiceSpec, SpotResource
-from . import facts as hardware
 from . import fitting, instance_types, placement
+from .facts import api_facts, built_in_pool, resolve_listed
 from .hardware_table import on_demand_price
 from .instance_types import InstanceType
 
@@ -118,7 +118,7 @@ def _reported(regions: Sequence[str], capacity: Optional[placement.Capacity]) ->
     for region in regions:
         stock = capacity.stock(region)
         if not isinstance(stock, placement.RegionFailure):
-            for name, facts in hardware.api_facts(stock).items():
+            for name, facts in api_facts(stock).items():
                 found.setdefault(name, facts)
     return found
 
@@ -132,7 +132,7 @@ def _price(site: str, region: str) -> Callable[[str], Optional[float]]:
 
 def automatic(spec: ServiceSpec, model: Model, region: str, site: str) -> list[InstanceType]:
     """The automatic choice: from the hardware table, priced for the service's first region."""
-    return fitting.auto_candidates(spec, model, hardware.built_in_pool(), _price(site, region))
+    return fitting.auto_candidates(spec, model, built_in_pool(), _price(site, region))
 
 
 def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Optional[placement.Capacity],
@@ -144,7 +144,7 @@ def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Opti
     listed = spec.resource.instance_types
     fresh: list[InstanceType]
     if listed:
-        fresh = hardware.resolve_listed(spec, reported, out)
+        fresh = resolve_listed(spec, reported, out)
         if out.problems:
             return None
     else:
@@ -169,7 +169,7 @@ def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Opti
         return Candidates(LISTED, tuple(fresh), tuple(replaced), tuple(running))
     auto = fresh
     if not auto:
-        fitting.nothing_fits(spec, model, out, "the hardware table's types", hardware.built_in_pool())
+        fitting.nothing_fits(spec, model, out, "the hardware table's types", built_in_pool())
         return None
     line = (f"instance types the deploy may use, in this order: {_names(auto)}: the automatic choice from the "
             f"hardware table ({_RULE}); stock only filters this list, and with none of them in stock the service is "
