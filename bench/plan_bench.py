@@ -156,7 +156,7 @@ IMPORTS = {
     "baseline: harness, pulumi, pulumi_alicloud.pai, endpoint reader":
         "import components.cli.plan, pulumi, pulumi_alicloud.pai, components.endpoint",
     "ours: the same, and the program (config models, catalog, sizing, templates)":
-        "import components.cli.plan, pulumi, pulumi_alicloud.pai, components.program, components.core.report",
+        "import components.cli.plan, pulumi, pulumi_alicloud.pai, components.program, components.core.plan.report",
 }
 
 
@@ -171,8 +171,8 @@ def start_up(repeats: int) -> list[str]:
 
 def pure_layers(sizes: tuple[int, ...], repeats: int) -> list[str]:
     """Our own code alone (load, validate, size, render, build JSON, plan files): no Pulumi."""
-    from components.core import report, stack_plan
-    from components.core import stack_config as loader
+    from components.core.plan import report, stack_plan
+    from components.core.stack import stack_config as loader
 
     def layers(config: dict[str, str]) -> None:
         plans = stack_plan.plan_stack(loader.load("bench", config))

@@ -146,7 +146,7 @@ def rows(count: int, runs: dict[str, Runs]) -> list[str]:
 def parse_times(folder: Path, sizes: Sequence[int], repeats: int) -> list[str]:
     """Reading the stack file: our one parse (libyaml, duplicate check included) against PyYAML's
     pure-Python loader reading it once, for scale."""
-    from components.core import stack_file as reader
+    from components.core.stack import stack_file as reader
 
     lines = ["| services | qwen3-eas reads it (s) | PyYAML pure-Python `safe_load`, once (s) |", "|---|---:|---:|"]
     for count in sizes:

@@ -9,8 +9,9 @@ This folder's top level holds the Pulumi wiring, and only that:
 
 The wings, each one role, imported one way (``cli`` and the program -> wiring -> ``core``):
 
-- ``core/``: every decision, pure (no Pulumi, no network): catalog, stack config, hardware,
-  fitting and sizing, placement, engines, rendering, service JSON, the plan report;
+- ``core/``: every decision, pure (no Pulumi, no network), one package per concept: ``models``,
+  ``engines``, ``stack`` (the stack file), ``hardware``, ``running`` (what already runs) and
+  ``plan`` (one service's plan, the stack's, the service JSON, cost, the plan's files);
 - ``eas/``: everything that calls the EAS API (stock probe, snapshots, service lookups);
 - ``cli/``: the tools behind ``qwen3-eas <subcommand>`` (plan, diff, capacity, pin, smoke, schema).
 

@@ -3,7 +3,7 @@
 A region move replaces the EAS service: the engine creates the new copy, then deletes the old
 one at the end of the same ``pulumi up`` (docs/day2.md). The new copy has another host and
 token, so clients that need time to switch would lose the service mid-switch. With ``drain`` on
-a service (``components.core.ownership``) the move takes two runs:
+a service (``components.core.running.ownership``) the move takes two runs:
 
 1. The run that sees the move first keeps the service where it is and records Pulumi
    ``retainOnDelete`` on it (with the ``retain-on-delete`` label, which later runs read): the
@@ -34,7 +34,7 @@ import pulumi
 import pulumi.dynamic
 
 from . import dynamic_pickle
-from .core.ownership import OWNER_KEYS
+from .core.running.ownership import OWNER_KEYS
 
 dynamic_pickle.install()
 

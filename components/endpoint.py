@@ -5,7 +5,7 @@ depends on the service reads them. During ``pulumi preview`` it has not run: its
 unknown, never made up. The token is a secret from the moment it is read.
 
 The same resource makes settings removed from the stack leave the running service: the
-provider's update is a merge that keeps keys we no longer send (``components.core.removals``),
+provider's update is a merge that keeps keys we no longer send (``components.core.plan.removals``),
 so when the new service JSON drops keys the previous one had and the live service still has
 them, this resource sends the whole new JSON once more as a replace-type ``UpdateService`` (the
 SDK's ``UpdateType=replace``) after the provider's update, and waits for the rollout.
@@ -51,8 +51,8 @@ import pulumi
 import pulumi.dynamic
 
 from . import dynamic_pickle
-from .core import service_status
-from .core.removals import removed_from_json
+from .core.plan.removals import removed_from_json
+from .core.running import service_status
 from .eas.service_calls import (
     BACKOFF_S,
     RETRIES,

@@ -19,8 +19,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .core import stack_config, stack_file, stack_plan
 from .core.errors import StackConfigError
+from .core.plan import stack_plan
+from .core.stack import stack_config, stack_file
 from .eas import running, stock
 from .providers import RegionalProviders
 from .service import Qwen3EasService, Qwen3EasServiceArgs
@@ -41,7 +42,7 @@ def duplicate_key_error(stack: str) -> str | None:
     """The stack file's duplicate keys, if the CLI that started the program let them through.
 
     The Pulumi CLI refuses such a file before the program runs (yaml.v3, see
-    ``components.core.stack_file``); this check is for a CLI that decodes more leniently, which
+    ``components.core.stack.stack_file``); this check is for a CLI that decodes more leniently, which
     would hand the program the second of two equal keys only.
     """
     given = os.environ.get(stack_file.PATH_ENV)
@@ -118,7 +119,7 @@ def main() -> Registered:
                 "region": svc.plan.region,
                 "servedModelName": svc.plan.served_model_name,
                 "instanceTypes": list(svc.plan.json_placement.instance_types),
-                # With instanceTypes, what `make diff OUTPUTS=` needs to plan what runs (core/deployed.py).
+                # With instanceTypes, what `make diff OUTPUTS=` needs to plan what runs (core/running/deployed.py).
                 "resourceKind": svc.plan.json_placement.kind,
                 "status": svc.service.status,
                 "features": svc.plan.features,
@@ -143,7 +144,7 @@ def main() -> Registered:
                             f"file has no service {label!r} (kept on delete, then removed): it runs, and bills, outside "
                             f"the stack. Add {label!r} back to take it back, or delete it: `aliyun eas DeleteService "
                             f"--ClusterId {copy.region} --ServiceName {copy.name}`")
-    # What the stack may cost per hour (components.core.cost): the offline plan's plan.stack.json.
+    # What the stack may cost per hour (components.core.plan.cost): the offline plan's plan.stack.json.
     pulumi.export("cost", result.cost.as_dict())
     over_limit = result.cost.over_limit()
     if over_limit:  # a service's own cost warnings are logged with its other warnings above

@@ -1,6 +1,6 @@
 """``Qwen3EasService``: one Qwen3 model as a PAI-EAS service, a thin Pulumi wrapper over a plan.
 
-Every decision is already in the ``ServicePlan`` (``components.core.planning``); this component
+Every decision is already in the ``ServicePlan`` (``components.core.plan.planning``); this component
 only registers resources. Nothing is created inside ``apply``: previews would stop matching
 what ``up`` does.
 
@@ -19,9 +19,9 @@ from typing import Optional
 import pulumi
 import pulumi_alicloud as alicloud
 
-from .core import service_status
-from .core.ownership import OWNER_KEYS
-from .core.planning import ServicePlan
+from .core.plan.service_plan import ServicePlan
+from .core.running import service_status
+from .core.running.ownership import OWNER_KEYS
 from .drain import DrainedCopy
 from .endpoint import ServiceEndpoint
 
@@ -69,7 +69,7 @@ class Qwen3EasService(pulumi.ComponentResource):
                                        "opts.providers (the program's RegionalProviders gives it)")
         self.service: alicloud.pai.Service = alicloud.pai.Service(
             f"{name}-service",
-            # The stack's JSON, with what the run keeps as EAS holds it (components/core/live_values.py).
+            # The stack's JSON, with what the run keeps as EAS holds it (components/core/plan/live_values.py).
             service_config=plan.sent_config_json,
             workspace_id=args.workspace_id,
             tags=plan.sent_tags,

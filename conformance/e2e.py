@@ -31,9 +31,10 @@ from typing import Any, Optional, TextIO
 from packaging.requirements import Requirement
 
 from components.cli import described
-from components.core import stack_config, stack_plan
-from components.core.catalog import get_model
-from components.core.engines import MODEL_DIR, PORT
+from components.core.engines.launch import MODEL_DIR, PORT
+from components.core.models.catalog import get_model
+from components.core.plan import stack_plan
+from components.core.stack import stack_config
 
 from . import venvs
 

@@ -1,7 +1,7 @@
 """The services conformance renders: every feature, for each engine release, through our real planning.
 
 Each case is a service as a stack file would write it. It is planned by the same code as
-``make plan`` (``components.core.planning``), pinned to the release under test with
+``make plan`` (``components.core.plan.planning``), pinned to the release under test with
 ``engineVersion`` (and an image whose tag names that release), and its start script is taken
 exactly as EAS would get it.
 """
@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from components.core import stack_config, stack_plan
-from components.core.engines import MODEL_DIR, NO_THINKING_TEMPLATE
+from components.core.engines.launch import MODEL_DIR, NO_THINKING_TEMPLATE
+from components.core.engines.rendering import command_words
 from components.core.errors import StackConfigError
-from components.core.rendering import command_words
+from components.core.plan import stack_plan
+from components.core.stack import stack_config
 
 A10 = "ml.gu7i.c16m60.1-gu30"
 L48 = "ml.gu8is.c32m128.1-gu60"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from components.core.catalog import VOCAB_SIZE, Model
+from components.core.models.catalog import VOCAB_SIZE, Model
 
 # Token ids Qwen3's checkpoints declare (<|endoftext|> and <|im_end|>).
 BOS_TOKEN_ID = 151643

@@ -1,6 +1,6 @@
 """``make conformance``: every start command we render, read by the real engine's own parser.
 
-For each engine release (the default of ``engines.py``, the oldest we support, the newest on
+For each engine release (the default of ``components/core/engines/launch.py``, the oldest we support, the newest on
 PyPI) it builds a CPU-only environment, plans the matrix of ``conformance.matrix`` for that
 release, writes each model's ``config.json`` from the catalog, runs the script's chat-template
 preamble, and hands the launch line to the engine's probe. It prints one table and exits 1 when
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from components.cli import described
-from components.core import engines
-from components.core.catalog import get_model
+from components.core.engines import launch as engines
+from components.core.models.catalog import get_model
 
 from . import matrix, model_files, venvs
 
@@ -59,7 +59,7 @@ PROBE_TIMEOUT_S = 1200
 def releases() -> list[venvs.Release]:
     """Default, oldest supported and newest release of vLLM and SGLang, and the first release
     that serves each later model's architecture, FP8 checkpoint or tool parser (the per-model
-    minimums of ``engines.py``), duplicates dropped."""
+    minimums of ``launch.py``), duplicates dropped."""
     out: list[venvs.Release] = []
     for engine in ("vllm", "sglang"):
         profile = engines.PROFILES[engine]

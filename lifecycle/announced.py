@@ -1,7 +1,7 @@
 """What ``make diff`` announces for a change, held against the step the engine then takes.
 
 ``make diff`` plans a stack file at a base and now, offline, and announces one step per EAS
-service (``components.core.steps``), for each ``pulumi up`` the change takes (a two-phase move
+service (``components.core.plan.steps``), for each ``pulumi up`` the change takes (a two-phase move
 takes two). A scenario that changes a stack file asks here what the same change is announced as:
 the two files planned the way ``make diff`` plans them (``components.cli.diff_sides``), against
 what runs (the outputs of the scenario's last ``up``, as ``make diff OUTPUTS=`` takes them, or

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from components.core import instance_types
-from components.core.catalog import MODELS, NATIVE_CONTEXT, Model, find_model
+from components.core.hardware import instance_types
+from components.core.models.catalog import MODELS, NATIVE_CONTEXT, Model, find_model
 
 GpuFacts = Mapping[str, Mapping[str, Any]]
 """Policy config ``gpuFacts``: instance type, resource group ID or quota ID -> ``gpus``,

@@ -2,7 +2,7 @@
 
 Pure functions over a resource's inputs as Pulumi hands them to a policy (``serviceConfig`` as a
 JSON string, ``tags`` as a map). Each rule returns its violation messages; an empty list passes.
-The sizing rules call ``components.core.sizing`` itself, so a service someone wrote by hand is held
+The sizing rules call ``components.core.hardware.sizing`` itself, so a service someone wrote by hand is held
 to exactly the table and estimate the component applies. ``policy/__main__.py`` only wires the
 rules into a pack; the default enforcement levels live here with the rules.
 
@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Optional
 
-from components.core import bids, engines, instance_types, sizing
+from components.core.engines import launch as engines
+from components.core.hardware import instance_types, sizing
+from components.core.plan import bids
 
 from .facts import (
     GpuFacts,
@@ -170,7 +172,7 @@ def spot_bid(props: Mapping[str, Any], *, region: Optional[str] = None,
 def _bid_verdicts(props: Mapping[str, Any], gpu_facts: Optional[GpuFacts],
                   site: str) -> list[tuple[str, bids.BidVerdict]]:
     """Each distinct positive bid of the service's spot entries, judged against the GPUs of all of them
-    (``components.core.bids``, as the plan judges ``bidPrice``); entries whose GPUs are unknown are
+    (``components.core.plan.bids``, as the plan judges ``bidPrice``); entries whose GPUs are unknown are
     left to eas-gpu-unverified."""
     config, _ = parse_config(props)
     if config is None:

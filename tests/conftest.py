@@ -15,7 +15,9 @@ import pytest
 # its default chain never asks the ECS metadata address (100.100.100.200) from a test.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
-from components.core import planning, stack_config, stack_plan
+from components.core.plan import stack_plan
+from components.core.plan.service_plan import ServicePlan
+from components.core.stack import stack_config
 
 A10 = "ml.gu7i.c16m60.1-gu30"
 L48 = "ml.gu8is.c32m128.1-gu60"
@@ -131,7 +133,7 @@ def raw_config(services: dict[str, Any], region: str | None = "cn-hangzhou", **e
     return raw
 
 
-def plan_one(stack: str = "test", **overrides: Any) -> planning.ServicePlan:
+def plan_one(stack: str = "test", **overrides: Any) -> ServicePlan:
     """Plan a one-service stack ``svc``; raises StackConfigError like the program would."""
     loaded = stack_config.load(stack, raw_config({"svc": service(**overrides)}))
     return stack_plan.plan_stack(loaded)["svc"]

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import bids, hardware_table, stack_config, stack_plan
 from components.core.errors import StackConfigError
+from components.core.hardware import hardware_table
+from components.core.plan import bids, stack_plan
+from components.core.stack import stack_config
 from policy import rules
 
 from .conftest import A10, plan_one, raw_config, service

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.core import capabilities
+from components.core.hardware import capabilities
 
 from .conftest import A10, plan_one
 

@@ -3,7 +3,7 @@ models, with the right shapes and the rules of their lines."""
 
 import pytest
 
-from components.core.catalog import MODELS, QWEN3, find_model, get_model
+from components.core.models.catalog import MODELS, QWEN3, find_model, get_model
 
 
 def test_twenty_two_models_spelled_as_alibaba_writes_them():

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components.cli.plan import run_program
-from components.core import hardware_choice
+from components.core.hardware import hardware_choice
 
 from .conftest import A10, raw_config, service
 
@@ -78,7 +78,8 @@ def test_stack_exports_every_service(recorded):
 @pulumi.runtime.test
 def test_component_attributes_resolve_under_the_test_decorator():
     """The component built directly (not via the program), with outputs awaited by the decorator."""
-    from components.core import stack_config, stack_plan
+    from components.core.plan import stack_plan
+    from components.core.stack import stack_config
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 

@@ -2,7 +2,7 @@
 
 ``pulumi config set --path 'qwen3-eas:services.chat.resource.bidPrice' 1.5`` writes ``"1.5"``
 (pulumi 3.276.0); a quoted ``replicas: "3"`` is text too. Pulumi's typed getters parse such
-text, and so does the loader (``components.core.config_text``); a forgotten ``--path`` is told
+text, and so does the loader (``components.core.stack.config_text``); a forgotten ``--path`` is told
 the command that sets the value where it belongs.
 """
 
@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.cli.schema import stack_file_schema
-from components.core import config_text, stack_config
 from components.core.errors import StackConfigError
+from components.core.stack import config_text, stack_config
 
 from .conftest import raw_config, service
 
@@ -116,7 +116,7 @@ def test_a_text_field_is_never_changed(value):
     """Model names, regions, image references stay exactly as written, whatever they look like."""
     assert config_text.coerce(str, value) == value
     chat = {"model": value, "servedModelName": value, "resource": {"kind": "public", "instanceTypes": [value]}}
-    from components.core import spec
+    from components.core.stack import spec
 
     assert config_text.coerce(spec.ServiceSpec, chat) == chat
 

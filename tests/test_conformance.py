@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from components.core.catalog import get_model
-from components.core.engines import MODEL_DIR, NO_THINKING_TEMPLATE, PROFILES, format_version
+from components.core.engines.launch import MODEL_DIR, NO_THINKING_TEMPLATE, PROFILES, format_version
+from components.core.models.catalog import get_model
 from conformance import matrix, model_files, run, venvs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
@@ -144,7 +144,7 @@ def test_a_changed_recipe_rebuilds_an_environment():
 
 
 def test_e2e_script_is_the_planned_one_with_only_model_port_and_host_changed(tmp_path):
-    from components.core.rendering import command_words
+    from components.core.engines.rendering import command_words
     from conformance import e2e
 
     planned = e2e.rendered_script()
@@ -157,7 +157,7 @@ def test_e2e_script_is_the_planned_one_with_only_model_port_and_host_changed(tmp
 
 
 def test_e2e_boots_qwen3_next_as_a_thinking_model_with_the_deepseek_r1_parser():
-    from components.core.rendering import command_words
+    from components.core.engines.rendering import command_words
     from conformance import e2e
 
     (next_scenario,) = [s for s in e2e.SCENARIOS if s.architecture == "qwen3_next"]

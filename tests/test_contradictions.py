@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.cli import plan
-from components.core import image_checks, releases
+from components.core.engines import image_checks, releases
 
 from .conftest import A10, plan_one, service
 from .test_stack_config import only
@@ -127,8 +127,9 @@ def test_the_name_prefix_counts_towards_the_eas_name_limit():
 
 
 def only_stack(stack: str, services: dict, **extra: object) -> str:
-    from components.core import stack_config, stack_plan
     from components.core.errors import StackConfigError
+    from components.core.plan import stack_plan
+    from components.core.stack import stack_config
 
     from .conftest import raw_config
 
@@ -139,7 +140,7 @@ def only_stack(stack: str, services: dict, **extra: object) -> str:
 
 
 def test_a_quoted_boolean_is_read_as_pulumis_get_bool_reads_it_and_other_words_are_refused():
-    from components.core import stack_config
+    from components.core.stack import stack_config
 
     from .conftest import raw_config
 
@@ -150,7 +151,7 @@ def test_a_quoted_boolean_is_read_as_pulumis_get_bool_reads_it_and_other_words_a
 
 def test_a_stack_wide_protect_in_quotes_is_read_as_the_boolean_as_pulumi_hands_it_over():
     """Pulumi hands every config value to the program as text; `"true"` and `true` arrive alike."""
-    from components.core import stack_config
+    from components.core.stack import stack_config
 
     from .conftest import raw_config
 

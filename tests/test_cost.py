@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import cost, hardware_table, placement, report, stack_config, stack_plan
-from components.core.cost import Entry
 from components.core.errors import StackConfigError
+from components.core.hardware import hardware_table, placement
+from components.core.plan import cost, report, stack_plan
+from components.core.plan.cost import Entry
+from components.core.stack import stack_config
 
 from .conftest import A10, plan_one, raw_config, service
 
@@ -108,7 +110,7 @@ def test_the_bound_never_undercounts_a_spot_bid(bid, replicas, fallback):
 def test_no_figure_is_ever_written_in_scientific_notation(bid):
     try:
         plan = plan_one(resource={**SPOT, "bidPrice": bid})
-    except StackConfigError as err:  # beyond any plausible price (components.core.bids): refused, in plain figures
+    except StackConfigError as err:  # beyond any plausible price (components.core.plan.bids): refused, in plain figures
         text = str(err)
         assert bid > 30.6 and f"the bid {cost.amount(bid)} USD/h is beyond" in text
     else:

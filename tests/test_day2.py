@@ -286,8 +286,8 @@ def test_protect_and_retain_on_delete_come_from_the_stack_and_the_service(tmp_pa
 
 
 def test_an_unknown_option_key_is_still_an_error():
-    from components.core import stack_config
     from components.core.errors import StackConfigError
+    from components.core.stack import stack_config
 
     with pytest.raises(StackConfigError, match=r"field 'protected': unknown key.*did you mean 'protect'"):
         stack_config.load("dev", raw_config({"chat": service(protected=True)}))
@@ -295,7 +295,8 @@ def test_an_unknown_option_key_is_still_an_error():
 
 @pulumi.runtime.test
 def test_the_component_takes_its_provider_through_opts_providers_and_passes_options_through():
-    from components.core import stack_config, stack_plan
+    from components.core.plan import stack_plan
+    from components.core.stack import stack_config
     from components.providers import RegionalProviders
     from components.service import Qwen3EasService, Qwen3EasServiceArgs
 
@@ -340,7 +341,7 @@ def test_a_component_without_an_alicloud_provider_is_refused_by_name():
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_stack_file_disables_the_default_alicloud_provider_and_still_loads(stack):
     from components.cli.plan import read_stack_config
-    from components.core import stack_config
+    from components.core.stack import stack_config
 
     path = ROOT / "stacks" / f"Pulumi.{stack}.yaml"
     assert yaml.safe_load(path.read_text())["config"]["pulumi:disable-default-providers"] == ["alicloud"]
@@ -370,9 +371,10 @@ STATUSES = ("WithStock", "ClosedWithStock", "NoStock")
        allow_move=st.booleans())
 def test_where_a_service_runs_acts_as_a_pin_and_a_pin_wins(stock, runs_in, pin, allow_move):
     """Property: pin > where it runs > stock, unless allowRegionMove (then stock decides)."""
-    from components.core import stack_config, stack_plan
     from components.core.errors import StackConfigError
-    from components.core.placement import Capacity
+    from components.core.hardware.placement import Capacity
+    from components.core.plan import stack_plan
+    from components.core.stack import stack_config
 
     capacity = Capacity({r: [meta(s)] for r, s in zip(TWO_REGIONS, stock, strict=True)}, source="test")
     extra = {"placements": json.dumps({"chat": pin})} if pin else {}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from components.cli import diff, diff_markdown, plan
-from components.core import report
+from components.core.plan import report
 
 from .conftest import A10, service
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from components.cli import diff, diff_sides
-from components.core import deployed
-from components.core.service_json import RunsOn
+from components.core.hardware.hardware_choice import RunsOn
+from components.core.running import deployed
 
 from .conftest import A10, service
 

@@ -16,8 +16,9 @@ import pulumi
 import pytest
 
 from components.cli.plan import PlanError
-from components.core import ownership, stack_config
 from components.core.errors import StackConfigError
+from components.core.running import ownership
+from components.core.stack import stack_config
 from components.drain import DrainedCopyProvider, DrainError
 
 from .conftest import raw_config, service

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components import endpoint
-from components.core.removals import removed_keys
+from components.core.plan.removals import removed_keys
 from components.endpoint import EndpointLookupError, EndpointProvider, ServiceEndpoint
 
 from .fake_eas import FORBIDDEN, fake_eas, merge_config

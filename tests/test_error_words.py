@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.core import stack_config, stack_plan
 from components.core.errors import StackConfigError
+from components.core.plan import stack_plan
+from components.core.stack import stack_config
 
 from .conftest import service
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from components.core import placement, stack_config, stack_plan
 from components.core.errors import Problem, StackConfigError
+from components.core.hardware import placement
+from components.core.plan import stack_plan
+from components.core.stack import stack_config
 
 from .conftest import A10, raw_config, service
 

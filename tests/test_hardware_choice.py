@@ -15,9 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.core import hardware_choice, ownership, placement, service_json, stack_config, stack_plan
 from components.core.errors import StackConfigError
-from components.core.service_json import RunsOn
+from components.core.hardware import hardware_choice, placement
+from components.core.hardware.hardware_choice import RunsOn
+from components.core.plan import service_json, stack_plan
+from components.core.running import ownership
+from components.core.stack import stack_config
 
 from .conftest import raw_config, service
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.core import hardware_table, instance_types
+from components.core.hardware import hardware_table, instance_types
 
 DATA = hardware_table.DATA
 

@@ -9,12 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.core import engines, model_rules, stack_config
-from components.core.catalog import LONGEST_CONTEXT, MODEL_NAMES, get_model
-from components.core.engines import Features, UnsupportedFeatureError, decide_launch
+from components.core.engines import launch as engines
+from components.core.engines.launch import Features, UnsupportedFeatureError, decide_launch
+from components.core.engines.rendering import command_words
 from components.core.errors import Findings, StackConfigError
-from components.core.rendering import command_words
-from components.core.spec import ServiceSpec
+from components.core.models import model_rules
+from components.core.models.catalog import LONGEST_CONTEXT, MODEL_NAMES, get_model
+from components.core.stack import stack_config
+from components.core.stack.spec import ServiceSpec
 
 from .conftest import H96, L48, plan_one, raw_config, service
 

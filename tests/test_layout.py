@@ -1,7 +1,13 @@
-"""The package layout's one-way import direction, read from the source (every import, also inside functions).
+"""The package layout's one-way import direction, read from the source (every import, also inside
+functions and under ``if TYPE_CHECKING``: a type is a dependency too).
 
     tools (components/cli) and the program -> components (Pulumi wiring) -> components/core (pure)
     components/eas (the EAS API) is imported only by the wiring and the tools
+
+Inside components/core, each sub-package imports only the packages ``CORE_DIRECTIONS`` lists for
+it, a graph without a cycle (nor has any module a circle with another):
+
+    plan -> running -> hardware -> stack -> engines -> models -> errors.py
 
 A newcomer finds a module's role from its folder; this test keeps that true.
 """
@@ -9,9 +15,12 @@ A newcomer finds a module's role from its folder; this test keeps that true.
 from __future__ import annotations
 
 import ast
+import graphlib
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -52,7 +61,7 @@ def _imports(path: Path) -> set[str]:
             else:
                 module = node.module or ""
             found.add(module)
-            # `from components.core import sizing` imports components.core.sizing
+            # `from components.core.hardware import sizing` imports components.core.hardware.sizing
             found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
 
@@ -100,22 +109,97 @@ def test_every_module_sits_in_a_wing() -> None:
 
 def test_core_loads_nothing_from_pulumi_or_the_network_at_run_time() -> None:
     """Checked in a fresh interpreter too: a transitive import would not show in the source scan."""
-    modules = " ".join(f"components.core.{p.stem}" for p in (PACKAGE / "core").glob("*.py") if p.stem != "__init__")
+    modules = " ".join(_module_name(p) for p in CORE_SOURCES)
     code = (f"import importlib, sys\nfor m in {modules.split()!r}: importlib.import_module(m)\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(PULUMI + NETWORK)!r})))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
 
 
-def test_an_offline_plan_loads_no_eas_sdk_or_network_library(tmp_path: Path) -> None:
-    """An offline plan never calls EAS, so it does not pay for importing the SDK, its credentials
-    chain and aiohttp (a quarter of a second of every plan's start-up); `pulumi up` loads them when
-    it probes stock or looks services up."""
-    code = ("import sys\nfrom components.cli import main\n"
-            f"assert main(['plan', 'dev', '--out', {str(tmp_path / 'out')!r}]) == 0\n"
-            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({[*NETWORK, 'aiohttp']!r})))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+# -- inside components/core: sub-packages by concept, imported one way ----------------------------
+
+CORE = PACKAGE / "core"
+CORE_SOURCES = sorted(CORE.rglob("*.py"))
+
+# What each part of the core may import besides itself: the direction between concepts. A new
+# edge is a design decision: add it here only if the graph stays without a cycle.
+CORE_DIRECTIONS: dict[str, tuple[str, ...]] = {
+    "errors": (),  # errors.py: the problems every package reports
+    "models": ("errors",),  # what each model is, and what a service may ask of it
+    "engines": ("models", "errors"),  # images, releases, flags, the start script
+    "stack": ("models", "engines", "errors"),  # the stack file: it names models, images and regions
+    "hardware": ("models", "stack", "errors"),  # what a replica runs on, where there is stock
+    "running": ("hardware", "stack", "errors"),  # what already runs (what it runs on: hardware)
+    "plan": ("models", "engines", "stack", "hardware", "running", "errors"),  # one service's plan, the stack's
+}
+MAX_CORE_ENTRIES = 8
+"""What a newcomer sees at the top of components/core (besides ``__init__.py``): the packages,
+``errors.py`` and ``data/`` (the hardware table's CSV files, named by path in plans and messages)."""
+
+
+def _core_part(name: str) -> Optional[str]:
+    """The part of the core a dotted name lies in (``components.core.hardware.sizing`` -> ``hardware``)."""
+    parts = name.split(".")
+    return parts[2] if parts[:2] == ["components", "core"] and len(parts) > 2 else None
+
+
+def test_the_core_directions_have_no_cycle() -> None:
+    order = list(graphlib.TopologicalSorter(CORE_DIRECTIONS).static_order())
+    assert order[0] == "errors" and order[-1] == "plan"
+
+
+def test_the_core_holds_a_few_concepts_each_a_package_with_its_docstring() -> None:
+    entries = sorted(p.name for p in CORE.iterdir() if p.name not in ("__init__.py", "__pycache__"))
+    packages = sorted(p.name for p in CORE.iterdir() if (p / "__init__.py").exists())
+    assert entries == sorted([*packages, "errors.py", "data"])
+    assert len(entries) <= MAX_CORE_ENTRIES
+    assert set(packages) | {"errors"} == set(CORE_DIRECTIONS)
+    for package in packages:
+        docstring = ast.get_docstring(ast.parse((CORE / package / "__init__.py").read_text()))
+        assert docstring and len(docstring) > 200, f"components/core/{package}/__init__.py: say what the package decides"
+    assert {p.parent for p in CORE_SOURCES} <= {CORE, *(CORE / package for package in packages)}
+
+
+@pytest.mark.parametrize("path", CORE_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_packages_import_one_way(path: Path) -> None:
+    rel = path.relative_to(CORE).parts
+    own = rel[0] if len(rel) > 1 else path.stem
+    if own == "__init__":
+        assert not {n for n in _imports(path) if _core_part(n)}, "components/core/__init__.py is the map only"
+        return
+    allowed = {own, *CORE_DIRECTIONS[own]}
+    wrong = sorted(n for n in _imports(path) if (part := _core_part(n)) is not None and part not in allowed)
+    assert not wrong, f"{path.relative_to(ROOT)} ({own}) may import only {sorted(allowed)}, not {wrong}"
+
+
+def test_no_core_module_is_in_an_import_circle() -> None:
+    modules = {_module_name(p) for p in CORE_SOURCES}
+    graph: dict[str, set[str]] = {}
+    for path in CORE_SOURCES:
+        name = _module_name(path)
+        graph[name] = {m for m in _imports(path) if m in modules and m != name}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        pytest.fail(f"an import circle (each imports the next): {' -> '.join(reversed(exc.args[1]))}")
+
+
+def test_the_plan_reaches_the_hardware_decision_through_one_entry() -> None:
+    """``planning`` calls ``hardware.verdict`` alone; from the other hardware modules it takes types only."""
+    path = CORE / "plan" / "planning.py"
+    hardware, entry = "components.core.hardware", "components.core.hardware.verdict"
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            assert not [a.name for a in node.names if a.name.startswith(hardware) and a.name != entry]
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = f"components.core.{node.module}" if node.level == 2 else node.module or ""
+        if module == hardware:
+            assert [a.name for a in node.names] == ["verdict"], f"planning: {ast.unparse(node)}"
+        elif module.startswith(hardware + ".") and module != entry:
+            imported = importlib.import_module(module)
+            for alias in node.names:
+                assert isinstance(getattr(imported, alias.name), type), f"planning calls {module}.{alias.name}"
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.core import live_values, service_json
-from components.core.live_values import Live, send
-from components.core.removals import removed_keys
+from components.core.plan import live_values, service_json
+from components.core.plan.live_values import Live, send
+from components.core.plan.removals import removed_keys
 
 CONFIG: dict[str, Any] = {
     "metadata": {"name": "chat_dev", "instance": 1, "rpc": {"keepalive": 600000},

@@ -12,8 +12,9 @@ import yaml
 
 from components.cli import PROG, SUBCOMMANDS, init, plan
 from components.cli import main as cli_main
-from components.core import catalog, regions
 from components.core.errors import StackConfigError
+from components.core.models import catalog
+from components.core.stack import regions
 
 from .conftest import A10, service
 from .test_stack_config import only
@@ -153,7 +154,8 @@ def test_the_init_template_disables_the_default_alicloud_provider(tmp_path):
 
 def test_messages_stay_one_problem_per_mistake():
     with pytest.raises(StackConfigError) as err:
-        from components.core import stack_config, stack_plan
+        from components.core.plan import stack_plan
+        from components.core.stack import stack_config
 
         from .conftest import raw_config
         stack_plan.plan_stack(stack_config.load("dev", raw_config({"chat": service(

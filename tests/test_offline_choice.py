@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.core import instance_types, sizing
-from components.core.catalog import get_model
 from components.core.errors import StackConfigError
-from components.core.instance_types import LINGJUN_TYPES
+from components.core.hardware import instance_types, sizing
+from components.core.hardware.instance_types import LINGJUN_TYPES
+from components.core.models.catalog import get_model
 
 from .conftest import A10, plan_one
 
@@ -73,7 +73,7 @@ def test_types_no_source_shows_on_eas_are_chosen_with_a_warning():
 
 
 def test_the_cheapest_priced_type_comes_first_among_the_fewest_gpus(monkeypatch):
-    from components.core import hardware_table
+    from components.core.hardware import hardware_table
 
     row = hardware_table.PriceRow("ecs.gn7i-c32g1.8xlarge", 1.0, "USD", "international", "", "test", "2026-12-02")
     monkeypatch.setattr(hardware_table, "load_prices", lambda: (row,))
@@ -136,7 +136,9 @@ def test_multi_gpu_ecs_types_plan_with_their_gpu_count_as_tensor_parallel_size(m
 
 
 def test_a_capacity_snapshot_stays_the_authority_over_the_table():
-    from components.core import placement, stack_config, stack_plan
+    from components.core.hardware import placement
+    from components.core.plan import stack_plan
+    from components.core.stack import stack_config
 
     from .conftest import raw_config, service
 

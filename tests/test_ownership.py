@@ -18,7 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.cli.plan import PlanError
-from components.core import ownership, stack_config, stack_plan
+from components.core.plan import stack_plan
+from components.core.running import ownership
+from components.core.stack import stack_config
 from components.eas import running
 
 from .conftest import raw_config, service

@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from components.core import placement, stack_config, stack_plan
 from components.core.errors import StackConfigError
-from components.core.instance_types import per_gpu_memory_gb
-from components.core.placement import Capacity
+from components.core.hardware import placement
+from components.core.hardware.instance_types import per_gpu_memory_gb
+from components.core.hardware.placement import Capacity
+from components.core.plan import stack_plan
+from components.core.stack import stack_config
 
 from .conftest import A10, raw_config, service
 

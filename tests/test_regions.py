@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import regions, stack_config, stack_plan
 from components.core.errors import StackConfigError
+from components.core.plan import stack_plan
+from components.core.stack import regions, stack_config
 
 from .conftest import raw_config, service
 

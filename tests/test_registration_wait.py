@@ -14,7 +14,7 @@ import pytest
 
 from components import program
 from components.cli.plan import PlanError
-from components.core import ownership
+from components.core.running import ownership
 
 from .conftest import service
 from .test_day2 import eas, labels, running_service, snapshot

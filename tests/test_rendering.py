@@ -13,7 +13,7 @@ import textwrap
 import jinja2
 import pytest
 
-from components.core.engines import (
+from components.core.engines.launch import (
     Features,
     UnsupportedFeatureError,
     decide_launch,
@@ -21,7 +21,7 @@ from components.core.engines import (
     image_tag,
     parse_version,
 )
-from components.core.rendering import NO_THINKING_PROGRAM, command_words, render_script, shell_quote
+from components.core.engines.rendering import NO_THINKING_PROGRAM, command_words, render_script, shell_quote
 
 NEW = {"vllm": (0, 11, 2), "sglang": (0, 5, 17), "bladellm": (0, 11, 0)}
 
@@ -257,7 +257,7 @@ def test_the_filter_refuses_values_that_are_not_words():
 
 
 def test_strict_undefined_fails_loudly_on_a_missing_variable():
-    from components.core.rendering import environment
+    from components.core.engines.rendering import environment
 
     with pytest.raises(jinja2.UndefinedError):
         environment().from_string("{{ missing | sh }}").render()

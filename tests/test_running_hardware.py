@@ -13,8 +13,8 @@ import json
 import pytest
 
 from components.cli.plan import run_program
-from components.core import stack_config
 from components.core.errors import StackConfigError
+from components.core.stack import stack_config
 from components.eas import api as eas_api
 from components.eas import running
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components.core.planning import official_model_path
+from components.core.plan.planning import official_model_path
 
 from .conftest import A10, plan_one
 
@@ -72,7 +72,8 @@ def test_model_path_overrides_the_official_files():
 
 
 def test_workspace_id_lands_in_metadata():
-    from components.core import stack_config, stack_plan
+    from components.core.plan import stack_plan
+    from components.core.stack import stack_config
 
     from .conftest import raw_config, service
     loaded = stack_config.load("dev", raw_config({"chat": service()}, workspaceId="4242"))
@@ -126,7 +127,7 @@ def test_every_key_the_json_carries_is_one_the_project_says_it_writes():
     """Issue 27: a key EAS holds that the stack does not send is the stack's to remove only when the
     project writes it (``managed_paths``); any other is kept. So the list must hold every key the
     builder writes, for every kind of resource."""
-    from components.core import service_json
+    from components.core.plan import service_json
 
     cases = [
         {"resource": {"kind": "spot", "bidPrice": 1, "spotProtection": False, "onDemandFallback": True,

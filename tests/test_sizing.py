@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.core import sizing
-from components.core.catalog import MODEL_NAMES, get_model
+from components.core.engines.rendering import command_words
 from components.core.errors import StackConfigError
-from components.core.rendering import command_words
+from components.core.hardware import sizing
+from components.core.models.catalog import MODEL_NAMES, get_model
 
 from .conftest import H96, plan_one
 
@@ -204,7 +204,7 @@ def test_without_instance_types_the_smallest_passing_type_is_chosen_and_explaine
 
 
 def test_automatic_choice_says_what_is_needed_when_nothing_known_fits(monkeypatch):
-    from components.core import instance_types
+    from components.core.hardware import instance_types
 
     smaller = [t for t in instance_types.table_types() if t.gpu_memory_gb < 96]
     monkeypatch.setattr(instance_types, "table_types", lambda: smaller)

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.core import report, stack_config, stack_plan
 from components.core.errors import StackConfigError
+from components.core.plan import report, stack_plan
+from components.core.stack import stack_config
 
 from .conftest import plan_one, raw_config, service
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.cli import diff_sides, plan
-from components.core import stack_file
+from components.core.stack import stack_file
 
 TWO_CHATS = textwrap.dedent("""\
     config:
@@ -97,7 +97,7 @@ def test_the_program_checks_the_file_its_config_came_from_not_a_namesake(tmp_pat
     """An offline plan of stacks elsewhere hands the program that file's path: the program checks
     it (here it has a duplicate, while stacks/Pulumi.dev.yaml is clean), not the repository's."""
     from components import program
-    from components.core import stack_file
+    from components.core.stack import stack_file
 
     elsewhere = tmp_path / "Pulumi.dev.yaml"
     elsewhere.write_text("config:\n  alicloud:region: cn-hangzhou\n  alicloud:region: cn-beijing\n")

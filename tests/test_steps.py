@@ -2,7 +2,7 @@
 
 Both sides are planned by ``make_plan`` (the real program on the mock runtime), so ``plan.json``
 carries what the program registers: the EAS service's inputs and its resource options. The
-step rules themselves are read from the engine's source (``components.core.steps``).
+step rules themselves are read from the engine's source (``components.core.plan.steps``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from components.cli import diff, plan
-from components.core import deployed, steps
-from components.core.service_json import RunsOn
+from components.core.hardware.hardware_choice import RunsOn
+from components.core.plan import steps
+from components.core.running import deployed
 
 from .conftest import service
 

@@ -477,7 +477,7 @@ def test_prod_is_previewed_before_its_approval_and_updated_with_that_previews_sn
 def test_engine_conformance_runs_when_engine_rules_or_templates_change():
     workflow = load("conformance.yml")
     paths = workflow["on"]["pull_request"]["paths"]
-    assert "components/core/engines.py" in paths and "templates/**" in paths and "conformance/**" in paths
+    assert "components/core/engines/launch.py" in paths and "templates/**" in paths and "conformance/**" in paths
     assert "workflow_dispatch" in workflow["on"] and workflow["on"]["schedule"]
     jobs = workflow["jobs"]
     assert "make conformance" in scripts(jobs["conformance"]) and "make e2e" in scripts(jobs["e2e"])

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..core import regions as eas_regions
 from ..core.errors import StackConfigError
+from ..core.stack import regions as eas_regions
 from ..eas import api as eas_api
 from ..eas import credentials as eas_credentials
 from ..eas import probe as eas_probe
@@ -89,7 +89,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _stack_regions(stack: str) -> list[str]:
     """The regions the program would probe for ``stack`` (its public and spot services')."""
-    from ..core import stack_config, stack_plan
+    from ..core.plan import stack_plan
+    from ..core.stack import stack_config
     from .plan import read_stack_config, resolve_stack
 
     name, path = resolve_stack(stack)

@@ -9,7 +9,7 @@ there by ``qwen3-eas plan``, so the base's code plans the base) as deployed (``-
 deployed stack's outputs, or where an offline plan puts each service), and the working tree as
 ``pulumi preview`` plans it over what runs, with the stock of ``--capacity``. Then, per service
 key, it announces the step the engine will take for the EAS service, run by run
-(``components.core.steps``: create, update in place, replace and in which order, delete, same,
+(``components.core.plan.steps``: create, update in place, replace and in which order, delete, same,
 held back; refused for a protected service; a drain's two runs; a renamed key) and compares the
 plan's model, placement (``region``, ``instanceTypes``, the list the deploy may use,
 ``placement``), sizing verdict, cost, resource options and tags, and every field of the service
@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import deployed, report, steps
-from ..core.removals import removed_keys
-from ..core.service_json import runs_on
+from ..core.plan import report, steps
+from ..core.plan.removals import removed_keys
+from ..core.plan.service_json import runs_on
+from ..core.running import deployed
 from . import PROG, described, diff_sides, plan
 from .diff_markdown import (
     BOUND,
@@ -101,14 +102,14 @@ def service_fields(summary: Mapping[str, Any], service_config: Mapping[str, Any]
     if verdict is not None:
         fields["sizing.verdict"] = ("sizing.verdict", verdict)
     cost = summary.get("cost")
-    if cost:  # what the service may cost, as plan.md states it (components.core.cost)
+    if cost:  # what the service may cost, as plan.md states it (components.core.plan.cost)
         fields["replicas"] = ("replicas", report.replicas_text(summary))
         if cost["instanceTypes"]:
             fields["billing"] = ("billing", report.billing_text(summary))
         fields["fallbackRegions"] = ("fallbackRegions", ", ".join(cost["fallbackRegions"]) or "none")
         fields[BOUND] = (BOUND, report.hourly_bound_text(summary))
     resource = summary.get("resource")
-    if resource:  # what the engine is given besides the service JSON (components.core.steps)
+    if resource:  # what the engine is given besides the service JSON (components.core.plan.steps)
         for name in ("protect", "retainOnDelete"):
             fields[name] = (name, _text(resource["options"][name]))
         for tag, value in sorted(resource["tags"].items()):
@@ -150,7 +151,7 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class ServiceChange:
-    """One service's step (``components.core.steps``) and the fields that differ."""
+    """One service's step (``components.core.plan.steps``) and the fields that differ."""
 
     key: str
     step: steps.Step
@@ -362,7 +363,7 @@ def announcement(stack: str, base: str, changes: Sequence[ServiceChange], base_e
     }
 
 
-# -- the stack's hourly cost (components.core.cost, plan.stack.json) ---------------------------
+# -- the stack's hourly cost (components.core.plan.cost, plan.stack.json) ---------------------------
 
 
 def load_stack_cost(files: Mapping[str, str]) -> Optional[dict[str, Any]]:

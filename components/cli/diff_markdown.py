@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..core import report, steps
-from ..core.cost import rate
+from ..core.plan import report, steps
+from ..core.plan.cost import rate
 from . import make_words
 
 if TYPE_CHECKING:  # the diff imports this module

@@ -9,7 +9,7 @@ registered. So the diff plans
   services count; without it, every service is taken as deployed where an offline plan puts it
   (pinned there too, so that both sides keep it in place alike);
 - **the working tree** (``plan_head``): as ``pulumi preview`` plans it, its lookups answered from
-  what runs (``components.core.deployed``, exactly as DescribeService answers the deploy) and its
+  what runs (``components.core.running.deployed``, exactly as DescribeService answers the deploy) and its
   stock from ``CAPACITY=`` (none without it). A service no region can run is held back; a two-phase
   move (``drain``) whose first run only records ``retainOnDelete`` is planned a second time, as
   the run after it, so that both runs are announced.
@@ -32,7 +32,9 @@ from typing import Any, Optional
 
 import yaml
 
-from ..core import deployed, hardware_choice, instance_types, ownership, stack_file
+from ..core.hardware import hardware_choice, instance_types
+from ..core.running import deployed, ownership
+from ..core.stack import stack_file
 from . import plan
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..core import naming
+from ..core.stack import naming
 from . import PROG, described, stacks
 
 TEMPLATE = stacks.ROOT / "templates" / "stack.yaml.tmpl"

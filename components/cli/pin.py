@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core.spec import PROJECT
+from ..core.stack.spec import PROJECT
 from . import PROG, described, make_words
 
 

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, ParamSpec, TypeVar
 
-from ..core import deployed, report, stack_file
+from ..core.plan import report
+from ..core.running import deployed
+from ..core.stack import stack_file
 from ..eas import running, stock
 from . import PROG, described, make_words, stacks
 
@@ -171,7 +173,7 @@ def run_program(stack: str, config: dict[str, str], program: Path = PROGRAM,
 
     Stock comes from the ``capacity`` snapshot, or none at all, and no service is looked up:
     an offline plan never calls the EAS API. ``running_file`` is a deployed stack's outputs: the
-    program's lookups are answered from it (``components.core.deployed``), as the deploy's
+    program's lookups are answered from it (``components.core.running.deployed``), as the deploy's
     DescribeService would answer them. ``look_up_running`` lets the program look its
     services up as ``pulumi up`` does (tests point it at a local fake EAS with
     ``QWEN3_EAS_API_ENDPOINT``). ``preview`` runs it as ``pulumi preview`` would (dry run).
@@ -290,7 +292,7 @@ def _provider_name(reference: str) -> str:
 def resource_entry(resource: dict[str, Any], request: Any) -> dict[str, Any]:
     """The EAS service as the engine sees it: its inputs besides the service JSON, its provider
     and the resource options the program sent (``plan.json``'s ``resource``; the diff's steps
-    are read from it, ``components.core.steps``)."""
+    are read from it, ``components.core.plan.steps``)."""
     inputs = resource["inputs"]
     return {
         "type": resource["type"],
@@ -394,7 +396,7 @@ class Preview:
 
 def preview_plan(stack_arg: str, capacity: Optional[Path], running: Mapping[str, deployed.Deployed]) -> Preview:
     """Plan a stack as ``pulumi preview`` would: its lookups answered from ``running`` (what the last
-    deploy left, ``components.core.deployed``), its stock from ``capacity`` (or none).
+    deploy left, ``components.core.running.deployed``), its stock from ``capacity`` (or none).
 
     A service no region can run now is held back by key, with why, instead of failing the plan.
     """

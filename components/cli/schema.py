@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from ..core import config_text
-from ..core.regions import EAS_REGIONS
-from ..core.spec import PROJECT, StackConfig
+from ..core.stack import config_text
+from ..core.stack.regions import EAS_REGIONS
+from ..core.stack.spec import PROJECT, StackConfig
 from . import PROG, described
 
 
@@ -59,7 +59,7 @@ def stack_file_schema() -> dict[str, Any]:
 
 
 _TEXT = {"integer": config_text.INTEGER.pattern, "number": config_text.NUMBER.pattern}
-"""The text the loader reads as a whole number or a number (``components.core.config_text``)."""
+"""The text the loader reads as a whole number or a number (``components.core.stack.config_text``)."""
 
 _ANNOTATIONS = ("default", "description", "examples", "title")
 

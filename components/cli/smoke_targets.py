@@ -148,8 +148,8 @@ def _parse_outputs(text: str, source: str) -> dict[str, Any]:
 
 def stack_features(stack: str) -> dict[str, Features]:
     """Service key -> features, read from ``stacks/Pulumi.<stack>.yaml`` (for outputs that lack them)."""
-    from ..core import stack_config
     from ..core.errors import StackConfigError
+    from ..core.stack import stack_config
     from .plan import PlanError, read_stack_config, resolve_stack
 
     try:
@@ -157,7 +157,7 @@ def stack_features(stack: str) -> dict[str, Features]:
         loaded = stack_config.load(name, read_stack_config(path))
     except (PlanError, StackConfigError) as exc:
         raise SmokeError(str(exc)) from None
-    from ..core.catalog import get_model
+    from ..core.models.catalog import get_model
 
     return {
         key: Features(tool_calling=spec.tool_calling, reasoning=spec.reasoning, thinking=spec.thinking,

@@ -22,7 +22,7 @@ class Problem:
     changes: tuple[Mapping[str, Any], ...] = ()
     """What each fix the message offers writes in the stack file (service-relative paths such as
     ``maxModelLen`` or ``resource.instanceTypes``), where a fix is one set of values: a test
-    applies each and plans again (``components.core.fixes``)."""
+    applies each and plans again (``components.core.hardware.fixes``)."""
 
     def describe(self, stack: str) -> str:
         where = f"stack {stack!r}"
@@ -54,3 +54,9 @@ class Findings:
     def problem(self, field: str, message: str, fix: str, *, stock: bool = False,
                 changes: Sequence[Mapping[str, Any]] = ()) -> None:
         self.problems.append(Problem(field, message, fix, self.service, stock, tuple(changes)))
+
+    def extend(self, other: Findings) -> None:
+        """Add what ``other`` found, after what this one found."""
+        self.problems.extend(other.problems)
+        self.warnings.extend(other.warnings)
+        self.explain.extend(other.explain)

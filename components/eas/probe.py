@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any, Union
 
-from ..core import regions
+from ..core.stack import regions
 from .api import (
     Client,
     FailureKind,
@@ -176,7 +176,7 @@ def validate_snapshot(data: Any) -> dict[str, Metas]:
     for region, metas in data.items():
         if not isinstance(region, str) or not regions.is_eas_region(region):
             why = regions.unknown_region(region) if isinstance(region, str) else f"{region!r} is not a region ID"
-            raise ValueError(f"{why} (the regions stack files may name: components/core/regions.py)")
+            raise ValueError(f"{why} (the regions stack files may name: components/core/stack/regions.py)")
         validate_metas(metas, where=f"{region}")
     return data
 

@@ -1,17 +1,17 @@
 """Where each deployed service runs now, so that a run keeps it there without ``make pin``.
 
-A service's EAS name is deterministic (``components.core.naming``), so DescribeService of that
+A service's EAS name is deterministic (``components.core.stack.naming``), so DescribeService of that
 name in each of its candidate regions tells where a service of that name runs, whatever the
-stack's state or pins say, and its labels tell whose it is (``components.core.ownership``, which
+stack's state or pins say, and its labels tell whose it is (``components.core.running.ownership``, which
 also decides what the run makes of it). The program asks once per run, before planning.
 
 - ``QWEN3_EAS_RUNNING=offline``: no lookup at all (the offline plan sets it: it never calls
   the EAS API); unset: look up live, through the same client and endpoint switch
   (``QWEN3_EAS_API_ENDPOINT``) as every other EAS call; ``QWEN3_EAS_RUNNING=<file>``: answer from
-  a deployed stack's outputs instead (``components.core.deployed``: ``make plan OUTPUTS=``, ``make
+  a deployed stack's outputs instead (``components.core.running.deployed``: ``make plan OUTPUTS=``, ``make
   diff OUTPUTS=``), with no call at all.
 - What the running copy runs on (its service JSON's instance types and kind) comes with it: a
-  service left to the automatic choice keeps those types (``components.core.hardware_choice``).
+  service left to the automatic choice keeps those types (``components.core.hardware.hardware_choice``).
 - "No such service" in a region is an answer; an authentication error stops the run
   (``ServiceLookupError``); any other failure, after a retry, leaves that service's place
   unknown: the program then holds the service back rather than guess (a guess could create a
@@ -30,10 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..core import deployed
-from ..core.hardware_choice import REQUEST_LABEL
-from ..core.ownership import Copy, Drain, Lookup, Owner, settle
-from ..core.service_json import RunsOn, runs_on
+from ..core.hardware.hardware_choice import REQUEST_LABEL, RunsOn
+from ..core.plan.service_json import runs_on
+from ..core.running import deployed
+from ..core.running.ownership import Copy, Drain, Lookup, Owner, settle
 
 ENV = "QWEN3_EAS_RUNNING"
 OFFLINE = "offline"
@@ -44,7 +44,7 @@ class ServiceLookupError(RuntimeError):
 
 
 Running = Lookup
-"""What the lookup decided, by service key (``components.core.ownership.Lookup``)."""
+"""What the lookup decided, by service key (``components.core.running.ownership.Lookup``)."""
 
 
 Targets = Mapping[str, tuple[str, Sequence[str]]]
@@ -195,7 +195,7 @@ class RunningFileError(ServiceLookupError):
 
 def _from_file(path: Path, targets: Targets, owner: Owner, drains: Optional[Mapping[str, Drain]],
                now: Optional[datetime]) -> Lookup:
-    """The lookup answered from a deployed stack's outputs (``components.core.deployed``), no call made."""
+    """The lookup answered from a deployed stack's outputs (``components.core.running.deployed``), no call made."""
     try:
         records = deployed.read(json.loads(path.read_text(encoding="utf-8")), str(path))
     except (OSError, ValueError) as exc:

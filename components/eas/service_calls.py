@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..core import service_status
-from ..core.removals import removed_from_json
+from ..core.plan.removals import removed_from_json
+from ..core.running import service_status
 
 
 class EndpointLookupError(RuntimeError):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
-from ..core.placement import Capacity, RegionFailure
+from ..core.hardware.placement import Capacity, RegionFailure
 
 ENV = "QWEN3_EAS_CAPACITY"
 OFFLINE = "offline"

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..models.catalog import MODELS, Model
+from ..stack.spec import ServiceSpec
 from . import placement, sizing
-from .catalog import MODELS, Model
-from .hardware import api_facts, built_in_pool
+from .facts import api_facts, built_in_pool
 from .instance_types import InstanceType
-from .spec import ServiceSpec
 
 MIN_LENGTH = 1024
 """The shortest maxModelLen the stack file takes."""

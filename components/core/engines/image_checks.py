@@ -6,7 +6,7 @@ Three contradictions a start script cannot survive, refused before anything is r
   ``engineVersion: 0.8.5`` would get 0.8.5's ``--enable-reasoning``, which 0.11.2 rejects);
 - ``engine`` against the engine the image's name says it holds (``engine: vllm`` on a BladeLLM
   image starts a command that image does not have);
-- a version no release of the engine has (``components.core.releases``).
+- a version no release of the engine has (``components.core.engines.releases``).
 
 And one warning: an image outside Alibaba's registries. EAS pulls it across the internet at
 every instance start: slow starts, the registry's pull rate limits (Docker Hub limits anonymous
@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from . import engines, releases
-from .errors import Findings
+from ..errors import Findings
+from . import launch, releases
 
 FAMILY_WORDS: dict[str, tuple[str, ...]] = {
     "vllm": ("vllm",),
@@ -66,13 +66,13 @@ def outside_alibaba(image: str) -> Optional[str]:
     return None if ALIBABA_REGISTRY.search(host.split(":", 1)[0]) else host
 
 
-def _prefix_matches(stated: str, version: engines.Version) -> bool:
+def _prefix_matches(stated: str, version: launch.Version) -> bool:
     """``0.11`` matches 0.11.x; ``0.11.2`` only 0.11.2."""
     parts = releases.parse(stated)[: len(re.findall(r"\d+", stated))]
     return tuple(version[: len(parts)]) == parts
 
 
-def check(engine: str, image: str, engine_version: Optional[str], region: str, version: Optional[engines.Version],
+def check(engine: str, image: str, engine_version: Optional[str], region: str, version: Optional[launch.Version],
           out: Findings) -> None:
     """Add the problems and warnings of this image for a service of ``engine`` in ``region``;
     ``version`` is the release the plan reads (from ``engine_version``, else the tag)."""
@@ -81,16 +81,16 @@ def check(engine: str, image: str, engine_version: Optional[str], region: str, v
         out.problem("image", f"{image} is a {family} image, but the service says engine: {engine}",
                     f"set engine: {family}, or use a {engine} image (leave image out for the EAS image of {engine})")
         return  # its version is another engine's: nothing more to hold against this one
-    tag_version = engines.parse_version(engines.image_tag(image))
+    tag_version = launch.parse_version(launch.image_tag(image))
     tag_is_release = tag_version is not None and engine in releases.KNOWN and releases.is_release(engine, tag_version)
     if engine_version is not None and tag_version is not None and tag_is_release \
             and not _prefix_matches(engine_version, tag_version):
-        tag = engines.image_tag(image)
+        tag = launch.image_tag(image)
         out.problem("engineVersion",
                     f"engineVersion {engine_version} contradicts the image {image}, whose tag {tag} says {engine} "
-                    f"{engines.format_version(tag_version)}: the start command would use {engine} {engine_version}'s "
-                    f"flags, which {engines.format_version(tag_version)} may reject",
-                    f"leave engineVersion out (the tag says {engines.format_version(tag_version)}), or use an image "
+                    f"{launch.format_version(tag_version)}: the start command would use {engine} {engine_version}'s "
+                    f"flags, which {launch.format_version(tag_version)} may reject",
+                    f"leave engineVersion out (the tag says {launch.format_version(tag_version)}), or use an image "
                     f"of {engine} {engine_version}")
     elif version is not None:
         found = releases.check(engine, version)
@@ -100,7 +100,7 @@ def check(engine: str, image: str, engine_version: Optional[str], region: str, v
             if refused:
                 out.problem(field, why, f"set engineVersion to the {engine} release inside the image (newest known: "
                             f"{releases.newest(engine)}); a release newer than the list goes into KNOWN in "
-                            "components/core/releases.py, with its source")
+                            "components/core/engines/releases.py, with its source")
             else:
                 out.warnings.append(why)
     source = outside_alibaba(image)

@@ -17,9 +17,9 @@ from typing import Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import Problem, StackConfigError
+from ..models.catalog import LONGEST_CONTEXT, MAX_CONTEXT, suggest
 from . import config_text, naming, regions, spec
-from .catalog import LONGEST_CONTEXT, MAX_CONTEXT, suggest
-from .errors import Problem, StackConfigError
 
 NAMESPACE = spec.PROJECT
 _KEYS = {"services": "services", "workspaceId": "workspace_id", "placements": "placements",
@@ -433,7 +433,7 @@ def _near_namespace(namespace: str) -> bool:
 
 
 def _name_problems(stack: str, config: Optional[spec.StackConfig]) -> list[Problem]:
-    """Service keys whose EAS name (``[<namePrefix>_]<service key>_<stack>``, ``components.core.naming``)
+    """Service keys whose EAS name (``[<namePrefix>_]<service key>_<stack>``, ``components.core.stack.naming``)
     would be longer than EAS allows: refused rather than cut short into a name nobody wrote."""
     if config is None:
         return []
@@ -477,7 +477,7 @@ def _rename_problems(config: Optional[spec.StackConfig]) -> list[Problem]:
 
 
 def _region_problems(default_region: Optional[str], config: Optional[spec.StackConfig]) -> list[Problem]:
-    """Every region the stack names that EAS does not run in (``components.core.regions``)."""
+    """Every region the stack names that EAS does not run in (``components.core.stack.regions``)."""
     found: list[Problem] = []
     if default_region is not None and not regions.is_eas_region(default_region):
         found.append(Problem("alicloud:region", str(regions.unknown_region(default_region)),

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
+from ..models.catalog import Model
 from . import hardware_table
-from .catalog import Model
 
 _BF16_FROM = "Ampere"
 _FP8_FROM = "Ada"

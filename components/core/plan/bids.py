@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from . import hardware_table
+from ..hardware import hardware_table
 from .cost import BID_CURRENCY, CHINA, amount, rate
 
 CEILING_MULTIPLE = 10

@@ -1,13 +1,13 @@
 """The engine releases that exist: a version no release has is a typo or a tag that is not a version.
 
-The start command's flags depend on the engine release (``components.core.engines``), so a
+The start command's flags depend on the engine release (``launch``), so a
 version that is no release (``9.9.9``, or ``0.5.0``, a number SGLang skipped) would plan flags
 for an engine nobody can run. Versions are compared as ``major.minor.patch``; a post-release or
 a fourth part (``0.10.1.1``, ``0.8.5.post1``) counts as its ``major.minor.patch``.
 
 Source: PyPI's release lists of the ``vllm`` and ``sglang`` packages, read with
 ``pip index versions vllm`` and ``pip index versions sglang`` on 2026-11-26, from each engine's
-first release that serves Qwen3 (``engines.PROFILES[...].min_version``; older ones are refused
+first release that serves Qwen3 (``launch.PROFILES[...].min_version``; older ones are refused
 there). BladeLLM publishes no releases, so its versions are not checked.
 
 A version after the newest known one is a warning while it is plausibly the next release (same
@@ -89,6 +89,6 @@ def check(engine: str, version: Version) -> Optional[tuple[str, bool]]:
                     "once it is released", False)
         return f"no {engine} release {text(version)} is known: {span}", True
     if version < first:
-        return None  # older than Qwen3 support: ``engines.decide_launch`` refuses it with its own reason
+        return None  # older than Qwen3 support: ``launch.decide_launch`` refuses it with its own reason
     return (f"no {engine} release {text(version)} exists (the releases around it are "
             f"{_neighbours(engine, version)}): {span}", True)

@@ -1,4 +1,4 @@
-"""Stage 1 of planning: what one replica could run on, with each type's GPU figures.
+"""What one replica could run on, with each type's GPU figures (stage 1 of the hardware verdict).
 
 Figures for a type come, most trusted first, from the stack file (``instanceTypeFacts``),
 the EAS API (a capacity snapshot or the live probe), the hardware table (``hardware_table``),
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
+from ..errors import Findings
+from ..stack.spec import QuotaResource, ResourceGroupResource, ServiceSpec
 from . import capabilities, instance_types
-from .errors import Findings
 from .instance_types import InstanceType, facts_from_api
-from .spec import QuotaResource, ResourceGroupResource, ServiceSpec
 
 
 def resolve_listed(spec: ServiceSpec, api_facts: Mapping[str, InstanceType], out: Findings) -> list[InstanceType]:

@@ -1,4 +1,4 @@
-"""Stage 2 of planning: does one service fit an instance type, and which types fit it.
+"""Whether one service fits an instance type, and which types fit it: the hardware verdict's test of fit.
 
 ``sizing`` holds the model arithmetic (the minimum-configuration table, the memory estimate);
 this module applies it to a service's spec: the check placement uses to skip a type, the
@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
-from . import capabilities, fixes, hardware, instance_types, sizing
-from .catalog import Model
-from .errors import Findings
+from ..errors import Findings
+from ..models.catalog import Model
+from ..stack.spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from . import capabilities, fixes, instance_types, sizing
+from .facts import api_facts
 from .instance_types import InstanceType
-from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
 
 MAX_FALLBACK_TYPES = 3
 """Automatically chosen types kept per service (same GPU count), for EAS's in-region fallback."""
@@ -38,7 +39,7 @@ def sized_out_everywhere(spec: ServiceSpec, model: Model, types: Sequence[Instan
     """Sizing refuses every type with every figure the stock data gives it (its own, where none does):
     no stock could ever run the service, so the stack file must change."""
     for t in types:
-        seen = [f for metas in stocks if (f := hardware.api_facts(metas).get(t.name)) is not None] or [t]
+        seen = [f for metas in stocks if (f := api_facts(metas).get(t.name)) is not None] or [t]
         if any(sizing_error(spec, model, f) is None for f in seen):
             return False
     return True

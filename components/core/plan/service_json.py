@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import cost, instance_types
-from .engines import MODEL_DIR, PORT
-from .errors import Findings
-from .spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from ..engines.launch import MODEL_DIR, PORT
+from ..errors import Findings
+from ..hardware import instance_types
+from ..hardware.hardware_choice import RunsOn
+from ..stack.spec import QuotaResource, ResourceGroupResource, ServiceSpec, SpotResource
+from . import cost
 
 RPC_KEEPALIVE_MS = 600_000
 """Per-request time limit: long generations (131072 tokens) outlast EAS's short default."""
@@ -152,7 +154,7 @@ def managed_paths(kind: str) -> frozenset[str]:
 
     A key of these that EAS holds and the stack does not send is the stack's to remove (a console
     edit, a hand-made service imported); any other key is not the project's to decide
-    (``components.core.live_values``). ``tests/test_service_json.py`` holds ``build`` to this list.
+    (``components.core.plan.live_values``). ``tests/test_service_json.py`` holds ``build`` to this list.
     """
     return frozenset((*_ALWAYS, *_BY_KIND.get(kind, ())))
 
@@ -166,19 +168,6 @@ def kind_of(config: dict[str, Any]) -> str:
         return "quota"
     instances = ((config.get("cloud") or {}).get("computing") or {}).get("instances") or []
     return "spot" if any("spot_price_limit" in i for i in instances if isinstance(i, dict)) else "public"
-
-
-@dataclass(frozen=True)
-class RunsOn:
-    """What a running service's JSON says its replicas run on: the kind and the instance types."""
-
-    kind: Optional[str]
-    """``public``, ``spot`` (a bid on any entry), ``dedicated`` (a resource group or quota), or None: not said."""
-    instance_types: tuple[str, ...] = ()
-    """Each type once, in order (a spot service with an on-demand fallback lists its types twice)."""
-    request: Optional[str] = None
-    """What the stack file asked for when it was deployed (its ``instance-types`` label,
-    ``components.core.hardware_choice.request``); None where the service has no such label."""
 
 
 def runs_on(config: Any) -> RunsOn:

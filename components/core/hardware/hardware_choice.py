@@ -4,7 +4,7 @@ Review and deploy must agree on hardware, so the list never depends on stock:
 
 - **listed**: the stack file's ``instanceTypes``, in its order;
 - **automatic**: no ``instanceTypes``; sizing's choice from the committed hardware table
-  (``fitting.auto_candidates`` over ``hardware.built_in_pool``), the same offline, with a capacity
+  (``fitting.auto_candidates`` over ``facts.built_in_pool``), the same offline, with a capacity
   snapshot and under ``pulumi up`` with live stock;
 - **kept**: the service already runs: the types its running copy lists (``DescribeService``'s
   service JSON, or a deployed stack's ``services`` output), whatever stock made of its list when it
@@ -26,13 +26,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import fitting, hardware, instance_types, placement
-from .catalog import Model
-from .cost import on_demand_price
-from .errors import Findings
+from ..errors import Findings
+from ..models.catalog import Model
+from ..stack.spec import PublicResource, ServiceSpec, SpotResource
+from . import fitting, instance_types, placement
+from .facts import api_facts, built_in_pool, resolve_listed
+from .hardware_table import on_demand_price
 from .instance_types import InstanceType
-from .service_json import RunsOn
-from .spec import PublicResource, ServiceSpec, SpotResource
 
 LISTED, AUTOMATIC, KEPT, DEDICATED = "listed", "automatic", "kept", "dedicated"
 
@@ -42,6 +42,20 @@ REQUEST_LABEL = "instance-types"
 ``spot-listed-9f86d081884c``). A later run compares it with what the file asks now: the same
 request keeps the types the service runs on (whatever stock made of the list when it was created);
 another one applies the new list."""
+
+
+@dataclass(frozen=True)
+class RunsOn:
+    """What a running service's replicas run on, as its service JSON (or a deployed stack's outputs)
+    says: the kind and the instance types. A service keeps them while they still fit (``pick``)."""
+
+    kind: Optional[str]
+    """``public``, ``spot`` (a bid on any entry), ``dedicated`` (a resource group or quota), or None: not said."""
+    instance_types: tuple[str, ...] = ()
+    """Each type once, in order (a spot service with an on-demand fallback lists its types twice)."""
+    request: Optional[str] = None
+    """What the stack file asked for when it was deployed (its ``instance-types`` label,
+    ``request``); None where the service has no such label."""
 
 
 def request(kind: str, listed: Optional[Sequence[str]]) -> str:
@@ -104,7 +118,7 @@ def _reported(regions: Sequence[str], capacity: Optional[placement.Capacity]) ->
     for region in regions:
         stock = capacity.stock(region)
         if not isinstance(stock, placement.RegionFailure):
-            for name, facts in hardware.api_facts(stock).items():
+            for name, facts in api_facts(stock).items():
                 found.setdefault(name, facts)
     return found
 
@@ -118,7 +132,7 @@ def _price(site: str, region: str) -> Callable[[str], Optional[float]]:
 
 def automatic(spec: ServiceSpec, model: Model, region: str, site: str) -> list[InstanceType]:
     """The automatic choice: from the hardware table, priced for the service's first region."""
-    return fitting.auto_candidates(spec, model, hardware.built_in_pool(), _price(site, region))
+    return fitting.auto_candidates(spec, model, built_in_pool(), _price(site, region))
 
 
 def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Optional[placement.Capacity],
@@ -130,7 +144,7 @@ def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Opti
     listed = spec.resource.instance_types
     fresh: list[InstanceType]
     if listed:
-        fresh = hardware.resolve_listed(spec, reported, out)
+        fresh = resolve_listed(spec, reported, out)
         if out.problems:
             return None
     else:
@@ -155,7 +169,7 @@ def pick(spec: ServiceSpec, model: Model, regions: Sequence[str], capacity: Opti
         return Candidates(LISTED, tuple(fresh), tuple(replaced), tuple(running))
     auto = fresh
     if not auto:
-        fitting.nothing_fits(spec, model, out, "the hardware table's types", hardware.built_in_pool())
+        fitting.nothing_fits(spec, model, out, "the hardware table's types", built_in_pool())
         return None
     line = (f"instance types the deploy may use, in this order: {_names(auto)}: the automatic choice from the "
             f"hardware table ({_RULE}); stock only filters this list, and with none of them in stock the service is "

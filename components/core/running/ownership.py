@@ -1,7 +1,7 @@
 """Whose an EAS service of a given name is, and what a run makes of the copies it finds.
 
 EAS names are unique per region only (``metadata.name``, "Parameters of model services"), and
-ours carry no account-wide part: ``<key>_<stack>`` (``components.core.naming``). So the same
+ours carry no account-wide part: ``<key>_<stack>`` (``components.core.stack.naming``). So the same
 name can run in several regions, and a service of another project, of another tool or made by
 hand can carry it. Before the program keeps a service where a copy was found, it checks the
 labels it sets on create: ``managed-by``, ``project``, ``stack`` and ``service`` (the key). The
@@ -12,7 +12,7 @@ lines 216-247) and reads them back from DescribeService's ``Labels`` (resource f
 144-146), where the lookup reads them too.
 
 Pure: no Pulumi, no network. ``settle`` turns what DescribeService said in each region into the
-run's decisions; ``components.eas.running`` asks, ``components.core.stack_plan`` applies them.
+run's decisions; ``components.eas.running`` asks, ``components.core.plan.stack_plan`` applies them.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
-from . import spec as spec_model
-from .errors import Problem
-from .service_json import RunsOn
-
-if TYPE_CHECKING:  # planning imports this module
-    from .planning import ServicePlan
+from ..errors import Problem
+from ..hardware.hardware_choice import RunsOn
+from ..stack import spec as spec_model
 
 MANAGED_BY = "qwen3-eas"
 OWNER_KEYS = ("managed-by", "project", "stack", "service")
@@ -157,13 +154,14 @@ class Lookup:
     back takes the service back by ID."""
     runs_on: dict[str, RunsOn] = field(default_factory=dict)
     """What this stack's service runs on where it stays (``regions``): a service left to the
-    automatic choice keeps those instance types (``components.core.hardware_choice``)."""
+    automatic choice keeps those instance types (``components.core.hardware.hardware_choice``)."""
 
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)
 
-    def hold_back(self, key: str, plan: ServicePlan, pinned: bool) -> Optional[Problem]:
-        """Why ``plan`` must not be registered this run, or None (a hold-back, not a config error)."""
+    def hold_back(self, key: str, region: str, name: str, pinned: bool) -> Optional[Problem]:
+        """Why service ``key``, planned as EAS service ``name`` in ``region``, must not be registered
+        this run, or None (a hold-back, not a config error)."""
         if key in self.conflicts:
             return Problem("regions", self.conflicts[key],
                            "delete the copy that should not run (the console, or DeleteService), then run again; "
@@ -176,13 +174,13 @@ class Lookup:
         # A copy of this exact name that the program cannot claim may still be the one the stack's
         # state holds (deployed before ownership labels, labels cleared, a project or stack
         # renamed): placed elsewhere, the engine would replace it, and delete it.
-        blocking = plan.region if plan.region in taken else \
+        blocking = region if region in taken else \
             (sorted(taken)[0] if taken and key not in self.regions and key not in self.renamed else None)
         if blocking is not None:
-            elsewhere = "" if blocking == plan.region else (
-                f"; placed in {plan.region} instead, the engine would replace, and so delete, that copy if the "
+            elsewhere = "" if blocking == region else (
+                f"; placed in {region} instead, the engine would replace, and so delete, that copy if the "
                 "stack's state holds it")
-            return Problem("regions", f"the EAS service {plan.name} in {blocking} carries this stack's name, and the "
+            return Problem("regions", f"the EAS service {name} in {blocking} carries this stack's name, and the "
                            f"program cannot claim it: {taken[blocking]}{elsewhere}",
                            f"if it is this stack's service, adopt it (qwen3-eas:adopt: [{key}]); if it is another's, "
                            "set qwen3-eas:namePrefix so that this stack's names differ", key, stock=True)

@@ -28,9 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..hardware.hardware_choice import REQUEST_LABEL, RunsOn
 from . import ownership
-from .hardware_choice import REQUEST_LABEL
-from .service_json import RunsOn
 
 KINDS = {"public": "public", "spot": "spot", "resourceGroup": "dedicated", "quota": "dedicated"}
 """``resourceKind`` as the outputs and ``plan.json`` say it -> what a running service's JSON shows."""

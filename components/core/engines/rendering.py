@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jinja2
 
-from .engines import NO_THINKING_TEMPLATE, Launch
+from .launch import NO_THINKING_TEMPLATE, Launch
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates"
 
 # Written to the no-thinking template path at start. It takes the model's own chat template
 # (so fine-tuned weights keep theirs) and pins enable_thinking to false: Qwen3's template

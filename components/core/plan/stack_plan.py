@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Optional
 
-from . import live_values, naming, ownership, placement, service_status
+from ..errors import Problem, StackConfigError
+from ..hardware import placement
+from ..running import ownership, service_status
+from ..stack import naming
+from ..stack.spec import PROJECT
+from ..stack.stack_config import LoadedStack
+from . import live_values
 from .cost import StackCost
-from .errors import Problem, StackConfigError
 from .planning import ServicePlan, plan_service
-from .spec import PROJECT
-from .stack_config import LoadedStack
 
 
 def probed_regions(loaded: LoadedStack) -> set[str]:
@@ -76,7 +79,7 @@ class StackPlan:
     held_back: dict[str, Problem]
     """Service key -> why it is not deployed this run (the region table), by name."""
     cost: StackCost = field(default_factory=lambda: StackCost({}))
-    """What the planned services may cost per hour together (``components.core.cost``)."""
+    """What the planned services may cost per hour together (``components.core.plan.cost``)."""
     uncertain: frozenset[str] = frozenset()
     """Held-back keys whose service may run and be in the stack's state (held back over what the
     lookup found, not for stock)."""
@@ -125,7 +128,7 @@ def plan_services(loaded: LoadedStack, capacity: Optional[placement.Capacity] = 
         plan, found = plan_service(loaded.name, key, spec, loaded.default_region, loaded.config.workspace_id,
                                    capacity, pin, running_region, loaded.config.cost.site,
                                    loaded.config.name_prefix, lookup.runs_on.get(key))
-        held = lookup.hold_back(key, plan, key in pins) if plan is not None else None
+        held = lookup.hold_back(key, plan.region, plan.name, key in pins) if plan is not None else None
         if held is not None:
             # Held back over what runs (a doubt, or a service of this name in its region): it may
             # be in the stack's state, so a preview must not show it as deleted.

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional, Union
 
-from . import hardware_table
+from ..hardware import hardware_table
 
 INSTANCES_PER_REPLICA = 1
 
@@ -207,18 +207,11 @@ def surge_replicas(max_surge: Union[int, str], max_replicas: int) -> int:
     return math.ceil(max_replicas * int(max_surge.rstrip("%")) / 100)
 
 
-def on_demand_price(instance_type: str, site: str, region: str) -> Optional[hardware_table.PriceRow]:
-    """The table's on-demand price of ``instance_type`` on ``site``: the region's own, else one
-    whose source names no region; ``None`` when none is sourced."""
-    rows = [p for p in hardware_table.load_prices() if p.instance_type == instance_type and p.site == site]
-    return next((p for p in rows if p.region == region), None) or next((p for p in rows if not p.region), None)
-
-
 def on_demand(types: Sequence[str], site: str = DEFAULT_SITE, region: str = "") -> tuple[Entry, ...]:
     """On-demand entries, priced from the hardware table where it has the type."""
     entries = []
     for t in types:
-        row = on_demand_price(t, site, region)
+        row = hardware_table.on_demand_price(t, site, region)
         entries.append(Entry(t, ON_DEMAND, row.price_per_hour if row else None, row.currency if row else None,
                              f"{row.source} (read {row.seen})" if row else ""))
     return tuple(entries)

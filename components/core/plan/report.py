@@ -50,7 +50,7 @@ def replicas_text(entry: Mapping[str, Any]) -> str:
     return str(entry["replicas"]) if low == high else f"{entry['replicas']} ({low}–{high})"
 
 
-# -- cost (components.core.cost) ----------------------------------------------------------------
+# -- cost (components.core.plan.cost) ----------------------------------------------------------------
 
 
 def hourly_bound_text(entry: Mapping[str, Any]) -> str:

@@ -9,7 +9,7 @@ change of lines:
   an Alibaba source shows it used on EAS, and where each figure comes from;
 - ``prices.csv``: on-demand prices per instance-hour, with currency, site and where they were read;
 - ``gpu_list_prices.csv``: on-demand list prices per GPU-hour of GPUs on other clouds, the yardstick
-  of what a bid may plausibly be (``components.core.bids``).
+  of what a bid may plausibly be (``components.core.plan.bids``).
 
 Every row names its source and the date it was read; ``inferred`` lists the figures of a row that
 its source does not state (read from the name, or from the GPU's code). ``load_*`` validate the
@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Optional
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 ARCHITECTURES = ("Volta", "Turing", "Ampere", "Ada", "Hopper", "Blackwell")
 """NVIDIA architectures, oldest first."""
@@ -223,6 +223,13 @@ def load_prices() -> tuple[PriceRow, ...]:
         found.append(PriceRow(row.text("instance_type"), price, currency, site, raw["region"], row.text("source"),
                               row.date()))
     return tuple(found)
+
+
+def on_demand_price(instance_type: str, site: str, region: str) -> Optional[PriceRow]:
+    """The table's on-demand price of ``instance_type`` on ``site``: the region's own, else one
+    whose source names no region; ``None`` when none is sourced."""
+    rows = [p for p in load_prices() if p.instance_type == instance_type and p.site == site]
+    return next((p for p in rows if p.region == region), None) or next((p for p in rows if not p.region), None)
 
 
 @cache

@@ -3,27 +3,46 @@
 The catalog says what a model is (its line: how it thinks, how far its context reaches); this
 module holds a service to it before anything is sized or rendered. A request the model cannot
 honour is a problem naming the field and the reason; one it honours with a cost is a warning.
-Engine-specific refusals (a flag an engine release lacks) stay in ``engines``.
+Engine-specific refusals (a flag an engine release lacks) stay in ``components.core.engines``.
+
+A service is held to its model through what it asks (``Request``): the stack file's
+``ServiceSpec`` is one, and this package imports nothing of the stack file, which itself names
+the catalog's models.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from ..errors import Findings
 from .catalog import Model
-from .errors import Findings
-from .spec import ServiceSpec
+
+
+class Request(Protocol):
+    """What a service asks of its model (``components.core.stack.spec.ServiceSpec`` is one)."""
+
+    @property
+    def max_model_len(self) -> int: ...
+    @property
+    def tool_calling(self) -> bool: ...
+    @property
+    def reasoning(self) -> bool: ...
+    @property
+    def thinking(self) -> bool: ...
+
 
 LONG_THINKING_CONTEXT = 131072
 """The Thinking-2507 and Qwen3-Next-Thinking cards "strongly recommend" a context longer than
 this, since their reasoning runs long (awesome-akash Qwen3-235B-A22B-Thinking-2507/README.md:150)."""
 
 
-def refuse(spec: ServiceSpec, model: Model, out: Findings) -> None:
+def refuse(spec: Request, model: Model, out: Findings) -> None:
     """Problems for what ``model`` cannot do: a length past its reach, a thinking mode it lacks."""
     _length(spec, model, out)
     _thinking(spec, model, out)
 
 
-def _length(spec: ServiceSpec, model: Model, out: Findings) -> None:
+def _length(spec: Request, model: Model, out: Findings) -> None:
     if spec.max_model_len <= model.max_context:
         return
     native = model.native_context
@@ -34,7 +53,7 @@ def _length(spec: ServiceSpec, model: Model, out: Findings) -> None:
                 f"set maxModelLen to {model.max_context} or less")
 
 
-def _thinking(spec: ServiceSpec, model: Model, out: Findings) -> None:
+def _thinking(spec: Request, model: Model, out: Findings) -> None:
     mode = model.line.thinking
     if mode == "none":
         why = (f"{model.name} has no thinking mode: it never writes a <think> block "
@@ -64,7 +83,7 @@ def _instruct_sibling(model: Model) -> str:
     return model.name.replace("Thinking-2507", "Instruct-2507").replace("-A3B-Thinking", "-A3B-Instruct")
 
 
-def warn(spec: ServiceSpec, model: Model, out: Findings) -> None:
+def warn(spec: Request, model: Model, out: Findings) -> None:
     """Warnings for what ``model`` does at a cost: YaRN, a Base model asked to chat, a short
     context for a model that thinks at length, sizing by estimate only."""
     native = model.native_context

@@ -4,7 +4,7 @@ EAS names are unique per region, start with a lowercase letter and contain lower
 digits and underscores. Deriving them from ``<service key>_<stack>`` keeps dev, staging and
 prod apart even when they share a region and an account. Two projects with the same stack and
 key names would share a name: ``qwen3-eas:namePrefix`` (``<prefix>_<key>_<stack>``) keeps them
-apart, and the ownership labels (``components.core.ownership``) stop one from taking the other's
+apart, and the ownership labels (``components.core.running.ownership``) stop one from taking the other's
 service for its own when they do not.
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .catalog import NATIVE_CONTEXT, VOCAB_SIZE, Model
+from ..models.catalog import NATIVE_CONTEXT, VOCAB_SIZE, Model
 
 GIB = 2**30
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
-from .catalog import LONGEST_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
-from .engines import DIGEST
+from ..engines.launch import DIGEST
+from ..models.catalog import LONGEST_CONTEXT, MODEL_NAMES, NATIVE_CONTEXT
 from .regions import EAS_REGIONS
 
 PROJECT = "qwen3-eas"
@@ -29,7 +29,7 @@ class SpecError(ValueError):
     model that raised it; "" for the model's own mapping), and what to write instead.
 
     Raised inside validators; pydantic keeps the exception in the error's ``ctx``, so the
-    loader (``components.core.stack_config``) can report it in the stack file's own terms.
+    loader (``components.core.stack.stack_config``) can report it in the stack file's own terms.
     """
 
     def __init__(self, message: str, fix: str, field: str = "") -> None:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-from .catalog import NATIVE_CONTEXT, Model
+from ..models.catalog import NATIVE_CONTEXT, Model
 
 EngineName = Literal["sglang", "vllm", "bladellm"]
 
