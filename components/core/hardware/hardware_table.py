@@ -131,6 +131,16 @@ class _Row:
             raise self.fail(field, "is empty: every figure needs its source")
         return value
 
+    def positive(self, field: str) -> float:
+        """The field as a number above 0 (a price)."""
+        try:
+            value = float(self.text(field))
+        except ValueError:
+            raise self.fail(field, "is not a number") from None
+        if not value > 0:
+            raise self.fail(field, "must be above 0")
+        return value
+
     def whole(self, field: str, low: int = 1, high: int = 4096) -> int:
         value = self.text(field)
         if not value.isdigit() or not low <= int(value) <= high:
@@ -208,12 +218,7 @@ def load_prices() -> tuple[PriceRow, ...]:
     found: list[PriceRow] = []
     for line, raw in _rows("prices.csv", _PRICE_COLUMNS):
         row = _Row("prices.csv", line, raw)
-        try:
-            price = float(row.text("price_per_hour"))
-        except ValueError:
-            raise row.fail("price_per_hour", "is not a number") from None
-        if not price > 0:
-            raise row.fail("price_per_hour", "must be above 0")
+        price = row.positive("price_per_hour")
         currency = row.text("currency")
         if not re.fullmatch(r"[A-Z]{3}", currency):
             raise row.fail("currency", f"is {currency!r}, not an ISO 4217 code such as USD or CNY")
@@ -238,12 +243,7 @@ def load_gpu_list_prices() -> tuple[GpuListPrice, ...]:
     found: list[GpuListPrice] = []
     for line, raw in _rows("gpu_list_prices.csv", _LIST_PRICE_COLUMNS):
         row = _Row("gpu_list_prices.csv", line, raw)
-        try:
-            price = float(row.text("usd_per_gpu_hour"))
-        except ValueError:
-            raise row.fail("usd_per_gpu_hour", "is not a number") from None
-        if not price > 0:
-            raise row.fail("usd_per_gpu_hour", "must be above 0")
+        price = row.positive("usd_per_gpu_hour")
         found.append(GpuListPrice(row.text("gpu"), row.whole("memory_gb", high=1024), price, row.text("offer"),
                                   row.text("source"), row.date()))
     return tuple(sorted(found, key=lambda p: (p.memory_gb, p.usd_per_gpu_hour)))
