@@ -19,14 +19,13 @@ engine took on each resource, in the order it took them).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import runpy
 import shutil
 import signal
 import stat
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -148,18 +147,9 @@ def _program() -> None:
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
-def _program_running() -> bool:
-    """Whether a thread of this process still runs an inline program: the Automation API's language
-    server's ``Run`` (the program, then the SDK's wait for its registrations and entry points,
-    whose state is the process's own and would mix with the next run's)."""
-    server = os.path.join("pulumi", "automation", "_server.py")
-    for frame in sys._current_frames().values():
-        current: Optional[Any] = frame
-        while current is not None:
-            if current.f_code is _program.__code__ or current.f_code.co_filename.endswith(server):
-                return True
-            current = current.f_back
-    return False
+def _up_elsewhere(workspace: Workspace, stack: str, kwargs: dict[str, Any]) -> Run:
+    """``workspace.up`` in the process ``Workspace.up_killed`` starts for it."""
+    return workspace.up(stack, **kwargs)
 
 
 def _pids() -> list[int]:
@@ -326,25 +316,24 @@ class Workspace:
 
     def up_killed(self, stack: str, when: Callable[[], bool], *, timeout_s: float = 60.0, **kwargs: Any) -> Run:
         """``up``, with the CLI killed (SIGKILL, as a cancelled CI job or a lost runner does) once
-        ``when()`` holds: the plugins it started go with it, the lock and the state stay as they were."""
-        done: dict[str, Run] = {}
-        thread = threading.Thread(target=lambda: done.setdefault("run", self.up(stack, **kwargs)), daemon=True)
-        thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not when():
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError("the up ended, or took too long, before the moment to kill it came")
-            time.sleep(0.02)
-        killed = self._kill_cli()
-        thread.join(timeout_s)
-        # The inline program ends on its own once the engine is gone; wait for it, so that nothing
-        # of the killed run still runs (or imports: CPython 3.11.7 can then fail a concurrent
-        # compile with "AST constructor recursion depth mismatch") alongside what comes next.
-        while _program_running() and time.monotonic() < deadline + timeout_s:
-            time.sleep(0.05)
-        assert not _program_running(), "the killed run's inline program did not end: the next run would share its state"
-        assert killed and "run" in done, "no CLI process of this workspace was found to kill"
-        return done["run"]
+        ``when()`` holds: the plugins it started go with it, the lock and the state stay as they were.
+
+        The ``up`` runs in a process of its own: its inline program is left half-way by the kill,
+        and the SDK's state of a program is the process's (the root resource, the monitor, the
+        entry points, the event loop), which the next run in this process would otherwise inherit.
+        """
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1) as pool:
+            pending = pool.apply_async(_up_elsewhere, (self, stack, kwargs))
+            deadline = time.monotonic() + timeout_s
+            while not when():
+                if pending.ready() or time.monotonic() > deadline:
+                    raise AssertionError("the up ended, or took too long, before the moment to kill it came")
+                time.sleep(0.02)
+            killed = self._kill_cli()
+            run: Run = pending.get(timeout_s)
+        assert killed, "no CLI process of this workspace was found to kill"
+        return run
 
     def _kill_cli(self) -> list[int]:
         """SIGKILL this workspace's running CLI processes and everything they started."""
